@@ -1,0 +1,1 @@
+"""Technology behind the ports: SQL stores, channels, text analysis, policy files."""

@@ -1,0 +1,1 @@
+"""Channels deliver rendered messages: file/console, e-mail (SMTP), signed webhooks."""

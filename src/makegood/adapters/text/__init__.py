@@ -1,0 +1,1 @@
+"""Text analysis behind the `TextAnalyzer` port: lexicon tier (default) and embedding tier."""

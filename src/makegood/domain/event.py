@@ -1,0 +1,233 @@
+"""Events: the envelope every source speaks, and its validation.
+
+An event is ``{id, type, occurred_at, customer_id, subject_id?, attributes}``. `parse_event`
+turns an untrusted mapping into an `Event` or a `Rejection` naming the field and the reason;
+built-in types also get their attributes checked and typed (datetimes aware UTC, amounts Decimal).
+Other types are accepted with their attributes as given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from makegood.domain.money import to_decimal
+
+TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+MAX_ID = 200
+ENVELOPE = frozenset({"id", "type", "occurred_at", "customer_id", "subject_id", "attributes"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    occurred_at: datetime
+    customer_id: str
+    subject_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an input was refused. `field` is a dotted path (``attributes.promised_at``)."""
+
+    field: str
+    reason: str
+    event_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+
+
+def parse_datetime(value: object, name: str) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(name, f"not an ISO 8601 date-time: {value!r}") from None
+    else:
+        raise _Invalid(name, f"must be an ISO 8601 date-time string, got {type(value).__name__}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise _Invalid(name, "must carry a timezone offset (e.g. 2026-11-23T12:00:00Z)")
+    return parsed.astimezone(UTC)
+
+
+def _amount(value: object, name: str) -> Decimal:
+    try:
+        amount = to_decimal(value)
+    except (TypeError, InvalidOperation):
+        raise _Invalid(name, f"must be a number, got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise _Invalid(name, f"must be a non-negative number, got {value!r}")
+    return amount
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(name, "must be a non-empty string")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[object, str], str]:
+    def check(value: object, name: str) -> str:
+        if value not in allowed:
+            raise _Invalid(name, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return str(value)
+
+    return check
+
+
+def _integer(low: int, high: int) -> Callable[[object, str], int]:
+    def check(value: object, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise _Invalid(name, f"must be a whole number from {low} to {high}")
+        try:
+            number = int(value)
+        except ValueError:
+            raise _Invalid(name, f"must be a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise _Invalid(name, f"must be from {low} to {high}, got {number}")
+        return number
+
+    return check
+
+
+Check = Callable[[object, str], object]
+
+# type -> (needs subject_id, required attributes, optional attributes)
+BUILTIN: dict[str, tuple[bool, dict[str, Check], dict[str, Check]]] = {
+    "customer.upserted": (
+        False,
+        {},
+        {"name": _text, "email": _text, "phone": _text, "locale": _text, "tier": _text,
+         "lifetime_value": _amount, "channel": _text},
+    ),
+    "order.placed": (
+        True,
+        {},
+        {"promised_at": parse_datetime, "value": _amount, "currency": _text},
+    ),
+    "order.eta_updated": (True, {"eta": parse_datetime}, {}),
+    "order.delivered": (True, {}, {}),
+    "order.cancelled": (True, {}, {"reason": _text, "by": _choice("customer", "business")}),
+    "order.item_issue": (
+        True,
+        {"issue": _text},
+        {"item": _text, "item_value": _amount, "quantity": _integer(1, 10_000)},
+    ),
+    "purchase": (False, {}, {"value": _amount, "currency": _text}),
+    "message.received": (False, {"text": _text}, {"channel": _text}),
+    "survey.answered": (
+        False,
+        {"score": _integer(1, 7)},
+        {"kind": _choice("csat", "ces"), "case_id": _text, "comment": str, "ces": _integer(1, 7)},
+    ),
+    "service.alert": (
+        False,
+        {"status": _choice("down", "degraded", "restored")},
+        {"area": _text, "service": _text, "message": str},
+    ),
+    "behavior.signal": (False, {"signal": _text}, {"count": _integer(0, 1_000_000)}),
+}
+BUILTIN_TYPES = frozenset(BUILTIN)
+
+
+def _identifier(raw: Mapping[str, Any], name: str, required: bool) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise _Invalid(name, "is required")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(name, "must be a non-empty string")
+    if len(value) > MAX_ID:
+        raise _Invalid(name, f"must be at most {MAX_ID} characters")
+    return value
+
+
+def _typed_attributes(type_: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    typed = dict(attributes)
+    spec = BUILTIN.get(type_)
+    if spec is None:
+        return typed
+    _, required, optional = spec
+    for name in required:
+        if attributes.get(name) is None:
+            raise _Invalid(f"attributes.{name}", f"is required for {type_}")
+    for name, check in {**required, **optional}.items():
+        if attributes.get(name) is not None:
+            if check is str:
+                if not isinstance(attributes[name], str):
+                    raise _Invalid(f"attributes.{name}", "must be a string")
+                continue
+            typed[name] = check(attributes[name], f"attributes.{name}")
+    return typed
+
+
+def parse_event(raw: object) -> Event | Rejection:
+    """Validate one untrusted event. Pure: never raises for bad input, returns a `Rejection`."""
+    if not isinstance(raw, Mapping):
+        return Rejection("", f"an event must be a JSON object, got {type(raw).__name__}")
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    try:
+        unknown = sorted(set(raw) - ENVELOPE)
+        if unknown:
+            raise _Invalid(unknown[0], "is not an envelope field (put it under attributes)")
+        ident = _identifier(raw, "id", required=True)
+        type_ = raw.get("type")
+        if not isinstance(type_, str) or not TYPE_PATTERN.match(type_):
+            if type_ not in BUILTIN_TYPES:
+                raise _Invalid("type", "must be a dotted lower-case name like order.placed")
+        occurred_at = parse_datetime(raw.get("occurred_at"), "occurred_at")
+        customer_id = _identifier(raw, "customer_id", required=True)
+        needs_subject = BUILTIN.get(type_, (False, {}, {}))[0]
+        subject_id = _identifier(raw, "subject_id", required=needs_subject)
+        attributes = raw.get("attributes", {})
+        if attributes is None:
+            attributes = {}
+        if not isinstance(attributes, Mapping):
+            raise _Invalid("attributes", "must be a JSON object")
+        typed = _typed_attributes(type_, attributes)
+    except _Invalid as invalid:
+        return Rejection(invalid.field, invalid.reason, event_id)
+    assert ident is not None and customer_id is not None
+    return Event(ident, type_, occurred_at, customer_id, subject_id, typed)
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The JSON-able form of an event; `parse_event` of it gives the same event back."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "customer_id": event.customer_id,
+        "subject_id": event.subject_id,
+        "attributes": jsonable(event.attributes),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

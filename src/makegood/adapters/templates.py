@@ -1,0 +1,221 @@
+"""Message templates: sandboxed Jinja2, one folder per locale, falling back ``pt_BR -> pt -> en``.
+
+Layout, in each of the `directories` (earlier ones win, so a business's folder can override a
+few of the shipped templates, `DEFAULT_TEMPLATE_DIR`)::
+
+    <dir>/<locale>/<name>.subject.txt   one line
+    <dir>/<locale>/<name>.txt           plain text body
+    <dir>/<locale>/<name>.html          HTML body, optional; the only autoescaped part
+
+All three parts of a message come from the first locale in the chain that has ``<name>.txt``.
+Undefined names fail (`StrictUndefined`): a context key that may be absent is passed as ``None``
+and tested with ``{% if compensation %}``. Webhook messages need no files: their payload is the
+context as JSON-able data plus ``action`` (the template name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from jinja2 import TemplateError as JinjaError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from makegood.adapters.formatting import format_date, format_money, to_jsonable
+from makegood.domain.errors import MakegoodError
+from makegood.domain.message import OutboxMessage, Rendered
+
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "policies" / "templates"
+WEBHOOK = "webhook"
+NULLABLE = ("order", "compensation", "survey_url")
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+
+
+class TemplateError(MakegoodError):
+    """A template that is missing, does not parse, or does not render with the given context."""
+
+    def __init__(self, name: str, locale: str, reason: str) -> None:
+        self.name = name
+        self.locale = locale
+        self.reason = reason
+        super().__init__(f"template {name!r} ({locale}): {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    subject: str
+    text: str
+    html: str | None
+
+
+def locale_chain(locale: str, default: str = "en") -> list[str]:
+    """``pt-BR`` -> ``["pt_BR", "pt", "en"]``: the locale, its language, then the default."""
+    chain: list[str] = []
+    if locale and _LOCALE.match(locale):
+        pieces = locale.replace("-", "_").split("_")
+        pieces = [pieces[0].lower(), *(p.upper() if len(p) == 2 else p for p in pieces[1:])]
+        chain = ["_".join(pieces[:i]) for i in range(len(pieces), 0, -1)]
+    for fallback in (default, default.split("_")[0]):
+        if fallback not in chain:
+            chain.append(fallback)
+    return chain
+
+
+class TemplateRenderer:
+    """Implements `Renderer`. Compiled templates are cached; templates edited on disk reload."""
+
+    def __init__(self, directories: Sequence[Path | str], default_locale: str = "en") -> None:
+        self.directories = [Path(d) for d in directories]
+        self.default_locale = default_locale
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader([str(d) for d in self.directories]),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(
+                enabled_extensions=("html",), default_for_string=False, default=False
+            ),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["money"] = format_money
+        self.env.filters["date"] = format_date
+
+    def render(self, message: OutboxMessage) -> Rendered:
+        """Raises `TemplateError` (a permanent failure for the dispatcher)."""
+        if message.channel == WEBHOOK:
+            payload = {**to_jsonable(message.context), "action": message.template}
+            return Rendered(
+                message_id=message.id,
+                idempotency_key=message.key,
+                channel=message.channel,
+                recipient=message.recipient,
+                subject=message.template,
+                text="",
+                payload=payload,
+            )
+        parts = self._render_parts(message.template, message.locale, message.context)
+        return Rendered(
+            message_id=message.id,
+            idempotency_key=message.key,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=parts.subject,
+            text=parts.text,
+            html=parts.html,
+        )
+
+    def preview(self, name: str, locale: str, context: Mapping[str, Any]) -> Rendered:
+        """Render an e-mail-style message without an outbox row (dashboard, `policy check`)."""
+        message = OutboxMessage(
+            id="preview",
+            key="preview",
+            case_id=None,
+            customer_id="preview",
+            channel="email",
+            template=name,
+            locale=locale,
+            recipient=None,
+            context=context,
+        )
+        return self.render(message)
+
+    def resolve_locale(self, name: str, locale: str) -> str | None:
+        """The locale whose ``<name>.txt`` would be used, or None if there is none."""
+        for candidate in locale_chain(locale, self.default_locale):
+            try:
+                self.env.loader.get_source(self.env, f"{candidate}/{name}.txt")  # type: ignore[union-attr]
+            except TemplateNotFound:
+                continue
+            return candidate
+        return None
+
+    def check(
+        self,
+        names: Sequence[str],
+        locales: Sequence[str],
+        sample_context: Mapping[str, Any],
+        nullable: Sequence[str] = NULLABLE,
+    ) -> list[str]:
+        """Render every name in every locale with `sample_context`, and again with each
+        `nullable` key present in it set to None; return the problems, one line each."""
+        problems: list[str] = []
+        variants: list[tuple[str, Mapping[str, Any]]] = [("", sample_context)]
+        for key in nullable:
+            if sample_context.get(key) is not None:
+                variants.append((f" with {key}=None", {**sample_context, key: None}))
+        for name in names:
+            for locale in locales:
+                for label, context in variants:
+                    try:
+                        self._render_parts(name, locale, context)
+                    except TemplateError as exc:
+                        problem = f"{exc}{label}"
+                        if problem not in problems:
+                            problems.append(problem)
+                        if not label:
+                            break  # the variants would repeat the same problem
+        return problems
+
+    def _render_parts(self, name: str, locale: str, context: Mapping[str, Any]) -> _Parts:
+        if not _NAME.match(name):
+            raise TemplateError(name, locale, "not a valid template name")
+        found = self.resolve_locale(name, locale)
+        if found is None:
+            looked = ", ".join(f"{c}/{name}.txt" for c in locale_chain(locale, self.default_locale))
+            raise TemplateError(name, locale, f"not found (looked for {looked})")
+        subject = self._load(name, found, f"{found}/{name}.subject.txt")
+        if subject is None:
+            raise TemplateError(name, found, f"{found}/{name}.subject.txt is missing")
+        text = self._load(name, found, f"{found}/{name}.txt")
+        html = self._load(name, found, f"{found}/{name}.html")
+        assert text is not None  # noqa: S101 - resolve_locale found it
+        return _Parts(
+            subject=" ".join(self._run(subject, name, found, context).split()),
+            text=self._run(text, name, found, context).strip() + "\n",
+            html=self._run(html, name, found, context) if html is not None else None,
+        )
+
+    def _load(self, name: str, locale: str, path: str) -> Template | None:
+        try:
+            return self.env.get_template(path)
+        except TemplateNotFound:
+            return None
+        except TemplateSyntaxError as exc:
+            raise TemplateError(name, locale, f"{exc.message} ({path}, line {exc.lineno})") from exc
+
+    def _run(self, template: Template, name: str, locale: str, context: Mapping[str, Any]) -> str:
+        try:
+            return template.render(context)
+        except JinjaError as exc:
+            where = _template_line(exc.__traceback__, self.directories)
+            raise TemplateError(name, locale, f"{exc}{where}") from exc
+        except Exception as exc:  # a filter or a value's own method failing
+            where = _template_line(exc.__traceback__, self.directories)
+            raise TemplateError(name, locale, f"{type(exc).__name__}: {exc}{where}") from exc
+
+
+def _template_line(tb: TracebackType | None, directories: Sequence[Path]) -> str:
+    """`` (en/apology.txt, line 4)``: the innermost template frame of Jinja's rewritten
+    traceback (a macro's file if the error is in a macro), or ``""``."""
+    found = ""
+    roots = [str(d.resolve()) for d in directories]
+    while tb is not None:
+        filename = str(Path(tb.tb_frame.f_code.co_filename).resolve())
+        for root in roots:
+            if filename.startswith(root + "/"):
+                found = f" ({filename[len(root) + 1 :]}, line {tb.tb_lineno})"
+        tb = tb.tb_next
+    return found

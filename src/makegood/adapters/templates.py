@@ -39,7 +39,7 @@ from makegood.domain.message import OutboxMessage, Rendered
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "policies" / "templates"
 WEBHOOK = "webhook"
-NULLABLE = ("order", "compensation", "survey_url")
+NULLABLE = ("failure", "order", "compensation", "survey_url")
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")

@@ -88,14 +88,15 @@ class Dispatcher:
         return stats
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.2) -> None:
-        """Dispatch until `stop` is set; sleeps `idle_sleep` when there was nothing to do."""
+        """Dispatch until `stop` is set; waits `idle_sleep` seconds when there was nothing to do
+        and five times as long after a store error (logged, never raised)."""
         while not stop.is_set():
             try:
                 stats = self.dispatch_once()
             except Exception:
                 # A store outage must not kill the worker; claims expire and are retried.
                 log.exception("outbox dispatch failed; retrying")
-                stop.wait(max(idle_sleep, 1.0))
+                stop.wait(idle_sleep * 5)
                 continue
             if stats.claimed == 0:
                 stop.wait(idle_sleep)

@@ -231,3 +231,15 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A refused input kept with its reason: nothing accepted or refused is ever lost."""
+
+    source: str
+    line: int | None
+    raw: str
+    field: str
+    reason: str
+    event_id: str | None = None

@@ -1,0 +1,68 @@
+"""Connecting to SQLite or PostgreSQL, and migrating the schema with Alembic."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, separators=(",", ":"))
+
+
+def create_engine(url: str, schema: str | None = None) -> sa.Engine:
+    """An engine for `url`. SQLite gets WAL and one writer at a time (BEGIN IMMEDIATE);
+    PostgreSQL may be given a `schema` (its search_path), so test runs do not collide."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, json_serializer=dumps,
+                                  connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return sa.create_engine(url, json_serializer=dumps, connect_args=connect_args,
+                            pool_pre_ping=True)
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (idempotent)."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)

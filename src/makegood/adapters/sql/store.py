@@ -1,0 +1,232 @@
+"""`SqlStore`: the engine's state, timers, outbox and ledger in SQLite or PostgreSQL.
+
+One `session()` is one transaction. Writes are batched (executemany) and idempotent on natural
+keys (event id, failure key, outbox key, compensation key), so a replayed batch changes nothing.
+On PostgreSQL, timers and outbox rows are claimed with ``FOR UPDATE SKIP LOCKED``; on SQLite
+every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from makegood.adapters.sql import rows
+from makegood.adapters.sql import schema as t
+from makegood.adapters.sql.database import create_engine, dumps, migrate
+from makegood.domain.errors import BudgetConflict
+from makegood.domain.event import Event, Quarantined, jsonable
+from makegood.domain.message import DEAD, PENDING, SENT, OutboxMessage
+from makegood.domain.model import Timer
+from makegood.domain.money import to_minor
+from makegood.domain.policy import Budgets
+from makegood.domain.world import Changes, Snapshot
+
+CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SqlSession:
+    def __init__(self, connection: sa.Connection) -> None:
+        self.c = connection
+        self.postgres = connection.dialect.name == "postgresql"
+
+    # helpers ---------------------------------------------------------------------------------
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self.postgres else sqlite.insert)(table)
+
+    def upsert(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
+        if not items:
+            return
+        statement = self._insert(table)
+        columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
+        self.c.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), items)
+
+    def insert_new(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
+        if items:
+            self.c.execute(self._insert(table).on_conflict_do_nothing(index_elements=[key]), items)
+
+    def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
+        found: list[Any] = []
+        for part in _chunks(sorted(values)):
+            found.extend(self.c.execute(sa.select(table).where(table.c[column].in_(part))))
+        return found
+
+    # events ---------------------------------------------------------------------------------
+    def known_event_ids(self, ids: Collection[str]) -> set[str]:
+        known: set[str] = set()
+        for part in _chunks(sorted(ids)):
+            known.update(self.c.scalars(sa.select(t.events.c.id).where(t.events.c.id.in_(part))))
+        return known
+
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
+        self.insert_new(t.events, [
+            {"id": e.id, "type": e.type, "occurred_at": e.occurred_at, "customer_id": e.customer_id,
+             "subject_id": e.subject_id, "attributes": jsonable(e.attributes),
+             "received_at": received_at} for e in events], "id")
+
+    def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
+        if items:
+            self.c.execute(sa.insert(t.quarantine), [
+                {"received_at": received_at, "source": q.source, "line": q.line,
+                 "event_id": q.event_id, "field": q.field, "reason": q.reason, "raw": q.raw}
+                for q in items])
+
+    def get_value(self, name: str) -> str | None:
+        return self.c.scalar(sa.select(t.engine_state.c.value).where(t.engine_state.c.name == name))
+
+    def set_value(self, name: str, value: str) -> None:
+        self.upsert(t.engine_state, [{"name": name, "value": value}], "name")
+
+    # timers and state -----------------------------------------------------------------------
+    def due_timers(self, until: datetime, limit: int) -> list[Timer]:
+        query = (sa.select(t.timers).where(t.timers.c.due_at <= until)
+                 .order_by(t.timers.c.due_at, t.timers.c.key).limit(limit))
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        return [rows.timer_of(r) for r in self.c.execute(query)]
+
+    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
+             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+        snap = Snapshot()
+        customer_ids = set(customer_ids)
+        for r in self._where_in(t.cases, "id", case_ids):
+            customer_ids.add(r.customer_id)
+        for r in self._where_in(t.customers, "id", customer_ids):
+            snap.customers[r.id] = rows.customer_of(r)
+        for r in self._where_in(t.cases, "customer_id", customer_ids):
+            snap.cases[r.id] = rows.case_of(r)
+        subject_ids = set(subject_ids) | {c.subject_key for c in snap.cases.values()
+                                          if c.subject_key}
+        for r in self._where_in(t.subjects, "id", subject_ids):
+            snap.subjects[r.id] = rows.subject_of(r)
+        for r in self._where_in(t.failures, "customer_id", customer_ids):
+            if r.detected_at > since or r.resolved_at is None:
+                snap.failures[r.id] = rows.failure_of(r)
+        for r in self._where_in(t.compensations, "customer_id", customer_ids):
+            if r.created_at > since or r.status == "pending":
+                snap.compensations[r.id] = rows.compensation_of(r)
+        if days:
+            for r in self.c.execute(sa.select(t.budget_spend)
+                                    .where(t.budget_spend.c.day.in_(sorted(days)))):
+                snap.global_spent[r.day] = Decimal(r.spent_minor) / 100
+            start = datetime.combine(min(days), time(), tzinfo=since.tzinfo)
+            for part in _chunks(sorted(customer_ids)):
+                query = (sa.select(t.outbox.c.customer_id, t.outbox.c.created_at)
+                         .where(t.outbox.c.customer_id.in_(part), t.outbox.c.created_at >= start,
+                                t.outbox.c.channel != "webhook"))
+                for customer_id, created_at in self.c.execute(query):
+                    key = (customer_id, created_at.date())
+                    snap.messages_per_day[key] = snap.messages_per_day.get(key, 0) + 1
+        return snap
+
+    def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
+        s = snapshot
+        self.upsert(t.customers, [rows.customer_row(s.customers[i])
+                                  for i in sorted(changes.customers)], "id")
+        self.upsert(t.subjects, [rows.subject_row(s.subjects[i])
+                                 for i in sorted(changes.subjects)], "id")
+        self.upsert(t.cases, [rows.case_row(s.cases[i]) for i in sorted(changes.cases)], "id")
+        self.upsert(t.failures, [rows.failure_row(s.failures[i])
+                                 for i in sorted(changes.failures)], "id")
+        self.upsert(t.compensations, [rows.compensation_row(s.compensations[i])
+                                      for i in sorted(changes.compensations)], "id")
+        if changes.timeline:
+            self.c.execute(sa.insert(t.timeline), [
+                {"case_id": e.case_id, "at": e.at, "kind": e.kind, "actor": e.actor,
+                 "data": jsonable(e.data)} for e in changes.timeline])
+        self.insert_new(t.outbox, [rows.outbox_row(o) for o in changes.outbox], "key")
+        done = sorted(changes.timers_done)
+        for part in _chunks(done):
+            self.c.execute(sa.delete(t.timers).where(t.timers.c.key.in_(part)))
+        self.upsert(t.timers, [rows.timer_row(x) for x in changes.timers.values()], "key")
+        limit = to_minor(budgets.global_per_day)
+        for day, amount in sorted(changes.global_spend.items()):
+            self.insert_new(t.budget_spend, [{"day": day, "spent_minor": 0}], "day")
+            delta = to_minor(amount)
+            spent = t.budget_spend.c.spent_minor
+            result = self.c.execute(sa.update(t.budget_spend)
+                                    .where(t.budget_spend.c.day == day, spent + delta <= limit)
+                                    .values(spent_minor=spent + delta))
+            if result.rowcount != 1:
+                raise BudgetConflict(f"the global budget for {day} moved; retry the batch")
+
+    # outbox (the dispatcher's port) ---------------------------------------------------------
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        query = (sa.select(t.outbox).where(t.outbox.c.status == PENDING,
+                                           t.outbox.c.next_attempt_at <= now)
+                 .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id).limit(limit))
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        claimed = [rows.outbox_of(r) for r in self.c.execute(query)]
+        if claimed:
+            self.c.execute(sa.update(t.outbox).where(t.outbox.c.id.in_([m.id for m in claimed]))
+                           .values(next_attempt_at=lease_until))
+        return claimed
+
+
+class SqlStore:
+    """The store behind a database URL (``sqlite:///file.db``, ``postgresql+psycopg://…``)."""
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        self.url = url
+        self.engine = create_engine(url, schema)
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[SqlSession]:
+        with self.engine.begin() as connection:
+            yield SqlSession(connection)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # OutboxStore: each call its own transaction
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        with self.session() as s:
+            return s.claim(now, lease_until, limit)
+
+    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id).values(
+                status=SENT, sent_at=at, attempts=t.outbox.c.attempts + 1, last_error=None))
+            self._log_delivery(c, message_id, at, "message_sent", {"detail": detail[:500]})
+
+    def mark_failed(self, message_id: str, at: datetime, error: str,
+                    retry_at: datetime | None) -> None:
+        with self.engine.begin() as c:
+            values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1,
+                                      "last_error": error[:2000]}
+            if retry_at is None:
+                values["status"] = DEAD
+            else:
+                values["next_attempt_at"] = retry_at
+            c.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id).values(**values))
+            kind = "message_dead" if retry_at is None else "message_retry"
+            self._log_delivery(c, message_id, at, kind, {"error": error[:500]})
+
+    @staticmethod
+    def _log_delivery(c: sa.Connection, message_id: str, at: datetime, kind: str,
+                      data: dict[str, Any]) -> None:
+        row = c.execute(sa.select(t.outbox.c.case_id, t.outbox.c.template, t.outbox.c.attempts)
+                        .where(t.outbox.c.id == message_id)).first()
+        if row is not None and row.case_id:
+            c.execute(sa.insert(t.timeline).values(
+                case_id=row.case_id, at=at, kind=kind, actor="dispatcher",
+                data={"message": message_id, "template": row.template, "attempt": row.attempts,
+                      **data}))
+
+
+__all__ = ["SqlSession", "SqlStore", "dumps"]

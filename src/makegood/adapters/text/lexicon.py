@@ -1,0 +1,74 @@
+"""The default tier: VADER (English and others) and LeIA (Portuguese) lexicons plus patterns.
+
+Small and fast: no model beyond the lexicons and fastText's compressed language model, all
+shipped inside their packages; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from makegood.adapters.text.language import LanguageDetector
+from makegood.adapters.text.pattern import PatternMatcher
+from makegood.adapters.text.scoring import adjust_sentiment, analysis, category_from_hits
+from makegood.domain.text import Analysis, TextRules, fold
+
+
+class LexiconAnalyzer:
+    """`TextAnalyzer` over lexicons and the rules' patterns. Safe to share between threads."""
+
+    def __init__(self, rules: TextRules, detector: LanguageDetector | None = None) -> None:
+        from LeIA import SentimentIntensityAnalyzer as LeiaAnalyzer  # type: ignore[import-untyped]
+
+        self.rules = rules
+        self._matcher = PatternMatcher(rules)
+        self._detector = detector or LanguageDetector()
+        self._lexicons: dict[str, Any] = {"en": _vader(), "pt": LeiaAnalyzer()}
+
+    def lexicon_score(self, text: str, language: str) -> float:
+        """The lexicon's compound score in [-1, 1]; English's lexicon for other languages."""
+        lexicon = self._lexicons.get(language) or self._lexicons["en"]
+        return float(lexicon.polarity_scores(text)["compound"])
+
+    def analyze(self, text: str) -> Analysis:
+        language, _ = self._detector.detect(text)
+        folded = fold(text)
+        cues, hits = self._matcher.match(folded)
+        category = category_from_hits(hits, self.rules)
+        base = self.lexicon_score(text, language)
+        score = adjust_sentiment(base, cues, category[0] is not None, self.rules.sentiment)
+        return analysis(language, score, cues, category, self.rules)
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        return [self.analyze(t) for t in texts]
+
+
+def _vader() -> Any:
+    """VADER, with a shortcut for text without emoji that gives the very same scores.
+
+    VADER first copies the text character by character to spell out emoji, which costs as much
+    as the rest of its work; text with no character beyond ASCII has no emoji to spell out.
+    """
+    from vaderSentiment import vaderSentiment as vader
+
+    class Vader(vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
+        def polarity_scores(self, text: str) -> dict[str, float]:
+            if not text.isascii():
+                return super().polarity_scores(text)  # type: ignore[no-any-return]
+            text = text.strip()
+            sentitext = vader.SentiText(text)
+            words = sentitext.words_and_emoticons
+            sentiments: list[float] = []
+            for i, item in enumerate(words):
+                lower = item.lower()
+                if lower in vader.BOOSTER_DICT or (
+                    lower == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"
+                ):
+                    sentiments.append(0)
+                    continue
+                sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+            sentiments = self._but_check(words, sentiments)
+            return self.score_valence(sentiments, text)  # type: ignore[no-any-return]
+
+    return Vader()

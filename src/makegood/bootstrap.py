@@ -1,0 +1,71 @@
+"""The one place that picks implementations. Nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from makegood.adapters.channels.file import FileChannel
+from makegood.adapters.clock import SystemClock
+from makegood.adapters.policy_file import load_policy
+from makegood.adapters.renderer import SurveyLinkRenderer, shipped_templates
+from makegood.adapters.sql.store import SqlStore
+from makegood.adapters.templates import TemplateRenderer
+from makegood.adapters.voucher import new_voucher_code
+from makegood.config import Settings
+from makegood.domain.rules import CompiledPolicy
+from makegood.service_layer.dispatch import Dispatcher
+from makegood.service_layer.engine import Analyzer, Engine
+from makegood.service_layer.ports import Channel, Clock
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: SqlStore
+    policy: CompiledPolicy
+    engine: Engine
+    dispatcher: Dispatcher
+    clock: Clock
+
+
+def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
+    """The lexicon tier of text analysis, with the policy's `text:` rules if it has any."""
+    try:
+        from makegood.adapters.text.lexicon import LexiconAnalyzer
+        from makegood.adapters.text.rules import load_default_rules
+        from makegood.domain.text import text_rules_from_mapping
+    except ImportError:  # pragma: no cover - the text adapters ship with the base install
+        return None
+    rules = (text_rules_from_mapping(policy.policy.text) if policy.policy.text
+             else load_default_rules())
+    return LexiconAnalyzer(rules)
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    event_time: bool = False,
+    channels: Mapping[str, Channel] | None = None,
+    new_code: Callable[[], str] = new_voucher_code,
+    analyzer: Analyzer | None = None,
+    migrate: bool = True,
+) -> App:
+    clock = clock or SystemClock()
+    store = SqlStore(settings.database_url, settings.database_schema)
+    if migrate:
+        store.migrate()
+    policy = load_policy(settings.policy)
+    engine = Engine(store, policy, clock, event_time=event_time,
+                    analyzer=analyzer or default_analyzer(policy), new_code=new_code,
+                    batch_size=settings.batch_size)
+    renderer = SurveyLinkRenderer(TemplateRenderer([shipped_templates()]), settings.secret,
+                                  policy.policy.business.survey_base_url)
+    if channels is None:
+        out: Path | None = settings.outbox_file
+        file_channel = FileChannel(out) if out else FileChannel(stream=None)
+        channels = {"file": file_channel, "email": file_channel}
+    dispatcher = Dispatcher(store, renderer, channels, clock)
+    return App(settings, store, policy, engine, dispatcher, clock)

@@ -1,0 +1,97 @@
+"""What policy expressions and message templates see. Built from domain objects, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from makegood.domain.event import Event, jsonable
+from makegood.domain.model import Case, Compensation, Customer, Failure, Subject
+from makegood.domain.policy import Business
+
+NO_ANALYSIS: Mapping[str, Any] = {
+    "language": None, "sentiment": None, "label": None, "cues": {}, "failure_type": None,
+    "category": None, "category_confidence": None,
+}
+
+
+def event_context(
+    event: Event, customer: Customer, subject: Subject | None,
+    analysis: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "customer_id": event.customer_id,
+        "subject_id": event.subject_id,
+        "attributes": event.attributes,
+        "customer": customer.context(),
+        "order": subject.context() if subject else {},
+        **(analysis or NO_ANALYSIS),
+    }
+
+
+def lateness_of(failure: Failure, now: datetime, reference: datetime | None) -> timedelta | None:
+    if failure.lateness_s is not None:
+        return timedelta(seconds=failure.lateness_s)
+    if reference is not None:
+        return now - reference
+    return None
+
+
+def failure_context(
+    failure: Failure, customer: Customer, subject: Subject | None, lateness: timedelta | None,
+    earlier: tuple[Decimal, int], attributes: Mapping[str, Any],
+) -> dict[str, Any]:
+    order = subject.context() if subject else {}
+    return {
+        "failure": {"category": failure.category, "type": failure.type,
+                    "severity": failure.severity, "detector": failure.detector},
+        "severity": failure.severity,
+        "category": failure.category,
+        "customer": customer.context(),
+        "order": order,
+        "lateness": lateness,
+        "order_value": order.get("value"),
+        "item_value": attributes.get("item_value"),
+        "earlier_compensation": earlier[0],
+        "earlier_compensations": earlier[1],
+        "attributes": attributes,
+    }
+
+
+def message_context(
+    business: Business, customer: Customer, case: Case, failure: Failure | None,
+    subject: Subject | None, compensation: Compensation | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The template context every message gets (JSON-able; no e-mail address or phone)."""
+    order = None
+    if subject is not None:
+        order = {"id": subject.id, "value": subject.attributes.get("value"),
+                 "currency": subject.attributes.get("currency", business.currency)}
+    fail = None
+    if failure is not None:
+        fail = {"category": failure.category, "type": failure.type,
+                "severity": failure.severity,
+                "lateness_minutes": round(failure.lateness_s / 60) if failure.lateness_s else None,
+                "evidence": failure.evidence}
+    comp = None
+    if compensation is not None:
+        comp = {"kind": compensation.kind, "amount": compensation.amount,
+                "currency": compensation.currency, "code": compensation.code,
+                "expires_at": compensation.expires_at}
+    context = {
+        "customer": {"name": customer.name, "locale": customer.locale, "tier": customer.tier},
+        "case": {"id": case.id, "category": case.category, "severity": case.severity},
+        "failure": fail,
+        "order": order,
+        "compensation": comp,
+        "survey_url": None,
+        "business": {"name": business.name, "support_email": business.support_email},
+        **(extra or {}),
+    }
+    return jsonable(context)  # type: ignore[no-any-return]

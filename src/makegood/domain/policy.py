@@ -1,0 +1,191 @@
+"""The recovery policy: one document a CX lead writes (YAML at the edge), as plain dataclasses.
+
+Expressions and durations are kept here as text; `makegood.domain.rules.compile_policy` turns a
+`Policy` into a `CompiledPolicy` the engine runs. The adapter that reads YAML validates the shape
+against these dataclasses (every class forbids unknown keys) and maps errors to line numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+FailureType = Literal["process", "people", "product", "policy", "communication"]
+Severity = Literal["minor", "major", "critical"]
+SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
+FAILURE_TYPES: tuple[str, ...] = ("process", "people", "product", "policy", "communication")
+ROLES: tuple[str, ...] = ("auto", "agent", "lead", "admin")
+
+_STRICT: Any = {"extra": "forbid"}
+
+
+@dataclass(frozen=True)
+class Business:
+    __pydantic_config__ = _STRICT
+    name: str = "Our shop"
+    support_email: str = "support@example.com"
+    currency: str = "EUR"
+    survey_base_url: str = "http://127.0.0.1:8000/s"
+
+
+@dataclass(frozen=True)
+class FailureSpec:
+    __pydantic_config__ = _STRICT
+    type: FailureType
+    category: str
+    severity: Severity = "minor"
+    from_text: bool = False  # take type and category from the text analysis when it names one
+
+
+@dataclass(frozen=True)
+class Detector:
+    """`deadline`: armed by the `on` event, fires at `deadline` unless an `until` event came first.
+    `match`: fires on an event for which `when` holds. `repeat`: raises the severity of a failure
+    when the customer already failed `count` times `within` the window."""
+
+    __pydantic_config__ = _STRICT
+    name: str
+    kind: Literal["deadline", "match", "repeat"]
+    failure: FailureSpec | None = None
+    when: str | None = None
+    on: str | None = None
+    deadline: str | None = None
+    reference: str | None = None  # the promised time lateness is measured from
+    until: tuple[str, ...] = ()
+    within: str = "30d"
+    count: int = 1
+    raise_by: int = 1
+
+
+@dataclass(frozen=True)
+class SeverityRule:
+    __pydantic_config__ = _STRICT
+    when: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class Band:
+    __pydantic_config__ = _STRICT
+    at_least: str  # a duration (lateness) or a number
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Amount:
+    """One of fixed / percent (of order value) / bands (by lateness) / item_value / expr, then
+    multiplied by the customer's tier, then bounded by `min` and `max`."""
+
+    __pydantic_config__ = _STRICT
+    fixed: Decimal | None = None
+    percent: Decimal | None = None
+    bands: tuple[Band, ...] = ()
+    item_value: bool = False
+    expr: str | None = None
+    tier_multiplier: dict[str, Decimal] = field(default_factory=dict)
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Arm:
+    __pydantic_config__ = _STRICT
+    name: str
+    weight: Decimal = Decimal(1)
+    amount: Amount | None = None  # None: no compensation in this arm (e.g. apology only)
+
+
+@dataclass(frozen=True)
+class Step:
+    __pydantic_config__ = _STRICT
+    do: Literal["acknowledge", "apologise", "resolve", "compensate", "follow_up", "escalate"]
+    on: Literal["detected", "resolved"] = "detected"
+    when: str | None = None
+    template: str | None = None
+    channel: str | None = None
+    action: str | None = None  # resolve: the webhook action (e.g. "reship")
+    kind: Literal["voucher", "credit", "refund"] = "voucher"
+    amount: Amount | None = None
+    expires_in: str = "30d"
+    reason: str | None = None
+    experiment: str | None = None
+    arms: tuple[Arm, ...] = ()
+
+
+@dataclass(frozen=True)
+class Playbook:
+    __pydantic_config__ = _STRICT
+    name: str
+    steps: tuple[Step, ...]
+    categories: tuple[str, ...] = ()  # empty: any category
+    severities: tuple[Severity, ...] = ()  # empty: any severity
+
+
+@dataclass(frozen=True)
+class Budgets:
+    __pydantic_config__ = _STRICT
+    per_case: Decimal = Decimal(50)
+    per_customer_30d: Decimal = Decimal(100)
+    global_per_day: Decimal = Decimal(2000)
+
+
+@dataclass(frozen=True)
+class Empowerment:
+    """Compensation up to `auto` is granted at once; up to `agent`/`lead` it waits for a person
+    with that role; above `lead` it needs an admin's approval."""
+
+    __pydantic_config__ = _STRICT
+    auto: Decimal = Decimal(15)
+    agent: Decimal = Decimal(40)
+    lead: Decimal = Decimal(150)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    __pydantic_config__ = _STRICT
+    after: str = "2h"
+    survey: Literal["csat", "ces"] = "csat"
+    expires_in: str = "3d"
+    reopen_at_or_below: int = 2
+    close_at_or_above: int = 4
+    template: str = "survey"
+
+
+@dataclass(frozen=True)
+class Suppression:
+    __pydantic_config__ = _STRICT
+    max_messages_per_customer_per_day: int = 4
+
+
+@dataclass(frozen=True)
+class Sla:
+    __pydantic_config__ = _STRICT
+    minor: str = "24h"
+    major: str = "4h"
+    critical: str = "30m"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    __pydantic_config__ = _STRICT
+    allowed_lateness: str = "2m"
+    repurchase_window: str = "30d"
+
+
+@dataclass(frozen=True)
+class Policy:
+    __pydantic_config__ = _STRICT
+    detectors: tuple[Detector, ...]
+    playbooks: tuple[Playbook, ...]
+    version: int = 1
+    business: Business = field(default_factory=Business)
+    severity: tuple[SeverityRule, ...] = ()
+    budgets: Budgets = field(default_factory=Budgets)
+    empowerment: Empowerment = field(default_factory=Empowerment)
+    follow_up: FollowUp = field(default_factory=FollowUp)
+    suppression: Suppression = field(default_factory=Suppression)
+    sla: Sla = field(default_factory=Sla)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    channel: str = "email"  # default channel for customer messages
+    text: dict[str, Any] | None = None  # cue and category patterns for text analysis

@@ -1,0 +1,467 @@
+"""The recovery loop's decisions: what an event or a timer means for a customer.
+
+`Recovery` reads and changes a `World` (one batch's state). It never reads the clock (`now` is
+passed in) and never does I/O: messages go to the outbox and money to the ledger as changes the
+store writes in the same transaction. Each step is keyed (failure id + step), so a replay finds
+the key taken and does nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from makegood.domain import model as m
+from makegood.domain.compensation import assign_arm, check_budgets, compute_amount
+from makegood.domain.compensation import required_role as role_for
+from makegood.domain.context import event_context, failure_context, lateness_of, message_context
+from makegood.domain.errors import ExpressionError
+from makegood.domain.event import Event, parse_datetime
+from makegood.domain.message import OutboxMessage
+from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
+from makegood.domain.rules import CompiledDetector, CompiledPlaybook, CompiledPolicy, evaluate
+from makegood.domain.rules import CompiledStep as Step
+from makegood.domain.world import World
+
+ENGINE = "engine"
+SUBJECT_SHAPING = frozenset({"order.placed", "order.eta_updated"})
+PROFILE_FIELDS = ("name", "email", "phone", "locale", "tier", "lifetime_value", "channel")
+
+
+class Recovery:
+    def __init__(self, policy: CompiledPolicy, world: World, new_code: Callable[[], str]) -> None:
+        self.policy = policy
+        self.world = world
+        self.new_code = new_code
+        self._match = [d for d in policy.detectors if d.spec.kind == "match"]
+        self._repeat = [d for d in policy.detectors if d.spec.kind == "repeat"]
+        self._deadline = {d.name: d for d in policy.detectors if d.spec.kind == "deadline"}
+        self._until: dict[str, list[CompiledDetector]] = {}
+        for detector in self._deadline.values():
+            for event_type in detector.spec.until:
+                self._until.setdefault(event_type, []).append(detector)
+
+    # events ---------------------------------------------------------------------------------
+    def apply(self, event: Event, now: datetime, analysis: Mapping[str, Any] | None = None) -> None:
+        """React to one accepted event. Precondition: the event was not seen before (by id)."""
+        world = self.world
+        customer = world.customer(event.customer_id)
+        if event.type == "customer.upserted":
+            self._upsert_profile(customer, event)
+        subject = None
+        if event.subject_id is not None:
+            subject = world.touch_subject(event.subject_id, event.customer_id)
+            if event.type in SUBJECT_SHAPING or self.policy.detectors_on(event.type):
+                subject.attributes.update(event.attributes)
+            first = subject.seen.get(event.type)
+            if first is None or event.occurred_at < first:
+                subject.seen[event.type] = event.occurred_at
+        if event.type == "survey.answered" and event.attributes.get("case_id"):
+            self._survey_answered(event, now)
+        context = event_context(event, customer, subject, analysis)
+        for detector in self.policy.detectors_on(event.type):
+            if subject is not None and evaluate(detector.when, context):
+                self._arm_deadline(detector, event, subject, context, now)
+        if subject is not None:
+            for detector in self._until.get(event.type, ()):
+                self._settle_deadline(detector, event, subject, now)
+        for detector in self._match:
+            if evaluate(detector.when, context):
+                self._on_match(detector, event, customer, subject, analysis, now)
+
+    def _upsert_profile(self, customer: Customer, event: Event) -> None:
+        for key, value in event.attributes.items():
+            if key in PROFILE_FIELDS:
+                setattr(customer, key, value)
+            else:
+                customer.attributes[key] = value
+        self.world.touch_customer(customer)
+
+    def _arm_deadline(self, detector: CompiledDetector, event: Event, subject: Subject,
+                      context: Mapping[str, Any], now: datetime) -> None:
+        assert detector.deadline is not None
+        try:
+            due = detector.deadline(context)
+            reference = detector.reference(context) if detector.reference else None
+        except ExpressionError:
+            return
+        if not isinstance(due, datetime):
+            return
+        data = {"detector": detector.name, "event_id": event.id,
+                "reference": reference.isoformat() if isinstance(reference, datetime) else None}
+        ended = [subject.seen[t] for t in detector.spec.until if t in subject.seen]
+        if ended:  # the awaited event came first (out of order): late only if after the deadline
+            if min(ended) > due:
+                failure = self._deadline_failure(detector, subject, due, data, now)
+                if failure is not None:
+                    self._settle_failure(failure, min(ended), data, now)
+            return
+        self.world.arm(m.Timer(f"deadline:{detector.name}:{subject.id}", due, "deadline",
+                               subject.customer_id, subject.id, None, data))
+
+    def _settle_deadline(self, detector: CompiledDetector, event: Event, subject: Subject,
+                         now: datetime) -> None:
+        self.world.cancel(f"deadline:{detector.name}:{subject.id}")
+        failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
+        if failure is not None and failure.resolved_at is None:
+            self._settle_failure(failure, event.occurred_at, failure.evidence, now,
+                                 ended_by=event.type)
+
+    def _settle_failure(self, failure: Failure, ended_at: datetime, data: Mapping[str, Any],
+                        now: datetime, ended_by: str = "order.delivered") -> None:
+        """A deadline failure's awaited event arrived: record the lateness, resolve it."""
+        reference = data.get("reference")
+        if reference:
+            failure.lateness_s = (ended_at - parse_datetime(reference, "reference")).total_seconds()
+        failure.evidence = {**failure.evidence, "ended_by": ended_by,
+                            "ended_at": ended_at.isoformat()}
+        self.world.touch_failure(failure)
+        minutes = round((failure.lateness_s or 0) / 60)
+        self._log(failure.case_id, now, "late_arrival", ENGINE,
+                  {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes})
+        self._resolve_failure(failure, now)
+
+    # timers ---------------------------------------------------------------------------------
+    def fire(self, timer: m.Timer, now: datetime) -> None:
+        """A timer came due. Precondition: it was not fired or cancelled before."""
+        self.world.cancel(timer.key)
+        if timer.kind == "deadline":
+            detector = self._deadline.get(str(timer.data.get("detector")))
+            subject = self.world.subject(timer.subject_id or "")
+            if detector is not None and subject is not None:
+                self._deadline_failure(detector, subject, timer.due_at, timer.data, now)
+            return
+        case = self.world.case(timer.case_id or "")
+        if case is None:
+            return
+        if timer.kind == "follow_up" and case.state == m.RESOLVED:
+            self._send_survey(case, now)
+        elif timer.kind == "survey_expiry" and case.state == m.FOLLOWED_UP:
+            self._set_state(case, m.CLOSED, now, ENGINE, "no answer to the survey")
+            case.closed_at = now
+        elif timer.kind == "sla" and case.is_open and timer.data.get("severity") == case.severity:
+            self._log(case.id, now, "sla_breached", ENGINE, {"severity": case.severity})
+            self._escalate(case, now, f"SLA for {case.severity} cases breached")
+
+    def _deadline_failure(self, detector: CompiledDetector, subject: Subject, due: datetime,
+                          data: Mapping[str, Any], now: datetime) -> Failure | None:
+        customer = self.world.customer(subject.customer_id)
+        evidence = {"deadline": due.isoformat(), **{k: v for k, v in data.items() if v}}
+        return self._detect(detector, customer, subject, subject.id, due, now, evidence, {})
+
+    # detection ------------------------------------------------------------------------------
+    def _on_match(self, detector: CompiledDetector, event: Event, customer: Customer,
+                  subject: Subject | None, analysis: Mapping[str, Any] | None,
+                  now: datetime) -> None:
+        subject_key = event.subject_id or ""
+        if not subject_key and event.type == "message.received":
+            # a message about nothing in particular is evidence on the customer's open case
+            open_cases = [c for c in self.world.cases_of(customer.id) if c.is_open]
+            if open_cases:
+                subject_key = max(open_cases, key=lambda c: c.updated_at).subject_key
+        evidence: dict[str, Any] = {"event_id": event.id, "event_type": event.type}
+        if analysis:
+            evidence["analysis"] = dict(analysis)
+        if "text" in event.attributes:
+            evidence["text"] = str(event.attributes["text"])[:500]
+        key_part = subject_key if event.subject_id else event.id
+        self._detect(detector, customer, subject, subject_key, event.occurred_at, now, evidence,
+                     event.attributes, key_part=key_part, analysis=analysis)
+
+    def _detect(self, detector: CompiledDetector, customer: Customer, subject: Subject | None,
+                subject_key: str, occurred_at: datetime, now: datetime,
+                evidence: dict[str, Any], attributes: Mapping[str, Any],
+                key_part: str | None = None, analysis: Mapping[str, Any] | None = None,
+                ) -> Failure | None:
+        spec = detector.spec.failure
+        assert spec is not None
+        key = f"{detector.name}:{key_part if key_part is not None else subject_key}"
+        if self.world.failure_by_key(key) is not None:
+            return None
+        category, type_ = spec.category, spec.type
+        if spec.from_text and analysis and analysis.get("category"):
+            category = str(analysis["category"])
+            type_ = str(analysis.get("failure_type") or type_)
+        case = self.world.case_for(customer.id, subject_key)
+        case_id = case.id if case else m.stable_id("case", customer.id, subject_key)
+        failure = Failure(m.stable_id("fail", key), key, detector.name, customer.id,
+                          subject.id if subject else None, case_id, type_, category,
+                          spec.severity, occurred_at, now, evidence)
+        failure.severity = self._severity(failure, customer, subject, attributes, now)
+        case, rises = self._open_or_join(case, failure, customer.id, subject_key, now)
+        self.world.add_failure(failure)
+        self._log(case.id, now, "failure_detected", ENGINE, {
+            "failure": failure.id, "detector": detector.name, "category": category,
+            "type": type_, "severity": failure.severity,
+            "latency_s": round(failure.detection_latency_s, 3)})
+        if not rises:  # evidence on a case already handled at this severity
+            return failure
+        playbook = self.policy.playbook_for(category, failure.severity)
+        failure.playbook = playbook.spec.name if playbook else None
+        if playbook is not None:
+            self._run_steps(playbook, "detected", failure, case, now)
+        if detector.spec.kind == "match" and not case.needs_person:
+            self._resolve_failure(failure, now)
+        return failure
+
+    def _severity(self, failure: Failure, customer: Customer, subject: Subject | None,
+                  attributes: Mapping[str, Any], now: datetime) -> str:
+        severity = failure.severity
+        context = self._failure_context(failure, customer, subject, attributes, now)
+        for rule, level in self.policy.severity_rules:
+            if rule.test(context):
+                severity = m.max_severity(severity, level)
+        for detector in self._repeat:
+            since = now - detector.within
+            earlier = {f.case_id for f in self.world.failures_of_customer(customer.id)
+                       if f.case_id != failure.case_id and f.detected_at > since}
+            if len(earlier) >= detector.spec.count:
+                severity = m.raise_severity(severity, detector.spec.raise_by)
+                failure.evidence["repeat"] = {"detector": detector.name,
+                                              "earlier_cases": len(earlier)}
+        return severity
+
+    def _open_or_join(self, case: Case | None, failure: Failure, customer_id: str,
+                      subject_key: str, now: datetime) -> tuple[Case, bool]:
+        """The failure's case, opened or reopened; and whether the failure raises its stakes."""
+        if case is None:
+            case = Case(failure.case_id, customer_id, subject_key, m.DETECTED, failure.severity,
+                        failure.category, now, now)
+            self.world.add_case(case)
+            self._log(case.id, now, "case_opened", ENGINE,
+                      {"category": case.category, "severity": case.severity})
+            self._arm_sla(case, now)
+            return case, True
+        if not case.is_open:
+            case.reopened += 1
+            case.resolved_at = case.closed_at = None
+            case.severity, case.category = failure.severity, failure.category
+            self._set_state(case, m.REOPENED, now, ENGINE, "a new failure")
+            self._arm_sla(case, now)
+            return case, True
+        if m.SEVERITY_RANK[failure.severity] > m.SEVERITY_RANK[case.severity]:
+            self._log(case.id, now, "severity_raised", ENGINE,
+                      {"from": case.severity, "to": failure.severity})
+            case.severity, case.category = failure.severity, failure.category
+            self.world.touch_case(case, now)
+            self._arm_sla(case, now)
+            return case, True
+        self.world.touch_case(case, now)
+        return case, False
+
+    def _arm_sla(self, case: Case, now: datetime) -> None:
+        case.sla_due_at = case.opened_at + self.policy.sla[case.severity]
+        if case.reopened:
+            case.sla_due_at = now + self.policy.sla[case.severity]
+        self.world.arm(m.Timer(f"sla:{case.id}:{case.reopened}:{case.severity}", case.sla_due_at,
+                               "sla", case.customer_id, None, case.id,
+                               {"severity": case.severity}))
+
+    # playbook steps -------------------------------------------------------------------------
+    def _run_steps(self, playbook: CompiledPlaybook, on: str, failure: Failure, case: Case,
+                   now: datetime) -> None:
+        customer = self.world.customer(failure.customer_id)
+        subject = self.world.subject(failure.subject_id or "")
+        context = self._failure_context(failure, customer, subject, failure.evidence, now)
+        compensation: Compensation | None = None
+        for step in playbook.steps:
+            if step.spec.on != on or not evaluate(step.when, context):
+                continue
+            key = f"{failure.id}:{on}:{step.index}"
+            do = step.spec.do
+            if do in ("acknowledge", "apologise"):
+                self._message(case, customer, failure, subject, step.spec.template or do, key,
+                              now, compensation)
+            elif do == "escalate":
+                self._escalate(case, now, step.spec.reason or "the playbook asks for a person")
+            elif do == "resolve":
+                self._resolve_action(case, customer, failure, subject, step, key, now)
+            elif do == "compensate":
+                compensation = self._compensate(step, failure, case, customer, context, key,
+                                                now) or compensation
+            elif do == "follow_up" and not case.follow_up:
+                case.follow_up = True
+                self.world.touch_case(case, now)
+
+    def _message(self, case: Case, customer: Customer, failure: Failure | None,
+                 subject: Subject | None, template: str, key: str, now: datetime,
+                 compensation: Compensation | None = None,
+                 extra: Mapping[str, Any] | None = None, channel: str | None = None) -> None:
+        limit = self.policy.policy.suppression.max_messages_per_customer_per_day
+        if self.world.messages_on(customer.id, now.date()) >= limit:
+            self._log(case.id, now, "message_suppressed", ENGINE,
+                      {"template": template, "reason": f"daily limit of {limit} messages"})
+            return
+        channel = channel or customer.channel or self.policy.policy.channel
+        context = message_context(self.policy.policy.business, customer, case, failure, subject,
+                                  compensation, extra)
+        recipient = customer.email if channel == "email" else None
+        message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id, channel,
+                                template, customer.locale, recipient, context, now)
+        self.world.enqueue(message, now.date())
+        self._log(case.id, now, "message_queued", ENGINE,
+                  {"message": message.id, "template": template, "channel": channel})
+        if case.state in (m.DETECTED, m.REOPENED):
+            case.acknowledged_at = case.acknowledged_at or now
+            self._set_state(case, m.ACKNOWLEDGED, now, ENGINE)
+
+    def _resolve_action(self, case: Case, customer: Customer, failure: Failure,
+                        subject: Subject | None, step: Step, key: str, now: datetime) -> None:
+        action = step.spec.action or "resolve"
+        context = message_context(self.policy.policy.business, customer, case, failure, subject,
+                                  None, {"action": action})
+        message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id,
+                                step.spec.channel or "webhook", action, customer.locale, None,
+                                context, now)
+        self.world.changes.outbox.append(message)  # system calls do not count against the cap
+        self._log(case.id, now, "resolution_requested", ENGINE, {"action": action})
+        if case.state in (m.DETECTED, m.ACKNOWLEDGED, m.REOPENED):
+            self._set_state(case, m.RESOLVING, now, ENGINE)
+
+    def _compensate(self, step: Step, failure: Failure, case: Case, customer: Customer,
+                    context: Mapping[str, Any], key: str, now: datetime) -> Compensation | None:
+        if self.world.compensation_by_key(key) is not None:
+            return None
+        amount_spec = step.amount
+        if step.arms:
+            arm = assign_arm(customer.id, str(step.spec.experiment),
+                             tuple((name, weight) for name, weight, _ in step.arms))
+            case.experiment[str(step.spec.experiment)] = arm
+            amount_spec = next(a for name, _, a in step.arms if name == arm)
+            self._log(case.id, now, "experiment_assigned", ENGINE,
+                      {"experiment": step.spec.experiment, "arm": arm})
+        amount = compute_amount(amount_spec, context) if amount_spec else Decimal(0)
+        if amount <= 0:
+            return None
+        business = self.policy.policy
+        role = role_for(amount, business.empowerment)
+        budget = check_budgets(self.world, business.budgets, case.id, customer.id, amount, now)
+        reason = f"{failure.category} ({failure.severity})"
+        compensation = Compensation(
+            m.stable_id("comp", key), key, case.id, customer.id, failure.id, step.spec.kind,
+            amount, business.business.currency, m.PENDING, role, reason, now,
+            expires_at=now + step.expires_in if step.spec.kind == "voucher" else None)
+        self.world.add_compensation(compensation)
+        if role == "auto" and budget.ok and not case.needs_person:
+            self.grant(compensation, now, "auto")
+            return compensation
+        why = budget.reason if not budget.ok else (
+            "a person handles this case first" if case.needs_person else
+            f"above the automatic limit: needs {role}")
+        compensation.required_role = "agent" if role == "auto" else role
+        self._log(case.id, now, "approval_requested", ENGINE,
+                  {"compensation": compensation.id, "amount": str(amount),
+                   "kind": compensation.kind, "required_role": compensation.required_role,
+                   "reason": why})
+        if not budget.ok:
+            self._escalate(case, now, why)
+        return None
+
+    def grant(self, compensation: Compensation, now: datetime, actor: str) -> None:
+        """Grant a compensation (precondition: budgets and the actor's tier were checked)."""
+        compensation.status = m.GRANTED
+        compensation.decided_at, compensation.decided_by = now, actor
+        if compensation.kind == "voucher" and compensation.code is None:
+            compensation.code = self.new_code()
+        self.world.record_grant(compensation, now.date())
+        self._log(compensation.case_id, now, "compensation_granted", actor,
+                  {"compensation": compensation.id, "kind": compensation.kind,
+                   "amount": str(compensation.amount), "currency": compensation.currency})
+
+    # case life ------------------------------------------------------------------------------
+    def _escalate(self, case: Case, now: datetime, reason: str) -> None:
+        if case.needs_person and case.state == m.ESCALATED:
+            return
+        case.needs_person = True
+        self._set_state(case, m.ESCALATED, now, ENGINE, reason)
+
+    def _resolve_failure(self, failure: Failure, now: datetime) -> None:
+        failure.resolved_at = now
+        self.world.touch_failure(failure)
+        case = self.world.case(failure.case_id)
+        if case is None:
+            return
+        open_failures = [f for f in self.world.failures_of(case.id) if f.resolved_at is None]
+        if open_failures:
+            return
+        # the most severe failure of this round speaks for the case; the others are superseded
+        round_failures = [f for f in self.world.failures_of(case.id)
+                          if f.detected_at >= case.opened_at and f.playbook]
+        primary = max(round_failures or [failure],
+                      key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at))
+        playbook = next((p for p in self.policy.playbooks if p.spec.name == primary.playbook),
+                        None)
+        if playbook is not None:
+            self._run_steps(playbook, "resolved", primary, case, now)
+        if not case.needs_person:
+            self.resolve_case(case, now, ENGINE)
+
+    def resolve_case(self, case: Case, now: datetime, actor: str) -> None:
+        case.needs_person = False
+        case.resolved_at = now
+        self._set_state(case, m.RESOLVED, now, actor)
+        if case.follow_up:
+            self.world.arm(m.Timer(f"follow_up:{case.id}:{case.reopened}",
+                                   now + self.policy.follow_up_after, "follow_up",
+                                   case.customer_id, None, case.id))
+
+    def _send_survey(self, case: Case, now: datetime) -> None:
+        follow_up = self.policy.policy.follow_up
+        customer = self.world.customer(case.customer_id)
+        survey_id = m.stable_id("survey", case.id, str(case.reopened))
+        expires = now + self.policy.survey_expires_in
+        extra = {"survey": {"id": survey_id, "case_id": case.id, "kind": follow_up.survey,
+                            "expires_at": expires.isoformat()}}
+        subject = self.world.subject(case.subject_key) if case.subject_key else None
+        self._message(case, customer, None, subject, follow_up.template,
+                      f"{case.id}:survey:{case.reopened}", now, extra=extra)
+        self._set_state(case, m.FOLLOWED_UP, now, ENGINE)
+        self.world.arm(m.Timer(f"survey_expiry:{case.id}:{case.reopened}", expires,
+                               "survey_expiry", case.customer_id, None, case.id))
+
+    def _survey_answered(self, event: Event, now: datetime) -> None:
+        case = self.world.case(str(event.attributes["case_id"]))
+        if case is None or case.customer_id != event.customer_id:
+            return
+        score = int(event.attributes["score"])
+        follow_up = self.policy.policy.follow_up
+        case.survey_score = score
+        self._log(case.id, now, "survey_answered", f"customer:{case.customer_id}",
+                  {"score": score, "comment": event.attributes.get("comment")})
+        if score <= follow_up.reopen_at_or_below:
+            case.reopened += 1
+            case.closed_at = None
+            self._set_state(case, m.REOPENED, now, ENGINE, f"survey score {score}")
+            self._escalate(case, now, f"poor survey answer ({score})")
+        elif case.state in (m.FOLLOWED_UP, m.RESOLVED):
+            case.closed_at = now
+            self._set_state(case, m.CLOSED, now, ENGINE, f"survey score {score}")
+
+    def _set_state(self, case: Case, state: str, now: datetime, actor: str,
+                   reason: str | None = None) -> None:
+        if case.state != state:
+            data: dict[str, Any] = {"from": case.state, "to": state}
+            if reason:
+                data["reason"] = reason
+            self._log(case.id, now, "state_changed", actor, data)
+            case.state = state
+        self.world.touch_case(case, now)
+
+    def _failure_context(self, failure: Failure, customer: Customer, subject: Subject | None,
+                         attributes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        reference = failure.evidence.get("reference")
+        lateness = lateness_of(failure, now, parse_datetime(reference, "reference")
+                               if reference else None)
+        since = now - timedelta(days=30)
+        earlier = [c for c in self.world.s.compensations.values()
+                   if c.customer_id == customer.id and c.status == m.GRANTED
+                   and c.decided_at is not None and c.decided_at > since]
+        total = sum((c.amount for c in earlier), Decimal(0))
+        return failure_context(failure, customer, subject, lateness, (total, len(earlier)),
+                               attributes)
+
+    def _log(self, case_id: str, at: datetime, kind: str, actor: str,
+             data: dict[str, Any]) -> None:
+        self.world.log(TimelineEntry(case_id, at, kind, actor, data))

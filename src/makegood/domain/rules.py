@@ -1,0 +1,216 @@
+"""A `Policy` compiled for the engine: expressions parsed once, durations and amounts typed.
+
+`compile_policy` raises `PolicyError` with the dotted path of the first bad entry; the YAML
+adapter maps that path to a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from makegood.domain.errors import ExpressionError, PolicyError
+from makegood.domain.expr import Expr, compile_expr, parse_duration
+from makegood.domain.policy import SEVERITIES, Amount, Detector, Playbook, Policy, Step
+
+DETECTOR_NAMES = frozenset(
+    {"id", "type", "occurred_at", "customer_id", "subject_id", "attributes", "customer", "order",
+     "language", "sentiment", "label", "cues", "failure_type", "category", "category_confidence"}
+)
+FAILURE_NAMES = frozenset(
+    {"failure", "customer", "order", "lateness", "order_value", "earlier_compensation",
+     "earlier_compensations", "attributes", "severity", "category"}
+)
+
+
+def duration(text: str, path: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise PolicyError(f"not a duration: {text!r} (use e.g. 15m, 2h, 30d)", path) from None
+
+
+def expression(source: str | None, path: str, names: frozenset[str]) -> Expr | None:
+    if source is None:
+        return None
+    try:
+        compiled = compile_expr(source)
+    except ExpressionError as error:
+        raise PolicyError(error.message, path) from None
+    unknown = sorted(compiled.names - names)
+    if unknown:
+        raise PolicyError(
+            f"unknown name {unknown[0]!r} in {source!r}; known: {', '.join(sorted(names))}", path
+        )
+    return compiled
+
+
+@dataclass(frozen=True)
+class CompiledDetector:
+    spec: Detector
+    when: Expr | None
+    deadline: Expr | None
+    reference: Expr | None
+    within: timedelta
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class CompiledAmount:
+    spec: Amount
+    bands: tuple[tuple[timedelta | Decimal, Decimal], ...]
+    expr: Expr | None
+
+
+@dataclass(frozen=True)
+class CompiledStep:
+    index: int
+    spec: Step
+    when: Expr | None
+    amount: CompiledAmount | None
+    arms: tuple[tuple[str, Decimal, CompiledAmount | None], ...]
+    expires_in: timedelta
+
+
+@dataclass(frozen=True)
+class CompiledPlaybook:
+    spec: Playbook
+    steps: tuple[CompiledStep, ...]
+
+    def applies(self, category: str, severity: str) -> bool:
+        spec = self.spec
+        return (not spec.categories or category in spec.categories) and (
+            not spec.severities or severity in spec.severities
+        )
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    detectors: tuple[CompiledDetector, ...]
+    severity_rules: tuple[tuple[Expr, str], ...]
+    playbooks: tuple[CompiledPlaybook, ...]
+    sla: Mapping[str, timedelta]
+    follow_up_after: timedelta
+    survey_expires_in: timedelta
+    allowed_lateness: timedelta
+    repurchase_window: timedelta
+
+    def playbook_for(self, category: str, severity: str) -> CompiledPlaybook | None:
+        return next((p for p in self.playbooks if p.applies(category, severity)), None)
+
+    def detectors_on(self, event_type: str) -> tuple[CompiledDetector, ...]:
+        return self._by_on.get(event_type, ())
+
+    @property
+    def _by_on(self) -> Mapping[str, tuple[CompiledDetector, ...]]:
+        cache: dict[str, tuple[CompiledDetector, ...]] | None = self.__dict__.get("_on_cache")
+        if cache is None:
+            grouped: dict[str, list[CompiledDetector]] = {}
+            for detector in self.detectors:
+                if detector.spec.kind == "deadline" and detector.spec.on:
+                    grouped.setdefault(detector.spec.on, []).append(detector)
+            cache = {k: tuple(v) for k, v in grouped.items()}
+            object.__setattr__(self, "_on_cache", cache)
+        return cache
+
+
+def _amount(spec: Amount | None, path: str) -> CompiledAmount | None:
+    if spec is None:
+        return None
+    forms = [spec.fixed is not None, spec.percent is not None, bool(spec.bands), spec.item_value,
+             spec.expr is not None]
+    if sum(forms) != 1:
+        raise PolicyError("give exactly one of fixed, percent, bands, item_value, expr", path)
+    bands: list[tuple[timedelta | Decimal, Decimal]] = []
+    for i, band in enumerate(spec.bands):
+        where = f"{path}.bands[{i}].at_least"
+        try:
+            bands.append((Decimal(band.at_least), band.amount))
+        except ArithmeticError:
+            bands.append((duration(band.at_least, where), band.amount))
+    if len({type(b[0]) for b in bands}) > 1:
+        raise PolicyError("bands must all be durations or all numbers", f"{path}.bands")
+    bands.sort(key=lambda b: b[0])  # type: ignore[arg-type,return-value]
+    return CompiledAmount(spec, tuple(bands), expression(spec.expr, f"{path}.expr", FAILURE_NAMES))
+
+
+def _step(step: Step, index: int, path: str) -> CompiledStep:
+    if step.do == "compensate" and step.amount is None and not step.arms:
+        raise PolicyError("a compensate step needs an amount (or experiment arms)", path)
+    if step.arms and not step.experiment:
+        raise PolicyError("arms need an experiment name", f"{path}.experiment")
+    arms = tuple(
+        (arm.name, arm.weight, _amount(arm.amount, f"{path}.arms[{i}].amount"))
+        for i, arm in enumerate(step.arms)
+    )
+    return CompiledStep(
+        index,
+        step,
+        expression(step.when, f"{path}.when", FAILURE_NAMES),
+        _amount(step.amount, f"{path}.amount"),
+        arms,
+        duration(step.expires_in, f"{path}.expires_in"),
+    )
+
+
+def _detector(spec: Detector, path: str) -> CompiledDetector:
+    if spec.kind in ("deadline", "match") and spec.failure is None:
+        raise PolicyError(f"a {spec.kind} detector needs a failure", f"{path}.failure")
+    if spec.kind == "deadline" and not (spec.on and spec.deadline):
+        raise PolicyError("a deadline detector needs `on` and `deadline`", path)
+    if spec.kind == "match" and not spec.when:
+        raise PolicyError("a match detector needs `when`", path)
+    return CompiledDetector(
+        spec,
+        expression(spec.when, f"{path}.when", DETECTOR_NAMES),
+        expression(spec.deadline, f"{path}.deadline", DETECTOR_NAMES),
+        expression(spec.reference, f"{path}.reference", DETECTOR_NAMES),
+        duration(spec.within, f"{path}.within"),
+    )
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    names = [d.name for d in policy.detectors]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise PolicyError(f"detector name {name!r} is used twice", f"detectors[{i}].name")
+    detectors = tuple(_detector(d, f"detectors[{i}]") for i, d in enumerate(policy.detectors))
+    severity_rules: list[tuple[Expr, str]] = []
+    for i, rule in enumerate(policy.severity):
+        compiled = expression(rule.when, f"severity[{i}].when", FAILURE_NAMES)
+        assert compiled is not None
+        severity_rules.append((compiled, rule.severity))
+    playbooks = tuple(
+        CompiledPlaybook(p, tuple(_step(s, j, f"playbooks[{i}].steps[{j}]")
+                                  for j, s in enumerate(p.steps)))
+        for i, p in enumerate(policy.playbooks)
+    )
+    if not playbooks:
+        raise PolicyError("at least one playbook is needed", "playbooks")
+    sla = {s: duration(getattr(policy.sla, s), f"sla.{s}") for s in SEVERITIES}
+    e = policy.empowerment
+    if not e.auto <= e.agent <= e.lead:
+        raise PolicyError("empowerment limits must rise: auto <= agent <= lead", "empowerment")
+    return CompiledPolicy(
+        policy,
+        detectors,
+        tuple(severity_rules),
+        playbooks,
+        sla,
+        duration(policy.follow_up.after, "follow_up.after"),
+        duration(policy.follow_up.expires_in, "follow_up.expires_in"),
+        duration(policy.engine.allowed_lateness, "engine.allowed_lateness"),
+        duration(policy.engine.repurchase_window, "engine.repurchase_window"),
+    )
+
+
+def evaluate(expr: Expr | None, context: Mapping[str, Any]) -> bool:
+    """A condition that is absent holds; one that fails at run time does not."""
+    return True if expr is None else expr.test(context)

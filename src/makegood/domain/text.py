@@ -1,0 +1,202 @@
+"""What a customer's text says: the `Analysis` value and the `TextRules` that a policy defines.
+
+Pure: no I/O. The rules come from the ``text:`` section of the policy (already parsed into a
+mapping); `text_rules_from_mapping` validates it and names the dotted path of a bad entry.
+Patterns are regular expressions matched against `fold(text)`: lower case, accents removed,
+so ``pessimo`` matches "Péssimo" and a rule need not list every spelling.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from makegood.domain.errors import PolicyError
+
+CUES = ("anger", "urgency", "churn_threat", "legal_threat", "profanity", "repeated_failure")
+FAILURE_TYPES = ("process", "people", "product", "policy", "communication")
+LABELS = ("negative", "neutral", "positive")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The reading of one text. Confidences are in [0, 1]; 0 when nothing was found."""
+
+    language: str
+    sentiment: float
+    label: str
+    cues: Mapping[str, bool]
+    failure_type: str | None = None
+    category: str | None = None
+    type_confidence: float = 0.0
+    category_confidence: float = 0.0
+
+    def as_context(self) -> dict[str, Any]:
+        """The names a policy expression sees (``sentiment <= -0.5``, ``cues.churn_threat``)."""
+        return {
+            "language": self.language,
+            "sentiment": self.sentiment,
+            "label": self.label,
+            "cues": dict(self.cues),
+            "failure_type": self.failure_type,
+            "category": self.category,
+            "category_confidence": self.category_confidence,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready."""
+        return {**self.as_context(), "type_confidence": self.type_confidence}
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of failure customers write about, defined by patterns and example phrases."""
+
+    name: str
+    failure_type: str
+    patterns: Mapping[str, tuple[str, ...]]
+    examples: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class SentimentRules:
+    """Label thresholds, and how much complaint evidence pulls the score down.
+
+    A text naming a failure ("my order is an hour late") is a complaint even when it holds no
+    negative word; ``evidence_weight`` is subtracted once per piece of evidence (a category
+    match, a negative cue), at most ``max_evidence`` times.
+    """
+
+    negative_below: float = -0.05
+    positive_above: float = 0.05
+    evidence_weight: float = 0.25
+    max_evidence: int = 2
+
+
+@dataclass(frozen=True)
+class TextRules:
+    cues: Mapping[str, Mapping[str, tuple[str, ...]]]
+    categories: tuple[Category, ...]
+    sentiment: SentimentRules = field(default_factory=SentimentRules)
+    head: str | None = None
+
+    def category(self, name: str) -> Category:
+        for c in self.categories:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: the form patterns are matched against."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def label_for(score: float, rules: SentimentRules) -> str:
+    if score <= rules.negative_below:
+        return "negative"
+    if score >= rules.positive_above:
+        return "positive"
+    return "neutral"
+
+
+def text_rules_from_mapping(data: Mapping[str, Any], path: str = "text") -> TextRules:
+    """Validate the ``text:`` section of a policy. Raises `PolicyError` naming the bad entry."""
+    _require_mapping(data, path)
+    _only(data, path, {"cues", "categories", "sentiment", "head"})
+    cues_data = data.get("cues", {})
+    _require_mapping(cues_data, f"{path}.cues")
+    cues: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name, per_language in cues_data.items():
+        if name not in CUES:
+            raise PolicyError(f"unknown cue {name!r}; expected one of {', '.join(CUES)}",
+                              path=f"{path}.cues.{name}")
+        cues[name] = _per_language(per_language, f"{path}.cues.{name}", regex=True)
+    categories_data = data.get("categories", {})
+    _require_mapping(categories_data, f"{path}.categories")
+    categories = tuple(
+        _category(str(name), spec, f"{path}.categories.{name}")
+        for name, spec in categories_data.items()
+    )
+    head = data.get("head")
+    if head is not None and not isinstance(head, str):
+        raise PolicyError("must be a file path", path=f"{path}.head")
+    return TextRules(cues=cues, categories=categories,
+                     sentiment=_sentiment(data.get("sentiment", {}), f"{path}.sentiment"),
+                     head=head)
+
+
+def _category(name: str, spec: Any, path: str) -> Category:
+    if not _NAME.match(name):
+        raise PolicyError("a category name is lower_snake_case", path=path)
+    _require_mapping(spec, path)
+    _only(spec, path, {"failure_type", "patterns", "examples"})
+    failure_type = spec.get("failure_type")
+    if failure_type not in FAILURE_TYPES:
+        raise PolicyError(f"failure_type must be one of {', '.join(FAILURE_TYPES)}",
+                          path=f"{path}.failure_type")
+    patterns = _per_language(spec.get("patterns", {}), f"{path}.patterns", regex=True)
+    examples = _per_language(spec.get("examples", {}), f"{path}.examples", regex=False)
+    if not patterns and not examples:
+        raise PolicyError("a category needs patterns or examples", path=path)
+    return Category(name, failure_type, patterns, examples)
+
+
+def _sentiment(data: Any, path: str) -> SentimentRules:
+    _require_mapping(data, path)
+    _only(data, path, {"negative_below", "positive_above", "evidence_weight", "max_evidence"})
+    default = SentimentRules()
+    values: dict[str, float] = {}
+    for key in ("negative_below", "positive_above", "evidence_weight"):
+        value = data.get(key, getattr(default, key))
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -1 <= value <= 1:
+            raise PolicyError("must be a number in [-1, 1]", path=f"{path}.{key}")
+        values[key] = float(value)
+    if values["negative_below"] >= values["positive_above"]:
+        raise PolicyError("must be below positive_above", path=f"{path}.negative_below")
+    max_evidence = data.get("max_evidence", default.max_evidence)
+    if isinstance(max_evidence, bool) or not isinstance(max_evidence, int) or max_evidence < 0:
+        raise PolicyError("must be a whole number >= 0", path=f"{path}.max_evidence")
+    return SentimentRules(max_evidence=max_evidence, **values)
+
+
+def _per_language(data: Any, path: str, *, regex: bool) -> dict[str, tuple[str, ...]]:
+    _require_mapping(data, path)
+    out: dict[str, tuple[str, ...]] = {}
+    for language, items in data.items():
+        where = f"{path}.{language}"
+        if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}|any", language):
+            raise PolicyError("a language is an ISO 639-1 code (en, pt) or 'any'", path=where)
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            raise PolicyError("must be a list of strings", path=where)
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise PolicyError("must be a non-empty string", path=f"{where}[{i}]")
+            if regex:
+                try:
+                    re.compile(item)
+                except re.error as exc:
+                    raise PolicyError(f"bad regular expression: {exc}", path=f"{where}[{i}]") \
+                        from None
+        out[language] = tuple(items)
+    return out
+
+
+def _require_mapping(data: Any, path: str) -> None:
+    if not isinstance(data, Mapping):
+        raise PolicyError("must be a mapping", path=path)
+
+
+def _only(data: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise PolicyError(f"unknown key; expected one of {', '.join(sorted(allowed))}",
+                              path=f"{path}.{key}")

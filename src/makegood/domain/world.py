@@ -1,0 +1,182 @@
+"""The slice of state one batch needs, keyed by customer, and the changes made to it.
+
+A store loads a `Snapshot` for the customers of a batch (and of the timers coming due), the
+domain reads and changes it through `World`, and the store writes `World.changes` back in the
+same transaction. Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from makegood.domain.message import OutboxMessage
+from makegood.domain.model import (
+    GRANTED,
+    Case,
+    Compensation,
+    Customer,
+    Failure,
+    Subject,
+    TimelineEntry,
+    Timer,
+)
+
+
+@dataclass
+class Snapshot:
+    customers: dict[str, Customer] = field(default_factory=dict)
+    subjects: dict[str, Subject] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
+    compensations: dict[str, Compensation] = field(default_factory=dict)
+    global_spent: dict[date, Decimal] = field(default_factory=dict)
+    messages_per_day: dict[tuple[str, date], int] = field(default_factory=dict)
+
+
+@dataclass
+class Changes:
+    customers: set[str] = field(default_factory=set)
+    subjects: set[str] = field(default_factory=set)
+    cases: set[str] = field(default_factory=set)
+    failures: set[str] = field(default_factory=set)
+    compensations: set[str] = field(default_factory=set)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    timers: dict[str, Timer] = field(default_factory=dict)  # armed in this batch
+    timers_done: set[str] = field(default_factory=set)  # fired or cancelled
+    global_spend: dict[date, Decimal] = field(default_factory=dict)  # increments
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+
+class World:
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.s = snapshot
+        self.changes = Changes()
+        self._case_by_key = {(c.customer_id, c.subject_key): c for c in snapshot.cases.values()}
+        self._failures_by_case: dict[str, list[Failure]] = defaultdict(list)
+        self._failures_by_key = {f.key: f for f in snapshot.failures.values()}
+        for failure in snapshot.failures.values():
+            self._failures_by_case[failure.case_id].append(failure)
+        self._comp_by_key = {c.key: c for c in snapshot.compensations.values()}
+        self.new_failures = 0
+        self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
+
+    # customers and subjects
+    def customer(self, customer_id: str) -> Customer:
+        found = self.s.customers.get(customer_id)
+        if found is None:
+            found = self.s.customers[customer_id] = Customer(customer_id)
+            self.changes.customers.add(customer_id)
+        return found
+
+    def touch_customer(self, customer: Customer) -> None:
+        self.changes.customers.add(customer.id)
+
+    def subject(self, subject_id: str) -> Subject | None:
+        return self.s.subjects.get(subject_id)
+
+    def touch_subject(self, subject_id: str, customer_id: str) -> Subject:
+        found = self.s.subjects.get(subject_id)
+        if found is None:
+            found = self.s.subjects[subject_id] = Subject(subject_id, customer_id)
+        self.changes.subjects.add(subject_id)
+        return found
+
+    # cases and failures
+    def case(self, case_id: str) -> Case | None:
+        return self.s.cases.get(case_id)
+
+    def case_for(self, customer_id: str, subject_key: str) -> Case | None:
+        return self._case_by_key.get((customer_id, subject_key))
+
+    def cases_of(self, customer_id: str) -> list[Case]:
+        return [c for c in self.s.cases.values() if c.customer_id == customer_id]
+
+    def add_case(self, case: Case) -> None:
+        self.s.cases[case.id] = case
+        self._case_by_key[(case.customer_id, case.subject_key)] = case
+        self.changes.cases.add(case.id)
+
+    def touch_case(self, case: Case, at: datetime) -> None:
+        case.updated_at = max(case.updated_at, at)
+        self.changes.cases.add(case.id)
+
+    def failure_by_key(self, key: str) -> Failure | None:
+        return self._failures_by_key.get(key)
+
+    def failures_of(self, case_id: str) -> list[Failure]:
+        return self._failures_by_case.get(case_id, [])
+
+    def failures_of_customer(self, customer_id: str) -> list[Failure]:
+        return [f for f in self.s.failures.values() if f.customer_id == customer_id]
+
+    def add_failure(self, failure: Failure) -> None:
+        self.s.failures[failure.id] = failure
+        self.new_failures += 1
+        self._failures_by_key[failure.key] = failure
+        self._failures_by_case[failure.case_id].append(failure)
+        self.changes.failures.add(failure.id)
+
+    def touch_failure(self, failure: Failure) -> None:
+        self.changes.failures.add(failure.id)
+
+    def log(self, entry: TimelineEntry) -> None:
+        self.changes.timeline.append(entry)
+
+    # timers
+    def arm(self, timer: Timer) -> None:
+        self.changes.timers[timer.key] = timer
+        self.changes.timers_done.discard(timer.key)
+        self.armed.append(timer)
+
+    def cancel(self, key: str) -> None:
+        self.changes.timers.pop(key, None)
+        self.changes.timers_done.add(key)
+
+    # messages
+    def messages_on(self, customer_id: str, day: date) -> int:
+        return self.s.messages_per_day.get((customer_id, day), 0)
+
+    def enqueue(self, message: OutboxMessage, day: date) -> None:
+        self.changes.outbox.append(message)
+        key = (message.customer_id, day)
+        self.s.messages_per_day[key] = self.s.messages_per_day.get(key, 0) + 1
+
+    # compensation and budgets
+    def compensation(self, compensation_id: str) -> Compensation | None:
+        return self.s.compensations.get(compensation_id)
+
+    def compensation_by_key(self, key: str) -> Compensation | None:
+        return self._comp_by_key.get(key)
+
+    def compensations_of_case(self, case_id: str) -> list[Compensation]:
+        return [c for c in self.s.compensations.values() if c.case_id == case_id]
+
+    def granted_to_case(self, case_id: str) -> Decimal:
+        return sum((c.amount for c in self.s.compensations.values()
+                    if c.case_id == case_id and c.status == GRANTED), Decimal(0))
+
+    def granted_to_customer(self, customer_id: str, since: datetime) -> Decimal:
+        return sum((c.amount for c in self.s.compensations.values()
+                    if c.customer_id == customer_id and c.status == GRANTED
+                    and c.decided_at is not None and c.decided_at > since), Decimal(0))
+
+    def granted_on(self, day: date) -> Decimal:
+        return self.s.global_spent.get(day, Decimal(0))
+
+    def add_compensation(self, compensation: Compensation) -> None:
+        self.s.compensations[compensation.id] = compensation
+        self._comp_by_key[compensation.key] = compensation
+        self.changes.compensations.add(compensation.id)
+
+    def record_grant(self, compensation: Compensation, day: date) -> None:
+        self.changes.compensations.add(compensation.id)
+        self.s.global_spent[day] = self.granted_on(day) + compensation.amount
+        self.changes.global_spend[day] = (
+            self.changes.global_spend.get(day, Decimal(0)) + compensation.amount
+        )

@@ -1,0 +1,41 @@
+"""`makegood`: the command line. Translates input, calls the service layer, prints."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from makegood.entrypoints import cli_demo, cli_policy, cli_store
+
+app = typer.Typer(
+    name="makegood",
+    help="Service recovery engine: detect failures, make good within budget, learn what works.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(cli_demo.demo)
+app.command("ingest")(cli_store.ingest)
+app.command("cases")(cli_store.cases)
+app.command("case")(cli_store.case)
+app.command("summary")(cli_store.summary)
+app.command("migrate")(cli_store.migrate)
+app.command("dispatch")(cli_store.dispatch)
+app.add_typer(cli_policy.app, name="policy")
+
+
+def _mount_optional() -> None:
+    try:
+        from makegood.entrypoints.cli_text import app as text_app
+    except ImportError:  # pragma: no cover
+        return
+    app.add_typer(text_app, name="text")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()

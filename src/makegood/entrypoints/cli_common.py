@@ -1,0 +1,46 @@
+"""What the CLI commands share: settings, the console, errors as messages with exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from makegood.config import Settings
+
+console = Console()
+err = Console(stderr=True)
+
+DatabaseOption = typer.Option(None, "--db", help="Database URL or SQLite file "
+                              "(default: $MAKEGOOD_DATABASE_URL or ./makegood.db)")
+
+
+def settings(db: str | None = None) -> Settings:
+    base = Settings.from_env(os.environ)
+    if db:
+        url = db if "://" in db else f"sqlite:///{Path(db)}"
+        base = base.with_database(url)
+    return base
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, default=_default, indent=2, ensure_ascii=False))

@@ -1,0 +1,44 @@
+"""`makegood policy check FILE`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from makegood.adapters.policy_file import load_policy
+from makegood.adapters.renderer import shipped_templates
+from makegood.adapters.templates import TemplateRenderer
+from makegood.domain.errors import PolicyError
+from makegood.entrypoints.cli_common import console, fail
+
+app = typer.Typer(help="Write and check recovery policies.", no_args_is_help=True)
+
+SAMPLE = {
+    "customer": {"name": "Ana", "locale": "en", "tier": "gold"},
+    "case": {"id": "case-1", "category": "late_delivery", "severity": "major"},
+    "failure": {"category": "late_delivery", "type": "process", "severity": "major",
+                "lateness_minutes": 35, "evidence": {}},
+    "order": {"id": "o-1", "value": "24.50", "currency": "EUR"},
+    "compensation": {"kind": "voucher", "amount": "5.00", "currency": "EUR",
+                     "code": "MG-7KQ4-X9PW-2MDT", "expires_at": "2026-12-31T00:00:00+00:00"},
+    "survey_url": "http://127.0.0.1:8000/s/token",
+    "business": {"name": "Fresh Bites", "support_email": "help@example.com"},
+}
+
+
+@app.command("check")
+def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
+    """Validate a policy: its shape, every expression, and every template it names."""
+    try:
+        policy = load_policy(file)
+    except PolicyError as error:
+        raise fail(f"{file}: {error}") from None
+    names = sorted({s.spec.template or s.spec.do for p in policy.playbooks for s in p.steps
+                    if s.spec.do in ("acknowledge", "apologise")}
+                   | {policy.policy.follow_up.template})
+    problems = TemplateRenderer([shipped_templates()]).check(names, ["en", "pt"], SAMPLE)
+    if problems:
+        raise fail(f"{file}: " + "; ".join(problems))
+    console.print(f"[green]ok[/green] {file}: {len(policy.detectors)} detectors, "
+                  f"{len(policy.playbooks)} playbooks, templates {', '.join(names)}")

@@ -1,0 +1,159 @@
+"""Commands over a store: ingest, cases, case, summary, migrate, dispatch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from makegood.adapters.event_file import count_lines, file_format, read_lines
+from makegood.adapters.sql import queries
+from makegood.adapters.sql.store import SqlStore
+from makegood.bootstrap import bootstrap
+from makegood.domain.errors import NotFound, PolicyError
+from makegood.domain.event import Quarantined
+from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, print_json
+from makegood.entrypoints.cli_common import settings as load_settings
+from makegood.entrypoints.summary_view import show_summary
+
+
+def ingest(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    fmt: str = typer.Option(None, "--format", help="jsonl or csv (default: by file suffix)"),
+    clock: str = typer.Option("event", help="event: timers follow event time (historical "
+                              "files); wall: timers follow the real clock (live feeds)"),
+    db: str = DatabaseOption,
+    batch_size: int = typer.Option(2000, min=1, max=100_000),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Ingest events from a JSONL or CSV file; bad lines are reported and quarantined."""
+    if clock not in ("event", "wall"):
+        raise fail("--clock must be event or wall")
+    try:
+        kind = fmt or file_format(file)
+        app = bootstrap(load_settings(db), event_time=clock == "event")
+    except (ValueError, PolicyError) as error:
+        raise fail(str(error)) from None
+    app.engine.batch_size = batch_size
+    accepted = duplicates = rejected = failures = 0
+    total = count_lines(file)
+    with file.open(encoding="utf-8", newline="") as stream, Progress(
+        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, disable=quiet or not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("lines", total=total)
+        batch: list[object] = []
+        numbers: list[int | None] = []
+
+        def flush() -> None:
+            nonlocal accepted, duplicates, rejected, failures
+            report = app.engine.ingest(batch, source=str(file), lines=numbers)
+            accepted += report.accepted
+            duplicates += report.duplicates
+            failures += report.failures
+            for index, rejection in report.rejected:
+                rejected += 1
+                err.print(f"{file}:{numbers[index]}: {rejection}", highlight=False)
+            progress.update(task, advance=len(batch))
+            batch.clear()
+            numbers.clear()
+
+        for line in read_lines(stream, kind):
+            if line.error is not None:
+                rejected += 1
+                err.print(f"{file}:{line.number}: {line.error}", highlight=False)
+                with app.store.session() as session:
+                    session.add_quarantined([Quarantined(str(file), line.number, line.text,
+                                                         "", line.error)], app.clock.now())
+                continue
+            batch.append(line.raw)
+            numbers.append(line.number)
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    console.print(f"{accepted} accepted, {duplicates} duplicates, {rejected} rejected "
+                  f"(quarantined), {failures} failures detected")
+    if rejected:
+        raise typer.Exit(2)
+
+
+def cases(
+    state: str = typer.Option(None, "--status", help="only cases in this state"),
+    person: bool = typer.Option(False, "--needs-person", help="only cases waiting for a person"),
+    limit: int = typer.Option(50, min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json"),
+    db: str = DatabaseOption,
+) -> None:
+    """List cases, most recently changed first."""
+    store = SqlStore(load_settings(db).database_url)
+    with store.engine.connect() as c:
+        found = queries.list_cases(c, state, limit, True if person else None)
+    if as_json:
+        print_json(found)
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "customer", "subject", "state", "severity", "category", "updated"):
+        table.add_column(column)
+    for row in found:
+        table.add_row(row["id"], row["customer_id"], row["subject_key"] or "—", row["state"],
+                      row["severity"], row["category"], f"{row['updated_at']:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
+         db: str = DatabaseOption) -> None:
+    """One case with its whole timeline."""
+    store = SqlStore(load_settings(db).database_url)
+    try:
+        with store.engine.connect() as c:
+            detail = queries.case_detail(c, case_id)
+    except NotFound as error:
+        raise fail(str(error)) from None
+    if as_json:
+        print_json(detail)
+        return
+    info = detail["case"]
+    console.print(f"[bold]{info['id']}[/bold] {info['category']} ({info['severity']}), "
+                  f"customer {info['customer_id']}, subject {info['subject_key'] or '—'}: "
+                  f"[bold]{info['state']}[/bold]")
+    table = Table(show_edge=False)
+    for column in ("at", "what", "who", "details"):
+        table.add_column(column)
+    for entry in detail["timeline"]:
+        details = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
+        table.add_row(f"{entry['at']:%H:%M:%S}", entry["kind"], entry["actor"], details)
+    console.print(table)
+
+
+def summary(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption) -> None:
+    """What was detected, done, spent and learned, for any store."""
+    app = bootstrap(load_settings(db), migrate=False)
+    with app.store.engine.connect() as c:
+        figures = queries.summary(c, app.policy.policy.budgets.global_per_day)
+    if as_json:
+        print_json(figures)
+    else:
+        show_summary(console, figures, app.policy.policy.business.currency)
+
+
+def migrate(db: str = DatabaseOption) -> None:
+    """Create or upgrade the database schema."""
+    store = SqlStore(load_settings(db).database_url)
+    store.migrate()
+    console.print("schema is up to date")
+
+
+def dispatch(db: str = DatabaseOption, limit: int = typer.Option(10_000, min=1)) -> None:
+    """Send what is due in the outbox once (the server does this continuously)."""
+    app = bootstrap(load_settings(db))
+    sent = dead = 0
+    while True:
+        stats = app.dispatcher.dispatch_once(min(limit - sent, 500))
+        sent += stats.sent
+        dead += stats.dead
+        if stats.claimed == 0 or sent >= limit:
+            break
+    console.print(f"{sent} sent, {dead} dead-lettered", file=sys.stderr)

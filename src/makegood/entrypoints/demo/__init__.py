@@ -1,0 +1,1 @@
+"""The simulated food-delivery business behind ``makegood demo``."""

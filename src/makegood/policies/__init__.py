@@ -1,0 +1,1 @@
+"""Policies and templates shipped with makegood (data files)."""

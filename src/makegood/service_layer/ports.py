@@ -1,0 +1,91 @@
+"""Ports: the interfaces the service layer needs from the outside world, named by role.
+
+Implementations live in `makegood.adapters` (by technology) and `makegood.testing` (fakes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import Protocol
+
+from makegood.domain.event import Event, Quarantined
+from makegood.domain.message import Delivery, OutboxMessage, Rendered
+from makegood.domain.model import Timer
+from makegood.domain.policy import Budgets
+from makegood.domain.world import Changes, Snapshot
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, aware UTC."""
+        ...
+
+
+class Channel(Protocol):
+    """Delivers one rendered message. Must not raise for delivery failures: answer a `Delivery`."""
+
+    name: str
+
+    def send(self, message: Rendered) -> Delivery: ...
+
+
+class Renderer(Protocol):
+    """Turns an outbox message (template name + context + locale) into a `Rendered` message."""
+
+    def render(self, message: OutboxMessage) -> Rendered: ...
+
+
+class OutboxStore(Protocol):
+    """The outbox as the dispatcher sees it. Each method is its own short transaction.
+
+    `claim` must hand a message to one dispatcher only (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+    the single writer on SQLite): it moves the claimed rows' ``next_attempt_at`` to ``lease_until``
+    so a crashed dispatcher's claim expires and the message is tried again.
+    """
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[OutboxMessage]: ...
+
+    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None: ...
+
+    def mark_failed(
+        self, message_id: str, at: datetime, error: str, retry_at: datetime | None
+    ) -> None:
+        """Record a failed try; ``retry_at=None`` parks the message as dead (dead letter)."""
+        ...
+
+
+class StoreSession(Protocol):
+    """One transaction on the store. Everything the engine decides for a batch goes through one."""
+
+    def known_event_ids(self, ids: Collection[str]) -> set[str]: ...
+
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> None: ...
+
+    def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None: ...
+
+    def get_value(self, name: str) -> str | None: ...
+
+    def set_value(self, name: str, value: str) -> None: ...
+
+    def due_timers(self, until: datetime, limit: int) -> list[Timer]:
+        """Timers due at or before `until`, oldest first; claimed (SKIP LOCKED) where supported."""
+        ...
+
+    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
+             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+        """State of these customers: profiles, subjects, cases, failures and compensations
+        since `since` (and all that are still open or pending), spend and message counts on
+        `days`."""
+        ...
+
+    def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
+        """Write a batch's changes. Raises `BudgetConflict` if the global budget moved."""
+        ...
+
+
+class Store(Protocol):
+    def session(self) -> AbstractContextManager[StoreSession]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        ...

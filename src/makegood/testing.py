@@ -1,0 +1,147 @@
+"""Fakes for tests, yours too: a frozen clock, an in-memory store, a counting code generator.
+
+`InMemoryStore` passes the same contract tests as the SQL stores (tests/contract): a session's
+writes become visible only when the block ends without an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from makegood.domain.errors import BudgetConflict
+from makegood.domain.event import Event, Quarantined
+from makegood.domain.message import OutboxMessage
+from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
+from makegood.domain.model import Timer
+from makegood.domain.policy import Budgets
+from makegood.domain.world import Changes, Snapshot
+from makegood.testing_outbox import InMemoryOutbox
+
+__all__ = ["FrozenClock", "InMemoryOutbox", "InMemoryStore", "counting_codes"]
+
+
+class FrozenClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self._now = now or datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+def counting_codes(prefix: str = "TEST") -> Any:
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter):06d}"
+
+
+@dataclass
+class _State:
+    events: dict[str, Event] = field(default_factory=dict)
+    quarantine: list[Quarantined] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+    timers: dict[str, Timer] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    subjects: dict[str, Subject] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
+    compensations: dict[str, Compensation] = field(default_factory=dict)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    outbox: dict[str, OutboxMessage] = field(default_factory=dict)  # by key
+    spend: dict[date, Decimal] = field(default_factory=dict)
+
+
+class InMemorySession:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def known_event_ids(self, ids: Collection[str]) -> set[str]:
+        return {i for i in ids if i in self.state.events}
+
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
+        for event in events:
+            self.state.events.setdefault(event.id, event)
+
+    def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
+        self.state.quarantine.extend(items)
+
+    def get_value(self, name: str) -> str | None:
+        return self.state.values.get(name)
+
+    def set_value(self, name: str, value: str) -> None:
+        self.state.values[name] = value
+
+    def due_timers(self, until: datetime, limit: int) -> list[Timer]:
+        due = sorted((t for t in self.state.timers.values() if t.due_at <= until),
+                     key=lambda t: (t.due_at, t.key))
+        return copy.deepcopy(due[:limit])
+
+    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
+             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+        s = self.state
+        customers = set(customer_ids) | {s.cases[c].customer_id for c in case_ids if c in s.cases}
+        cases = {k: v for k, v in s.cases.items() if v.customer_id in customers}
+        subjects = set(subject_ids) | {c.subject_key for c in cases.values() if c.subject_key}
+        messages: dict[tuple[str, date], int] = {}
+        for message in s.outbox.values():
+            day = message.created_at.date() if message.created_at else None
+            if message.customer_id in customers and day in days and message.channel != "webhook":
+                messages[(message.customer_id, day)] = messages.get((message.customer_id, day),
+                                                                    0) + 1
+        return copy.deepcopy(Snapshot(
+            customers={k: v for k, v in s.customers.items() if k in customers},
+            subjects={k: v for k, v in s.subjects.items() if k in subjects},
+            cases=cases,
+            failures={k: v for k, v in s.failures.items() if v.customer_id in customers
+                      and (v.detected_at > since or v.resolved_at is None)},
+            compensations={k: v for k, v in s.compensations.items() if v.customer_id in customers
+                           and (v.created_at > since or v.status == "pending")},
+            global_spent={d: v for d, v in s.spend.items() if d in days},
+            messages_per_day=messages,
+        ))
+
+    def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
+        s = self.state
+        for day, amount in changes.global_spend.items():
+            if s.spend.get(day, Decimal(0)) + amount > budgets.global_per_day:
+                raise BudgetConflict(f"the global budget for {day} moved")
+            s.spend[day] = s.spend.get(day, Decimal(0)) + amount
+        for ids, source, target in (
+            (changes.customers, snapshot.customers, s.customers),
+            (changes.subjects, snapshot.subjects, s.subjects),
+            (changes.cases, snapshot.cases, s.cases),
+            (changes.failures, snapshot.failures, s.failures),
+            (changes.compensations, snapshot.compensations, s.compensations),
+        ):
+            for i in ids:
+                target[i] = copy.deepcopy(source[i])  # type: ignore[index]
+        s.timeline.extend(copy.deepcopy(changes.timeline))
+        for message in changes.outbox:
+            s.outbox.setdefault(message.key, copy.deepcopy(message))
+        for key in changes.timers_done:
+            s.timers.pop(key, None)
+        s.timers.update(copy.deepcopy(changes.timers))
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.state = _State()
+
+    @contextmanager
+    def session(self) -> Iterator[InMemorySession]:
+        staged = copy.deepcopy(self.state)
+        yield InMemorySession(staged)
+        self.state = staged

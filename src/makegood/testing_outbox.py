@@ -73,6 +73,7 @@ class InMemoryOutbox:
             m.status = SENT
             m.sent_at = at
             m.attempts += 1
+            m.last_error = None
             m.next_attempt_at = None
             self.history.append(Attempt(message_id, at, True, detail))
 

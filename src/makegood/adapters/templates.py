@@ -136,9 +136,11 @@ class TemplateRenderer:
         """The locale whose ``<name>.txt`` would be used, or None if there is none."""
         for candidate in locale_chain(locale, self.default_locale):
             try:
-                self.env.loader.get_source(self.env, f"{candidate}/{name}.txt")  # type: ignore[union-attr]
+                self.env.get_template(f"{candidate}/{name}.txt")  # compiled once, then cached
             except TemplateNotFound:
                 continue
+            except TemplateSyntaxError:
+                pass  # it exists; loading it again reports the error with its line
             return candidate
         return None
 

@@ -101,7 +101,7 @@ def voice(
     cid, oid = order.customer.id, order.id
     if rng.random() < _write_chance(failure):
         at, situation, minutes = _moment(rng, order, failure)
-        churn = 0.03 + 0.08 * (3.0 - failure.harm) + (0.15 if earlier else 0.0)
+        churn = 0.02 + 0.05 * (3.0 - failure.harm) + (0.10 if earlier else 0.0)
         u = rng.random()
         mood = "churn" if u < churn else "angry" if u < churn + 0.4 else "neutral"
         item = order.issue.item if order.issue is not None else "order"

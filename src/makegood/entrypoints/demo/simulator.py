@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -267,20 +268,29 @@ class Simulator:
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
         limit = (until - self._start) // timedelta(seconds=1)
-        batch: list[tuple[int, int, Event]] = []
         seconds, events, first = self._seconds, self._events, self._cursor
-        while self._cursor < len(events) and seconds[self._cursor] <= limit:
-            batch.append((seconds[self._cursor], self._cursor, events[self._cursor]))
-            self._cursor += 1
+        last = bisect_right(seconds, limit, lo=first)
+        self._cursor = last
+        reactions: list[Timed] = []
         while self._pending and self._pending[0][0] <= limit:
-            second, seq, make = heapq.heappop(self._pending)
+            # the heap yields them in (second, seq) order
+            second, _, make = heapq.heappop(self._pending)
             made = make()
             if made is not None:
                 self._tally[made["type"]] += 1
-                batch.append((second, seq, made))
-        if len(batch) > self._cursor - first:  # reactions joined the (sorted) business events
-            batch.sort()  # (second, seq) is unique, so the events themselves are never compared
-        return [e for _, _, e in batch]
+                reactions.append((second, made))
+        if not reactions:
+            return events[first:last]
+        # merge the few reactions into the sorted business events; on a tie, business first
+        merged: list[Event] = []
+        at = first
+        for second, reaction in reactions:
+            cut = bisect_right(seconds, second, lo=at, hi=last)
+            merged += events[at:cut]
+            merged.append(reaction)
+            at = cut
+        merged += events[at:last]
+        return merged
 
     def observe(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Tell the simulated customers what makegood sent them.

@@ -117,8 +117,10 @@ def text_rules_from_mapping(data: Mapping[str, Any], path: str = "text") -> Text
     cues: dict[str, dict[str, tuple[str, ...]]] = {}
     for name, per_language in cues_data.items():
         if name not in CUES:
-            raise PolicyError(f"unknown cue {name!r}; expected one of {', '.join(CUES)}",
-                              path=f"{path}.cues.{name}")
+            raise PolicyError(
+                f"unknown cue {name!r}; expected one of {', '.join(CUES)}",
+                path=f"{path}.cues.{name}",
+            )
         cues[name] = _per_language(per_language, f"{path}.cues.{name}", regex=True)
     categories_data = data.get("categories", {})
     _require_mapping(categories_data, f"{path}.categories")
@@ -129,9 +131,12 @@ def text_rules_from_mapping(data: Mapping[str, Any], path: str = "text") -> Text
     head = data.get("head")
     if head is not None and not isinstance(head, str):
         raise PolicyError("must be a file path", path=f"{path}.head")
-    return TextRules(cues=cues, categories=categories,
-                     sentiment=_sentiment(data.get("sentiment", {}), f"{path}.sentiment"),
-                     head=head)
+    return TextRules(
+        cues=cues,
+        categories=categories,
+        sentiment=_sentiment(data.get("sentiment", {}), f"{path}.sentiment"),
+        head=head,
+    )
 
 
 def _category(name: str, spec: Any, path: str) -> Category:
@@ -141,8 +146,9 @@ def _category(name: str, spec: Any, path: str) -> Category:
     _only(spec, path, {"failure_type", "patterns", "examples"})
     failure_type = spec.get("failure_type")
     if failure_type not in FAILURE_TYPES:
-        raise PolicyError(f"failure_type must be one of {', '.join(FAILURE_TYPES)}",
-                          path=f"{path}.failure_type")
+        raise PolicyError(
+            f"failure_type must be one of {', '.join(FAILURE_TYPES)}", path=f"{path}.failure_type"
+        )
     patterns = _per_language(spec.get("patterns", {}), f"{path}.patterns", regex=True)
     examples = _per_language(spec.get("examples", {}), f"{path}.examples", regex=False)
     if not patterns and not examples:
@@ -184,8 +190,9 @@ def _per_language(data: Any, path: str, *, regex: bool) -> dict[str, tuple[str, 
                 try:
                     re.compile(item)
                 except re.error as exc:
-                    raise PolicyError(f"bad regular expression: {exc}", path=f"{where}[{i}]") \
-                        from None
+                    raise PolicyError(
+                        f"bad regular expression: {exc}", path=f"{where}[{i}]"
+                    ) from None
         out[language] = tuple(items)
     return out
 
@@ -198,5 +205,6 @@ def _require_mapping(data: Any, path: str) -> None:
 def _only(data: Mapping[str, Any], path: str, allowed: set[str]) -> None:
     for key in data:
         if key not in allowed:
-            raise PolicyError(f"unknown key; expected one of {', '.join(sorted(allowed))}",
-                              path=f"{path}.{key}")
+            raise PolicyError(
+                f"unknown key; expected one of {', '.join(sorted(allowed))}", path=f"{path}.{key}"
+            )

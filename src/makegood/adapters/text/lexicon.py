@@ -6,6 +6,7 @@ shipped inside their packages; nothing is downloaded.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,10 @@ class LexiconAnalyzer:
     """`TextAnalyzer` over lexicons and the rules' patterns. Safe to share between threads."""
 
     def __init__(self, rules: TextRules, detector: LanguageDetector | None = None) -> None:
-        from LeIA import SentimentIntensityAnalyzer as LeiaAnalyzer  # type: ignore[import-untyped]
+        with warnings.catch_warnings():
+            # LeIA leaves two of its word lists open when imported.
+            warnings.simplefilter("ignore", ResourceWarning)
+            from LeIA import SentimentIntensityAnalyzer as LeiaAnalyzer  # type: ignore[import-untyped]
 
         self.rules = rules
         self._matcher = PatternMatcher(rules)
@@ -37,7 +41,7 @@ class LexiconAnalyzer:
         cues, hits = self._matcher.match(folded)
         category = category_from_hits(hits, self.rules)
         base = self.lexicon_score(text, language)
-        score = adjust_sentiment(base, cues, category[0] is not None, self.rules.sentiment)
+        score = adjust_sentiment(base, cues, sum(hits.values()), self.rules.sentiment)
         return analysis(language, score, cues, category, self.rules)
 
     def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:

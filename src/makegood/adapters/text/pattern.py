@@ -2,7 +2,7 @@
 
 Python's `re` tries every alternative at every word of a text, which for a policy's few
 hundred alternatives costs far more than the lexicon itself. So each pattern is indexed by the
-literal text it must start with (up to three characters, read from its parsed form), and a
+literal text it must start with (up to eight characters, read from its parsed form), and a
 pattern runs only on a text that has a word starting that way. A pattern whose start cannot be
 read (a class, a wildcard, no leading ``\\b``) always runs: the index only skips work, it never
 changes a result.
@@ -16,7 +16,7 @@ from typing import Any
 
 from makegood.domain.text import CUES, TextRules
 
-PREFIX = 3
+PREFIX = 8  # longer starts pick fewer words to try
 _WORD = re.compile(r"\w+")
 _parser: Any = importlib.import_module("re._parser")
 _const: Any = importlib.import_module("re._constants")
@@ -39,15 +39,21 @@ class PatternMatcher:
         self._owners = owners
         self._regexes = [re.compile(p) for p in sources]
         self._always: list[int] = []
-        # start length -> start -> patterns; most starts are three characters long
-        self._index: dict[int, dict[str, list[int]]] = {}
+        index: dict[str, list[int]] = {}
         for i, source in enumerate(sources):
             starts = _prefixes(source)
             if starts is None:
                 self._always.append(i)
             for start in starts or ():
-                self._index.setdefault(len(start), {}).setdefault(start, []).append(i)
-        self._lengths = sorted(self._index.items())
+                index.setdefault(start, []).append(i)
+        # A word starting with a key also starts with every shorter key that is its prefix.
+        self._index = {
+            key: sorted({i for n in range(1, len(key) + 1) for i in index.get(key[:n], ())})
+            for key in index
+        }
+        # One scan in C finds the words that start like some pattern: a regex over the trie of
+        # all starts, which matches the longest one.
+        self._starts = re.compile(r"\b(" + _trie(set(index)) + ")") if index else None
 
     def match(self, folded: str) -> tuple[dict[str, bool], dict[str, int]]:
         """(cues, pattern matches per category that matched at all) for one folded text.
@@ -57,11 +63,10 @@ class PatternMatcher:
         since it can match nowhere else.
         """
         positions: dict[int, list[int]] = {}
-        for word in _WORD.finditer(folded):
-            text = word.group()
-            for n, index in self._lengths:
-                for i in index.get(text[:n], ()):
-                    positions.setdefault(i, []).append(word.start())
+        for word in self._starts.finditer(folded) if self._starts else ():
+            start = word.start()
+            for i in self._index[word.group()]:
+                positions.setdefault(i, []).append(start)
         cues = dict.fromkeys(CUES, False)
         hits: dict[str, int] = {}
         for i in self._always:
@@ -151,9 +156,7 @@ def _expand(items: list[Any], *, need_boundary: bool) -> set[tuple[str, bool]] |
         if alternatives is None:
             return None
         results = {
-            (joined[:PREFIX], a_closed or len(joined) >= PREFIX)
-            if not closed
-            else (prefix, closed)
+            (joined[:PREFIX], a_closed or len(joined) >= PREFIX) if not closed else (prefix, closed)
             for prefix, closed in results
             for a, a_closed in (alternatives if not closed else {("", True)})
             for joined in (prefix + a,)
@@ -176,3 +179,16 @@ def _chars(av: list[tuple[Any, Any]]) -> set[str] | None:
         else:
             return None
     return chars
+
+
+def _trie(keys: set[str]) -> str:
+    """A regex matching any of `keys` (longest first), shaped as a trie so it scans fast."""
+    children: dict[str, set[str]] = {}
+    for key in keys:
+        if key:
+            children.setdefault(key[0], set()).add(key[1:])
+    branches = [re.escape(first) + _trie(rest) for first, rest in sorted(children.items())]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in keys else body

@@ -51,8 +51,9 @@ def load_rules(path: Path) -> TextRules:
         data = yaml.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise PolicyError(f"not valid YAML: {exc}", line=None if line is None else line + 1) \
-            from None
+        raise PolicyError(
+            f"not valid YAML: {exc}", line=None if line is None else line + 1
+        ) from None
     if isinstance(data, dict) and "text" in data:
         data = data["text"]
     if not isinstance(data, dict):

@@ -11,10 +11,15 @@ NEGATIVE_CUES = ("anger", "churn_threat", "legal_threat", "profanity", "repeated
 
 
 def adjust_sentiment(
-    base: float, cues: Mapping[str, bool], has_category: bool, rules: SentimentRules
+    base: float, cues: Mapping[str, bool], category_hits: int, rules: SentimentRules
 ) -> float:
-    """Pull the lexicon's score down by the complaint evidence, within [-1, 1]."""
-    evidence = int(has_category) + sum(1 for c in NEGATIVE_CUES if cues.get(c))
+    """Pull the lexicon's score down by the complaint evidence, within [-1, 1].
+
+    Evidence is each pattern naming a failure ("on hold for an hour", "nobody could help")
+    and each negative cue: lexicons miss complaints that use no negative word, and read
+    "help" or "gosto" as praise even after "nobody" or "sem".
+    """
+    evidence = category_hits + sum(1 for c in NEGATIVE_CUES if cues.get(c))
     score = base - rules.evidence_weight * min(evidence, rules.max_evidence)
     return max(-1.0, min(1.0, score))
 
@@ -32,10 +37,15 @@ def category_from_hits(
     total = sum(hits.values())
     best = max(hits, key=lambda name: (hits[name], -_order(rules, name)))
     failure_type = rules.category(best).failure_type
-    type_hits = sum(n for name, n in hits.items() if rules.category(name).failure_type
-                    == failure_type)
-    return (best, _sure(hits[best]) * hits[best] / total, failure_type,
-            _sure(type_hits) * type_hits / total)
+    type_hits = sum(
+        n for name, n in hits.items() if rules.category(name).failure_type == failure_type
+    )
+    return (
+        best,
+        _sure(hits[best]) * hits[best] / total,
+        failure_type,
+        _sure(type_hits) * type_hits / total,
+    )
 
 
 def analysis(

@@ -1,0 +1,303 @@
+"""Evaluate makegood's text analysis on public data and measure its speed.
+
+    .venv/bin/python bench/text_eval.py [--data ../shared/data] [--write docs/TEXT.md]
+
+Reads the data described in ../shared/data/README.md (never shipped with makegood):
+- TweetEval sentiment, validation split: 3-class macro-averaged recall and accuracy;
+- airline tweets: complaint (negative) ROC AUC, precision and recall at the operating threshold
+  (the policy's ``negative_below``), and macro recall over the complaint reasons that map onto
+  makegood categories.
+Rows: VADER alone (the reference), the lexicon tier, the embedding tier zero-shot, and the
+embedding tier with a trained head, evaluated by 5-fold cross-validation only (each text is
+scored by a head that never saw it). Throughput is texts per second in one process on one core.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core: the throughput column is per core, and numpy must not spread over the machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ("negative", "neutral", "positive")
+# The airline data's complaint reasons, mapped onto makegood categories (here only). "Bad
+# Flight", "longlines" and "Can't Tell" have no makegood counterpart and are left out.
+REASONS = {
+    "Late Flight": "late_delivery",
+    "Cancelled Flight": "cancelled_order",
+    "Lost Luggage": "missing_item",
+    "Damaged Luggage": "damaged_item",
+    "Customer Service Issue": "unhelpful_support",
+    "Flight Attendant Complaints": "rude_agent",
+    "Flight Booking Problems": "app_outage",
+}
+FOLDS = 5
+SPEED_TEXTS = 2000
+
+
+@dataclass
+class Data:
+    tweet_texts: list[str]
+    tweet_labels: list[str]
+    air_texts: list[str]
+    air_labels: list[str]
+    air_categories: list[str | None]  # the mapped reason of a negative tweet, else None
+
+
+@dataclass
+class Row:
+    name: str
+    macro_recall: float
+    accuracy: float
+    auc: float
+    precision: float
+    recall: float
+    reason_recall: float | None
+    per_second: float | None
+
+
+def load(data_dir: Path) -> Data:
+    tweets = data_dir / "tweeteval_sentiment"
+    mapping = dict(
+        line.split("\t") for line in (tweets / "mapping.txt").read_text().splitlines() if line
+    )
+    texts = (tweets / "val_text.txt").read_text("utf-8").splitlines()
+    labels = [mapping[n] for n in (tweets / "val_labels.txt").read_text().split()]
+    with (data_dir / "airline_tweets" / "train.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return Data(
+        tweet_texts=texts,
+        tweet_labels=labels,
+        air_texts=[r["text"] for r in rows],
+        air_labels=[r["sentiment"] for r in rows],
+        air_categories=[
+            REASONS.get(r["negativereason"]) if r["sentiment"] == "negative" else None for r in rows
+        ],
+    )
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def macro_recall(truth: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> float:
+    recalls = []
+    for c in classes:
+        idx = [i for i, t in enumerate(truth) if t == c]
+        if idx:
+            recalls.append(sum(predicted[i] == c for i in idx) / len(idx))
+    return sum(recalls) / len(recalls)
+
+
+def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    return sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth)
+
+
+def roc_auc(positive: Sequence[bool], score: Sequence[float]) -> float:
+    """Mann-Whitney U with average ranks for ties."""
+    order = sorted(range(len(score)), key=lambda i: score[i])
+    ranks = [0.0] * len(score)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and score[order[j + 1]] == score[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    n_pos = sum(positive)
+    n_neg = len(positive) - n_pos
+    rank_sum = sum(r for r, p in zip(ranks, positive, strict=True) if p)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def precision_recall(positive: Sequence[bool], flagged: Sequence[bool]) -> tuple[float, float]:
+    tp = sum(p and f for p, f in zip(positive, flagged, strict=True))
+    return tp / max(1, sum(flagged)), tp / max(1, sum(positive))
+
+
+def reason_recall(truth: Sequence[str | None], predicted: Sequence[str | None]) -> float:
+    pairs = [(t, p) for t, p in zip(truth, predicted, strict=True) if t is not None]
+    classes = sorted({t for t, _ in pairs})
+    return macro_recall([t for t, _ in pairs], [p or "" for _, p in pairs], classes)
+
+
+# -- systems ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """What a system says about each text: label, a sentiment score, a category."""
+
+    labels: list[str]
+    scores: list[float]
+    categories: list[str | None] | None
+
+
+def row(name: str, data: Data, tweets: Output, air: Output, speed: float | None) -> Row:
+    complaint = [label == "negative" for label in data.air_labels]
+    precision, recall = precision_recall(complaint, [x == "negative" for x in air.labels])
+    return Row(
+        name=name,
+        macro_recall=macro_recall(data.tweet_labels, tweets.labels, LABELS),
+        accuracy=accuracy(data.tweet_labels, tweets.labels),
+        auc=roc_auc(complaint, [-s for s in air.scores]),
+        precision=precision,
+        recall=recall,
+        reason_recall=None
+        if air.categories is None
+        else reason_recall(data.air_categories, air.categories),
+        per_second=speed,
+    )
+
+
+def per_second(analyze_many: Callable[[list[str]], Any], texts: list[str]) -> float:
+    sample = texts[:SPEED_TEXTS]
+    analyze_many(sample[:50])  # warm up
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        analyze_many(sample)
+        best = min(best, time.perf_counter() - start)
+    return len(sample) / best
+
+
+def vader_row(data: Data) -> Row:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
+
+    def run(texts: list[str]) -> Output:
+        scores = [vader.polarity_scores(t)["compound"] for t in texts]
+        labels = [
+            "negative" if s <= -0.05 else "positive" if s >= 0.05 else "neutral" for s in scores
+        ]
+        return Output(labels, scores, None)
+
+    speed = per_second(lambda ts: [vader.polarity_scores(t) for t in ts], data.air_texts)
+    return row("VADER alone (reference)", data, run(data.tweet_texts), run(data.air_texts), speed)
+
+
+def analyzer_output(results: Sequence[Any]) -> Output:
+    return Output(
+        [a.label for a in results], [a.sentiment for a in results], [a.category for a in results]
+    )
+
+
+def lexicon_row(data: Data, rules: Any) -> Row:
+    from makegood.adapters.text.lexicon import LexiconAnalyzer
+
+    analyzer = LexiconAnalyzer(rules)
+    return row(
+        "lexicon tier (default)",
+        data,
+        analyzer_output(analyzer.analyze_many(data.tweet_texts)),
+        analyzer_output(analyzer.analyze_many(data.air_texts)),
+        per_second(analyzer.analyze_many, data.air_texts),
+    )
+
+
+def embedding_rows(data: Data, rules: Any) -> list[Row]:
+    try:
+        from makegood.adapters.text.embedding import EmbeddingAnalyzer
+        from makegood.adapters.text.head import cross_validated_heads
+    except ImportError as exc:
+        print(f"embedding tier skipped: {exc} (pip install 'makegood[text]')", file=sys.stderr)
+        return []
+    analyzer = EmbeddingAnalyzer(rules)
+    speed = per_second(analyzer.analyze_many, data.air_texts)
+    tweet_vectors = analyzer.embed(data.tweet_texts)
+    air_vectors = analyzer.embed(data.air_texts)
+    zero_shot = row(
+        "embedding tier, zero-shot",
+        data,
+        analyzer_output(analyzer.analyze_embedded(data.tweet_texts, tweet_vectors)),
+        analyzer_output(analyzer.analyze_embedded(data.air_texts, air_vectors)),
+        speed,
+    )
+    # Each text is analysed by heads fitted on the other four folds only.
+    tweets = cross_validated_heads(
+        analyzer, data.tweet_texts, tweet_vectors, data.tweet_labels, None, FOLDS
+    )
+    air = cross_validated_heads(
+        analyzer, data.air_texts, air_vectors, data.air_labels, data.air_categories, FOLDS
+    )
+    trained = row(
+        f"embedding tier, trained head ({FOLDS}-fold CV)",
+        data,
+        analyzer_output(tweets),
+        analyzer_output(air),
+        speed,
+    )
+    return [zero_shot, trained]
+
+
+# -- report ----------------------------------------------------------------------------------
+
+HEADER = (
+    "| system | TweetEval macro recall | TweetEval accuracy | airline complaint AUC "
+    "| complaint precision | complaint recall | reason macro recall | texts/s per core |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
+BEGIN, END = "<!-- text_eval:begin -->", "<!-- text_eval:end -->"
+
+
+def table(rows: Sequence[Row]) -> str:
+    lines = [HEADER]
+    for r in rows:
+        reason = "–" if r.reason_recall is None else f"{r.reason_recall:.3f}"
+        speed = "–" if r.per_second is None else f"{r.per_second:,.0f}"
+        lines.append(
+            f"| {r.name} | {r.macro_recall:.3f} | {r.accuracy:.3f} | {r.auc:.3f} "
+            f"| {r.precision:.3f} | {r.recall:.3f} | {reason} | {speed} |"
+        )
+    return "\n".join(lines)
+
+
+def write(doc: Path, text: str) -> None:
+    current = doc.read_text("utf-8")
+    head, _, rest = current.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    doc.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", "utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--write", type=Path, help="replace the table in this Markdown file")
+    parser.add_argument("--tier", choices=("all", "lexicon", "embedding"), default="all")
+    args = parser.parse_args(argv)
+    from makegood.adapters.text.rules import load_default_rules
+
+    data = load(args.data)
+    rules = load_default_rules()
+    rows = []
+    if args.tier in ("all", "lexicon"):
+        rows += [vader_row(data), lexicon_row(data, rules)]
+    if args.tier in ("all", "embedding"):
+        rows += embedding_rows(data, rules)
+    text = table(rows)
+    print(text)
+    print(
+        f"\nTweetEval validation: {len(data.tweet_texts)} tweets; airline tweets: "
+        f"{len(data.air_texts)} ({sum(x == 'negative' for x in data.air_labels)} complaints, "
+        f"{sum(c is not None for c in data.air_categories)} with a mapped reason). "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores on this machine."
+    )
+    if args.write:
+        write(args.write, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""`makegood text`: analyse customers' texts offline, and train a head on a business's own.
+
+    makegood text analyze [--tier lexicon|embedding] [--model HEAD] [--policy FILE] < texts
+    makegood text train LABELLED.csv [--out HEAD] [--policy FILE]
+
+`analyze` reads one text per line, or JSON Lines with a ``text`` field (an ``id`` field is
+echoed back), and writes one JSON result per input line, in order. A bad line gets
+``{"line": N, "error": ...}`` in its place and a message on stderr; the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from makegood.domain.errors import MakegoodError
+
+app = typer.Typer(help="Understand what customers write, offline.", no_args_is_help=True)
+BATCH = 512
+
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy YAML whose `text:` section extends the defaults."),
+]
+
+
+@app.command()
+def analyze(
+    tier: Annotated[str, typer.Option(help="lexicon (default, base install) or embedding.")] = (
+        "lexicon"
+    ),
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Trained head file (embedding tier).")
+    ] = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Analyse texts from stdin, one JSON result per line on stdout."""
+    from makegood.adapters.text.factory import build_analyzer
+
+    try:
+        analyzer = build_analyzer(tier, _rules(policy), model)
+    except MakegoodError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    failed = False
+    out = sys.stdout
+    lines = _numbered(sys.stdin)
+    while batch := list(islice(lines, BATCH)):
+        texts: list[str] = []
+        parsed: list[tuple[int, dict[str, Any] | str]] = []
+        for number, line in batch:
+            item = _parse(number, line)
+            parsed.append((number, item))
+            if isinstance(item, dict):
+                texts.append(item["text"])
+        results = iter(analyzer.analyze_many(texts))
+        for number, item in parsed:
+            if isinstance(item, str):
+                failed = True
+                typer.echo(f"line {number}: {item}", err=True)
+                out.write(json.dumps({"line": number, "error": item}) + "\n")
+                continue
+            result = next(results).to_dict()
+            if "id" in item:
+                result = {"id": item["id"], **result}
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    labelled: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with `text` and `category` and/or `sentiment` (negative/neutral/positive)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the head.")] = Path("text_head.npz"),
+    policy: PolicyOption = None,
+) -> None:
+    """Fit a small linear head on labelled messages (embedding tier); point the policy's
+    ``text.head`` at the file it writes."""
+    try:
+        from makegood.adapters.text.head import train_head_from_csv
+    except ImportError as exc:
+        typer.echo(
+            f"error: training needs the 'text' extra: pip install 'makegood[text]' ({exc})",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    try:
+        report = train_head_from_csv(labelled, out, _rules(policy))
+    except (MakegoodError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report)
+
+
+def _rules(policy: Path | None) -> Any:
+    from makegood.adapters.text.rules import load_default_rules, load_rules
+
+    return load_rules(policy) if policy else load_default_rules()
+
+
+def _numbered(stream: TextIO) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(stream, start=1):
+        yield number, line.rstrip("\r\n")
+
+
+def _parse(number: int, line: str) -> dict[str, Any] | str:
+    """The item of one input line, or the reason it is bad."""
+    if not line.lstrip().startswith("{"):
+        return {"text": line}
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} (column {exc.colno})"
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        return "a JSON line needs a string `text` field"
+    return item
+
+
+if __name__ == "__main__":
+    app()

@@ -121,6 +121,10 @@ class Engine:
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
             return report
         due = session.due_timers(final, limit=1_000_000)
+        if not new and not due:
+            if self.event_time:
+                session.set_value(WATERMARK, final.isoformat())
+            return report
         snapshot = session.load(
             {e.customer_id for e in new} | {t.customer_id for t in due},
             {e.subject_id for e in new if e.subject_id} | {t.subject_id for t in due

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,8 @@ from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 
-CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
+CHUNK = 900
+_KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))  # stay below SQLite's limit of bound parameters per statement
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -36,37 +38,59 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+@cache
+def _upsert(dialect: str, table: sa.Table, key: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
+    return statement.on_conflict_do_update(index_elements=[key], set_=columns)
+
+
+@cache
+def _insert_new(dialect: str, table: sa.Table, key: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_nothing(index_elements=[key])
+
+
+@cache
+def _select_in(table: sa.Table, column: str) -> Any:
+    return sa.select(table).where(table.c[column].in_(sa.bindparam("values", expanding=True)))
+
+
+_MESSAGES = (sa.select(t.outbox.c.customer_id, t.outbox.c.created_at)
+             .where(t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True)),
+                    t.outbox.c.created_at >= sa.bindparam("start"),
+                    t.outbox.c.channel != "webhook"))
+
+
 class SqlSession:
+    """Statements are built once per table (they are the hot path) and bound per batch."""
+
     def __init__(self, connection: sa.Connection) -> None:
         self.c = connection
-        self.postgres = connection.dialect.name == "postgresql"
+        self.dialect = connection.dialect.name
+        self.postgres = self.dialect == "postgresql"
 
     # helpers ---------------------------------------------------------------------------------
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self.postgres else sqlite.insert)(table)
-
     def upsert(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
-        if not items:
-            return
-        statement = self._insert(table)
-        columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
-        self.c.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), items)
+        if items:
+            self.c.execute(_upsert(self.dialect, table, key), items)
 
     def insert_new(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
         if items:
-            self.c.execute(self._insert(table).on_conflict_do_nothing(index_elements=[key]), items)
+            self.c.execute(_insert_new(self.dialect, table, key), items)
 
     def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
         found: list[Any] = []
+        statement = _select_in(table, column)
         for part in _chunks(sorted(values)):
-            found.extend(self.c.execute(sa.select(table).where(table.c[column].in_(part))))
+            found.extend(self.c.execute(statement, {"values": list(part)}))
         return found
 
     # events ---------------------------------------------------------------------------------
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
         known: set[str] = set()
         for part in _chunks(sorted(ids)):
-            known.update(self.c.scalars(sa.select(t.events.c.id).where(t.events.c.id.in_(part))))
+            known.update(self.c.scalars(_KNOWN, {"values": list(part)}))
         return known
 
     def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
@@ -122,10 +146,8 @@ class SqlSession:
                 snap.global_spent[r.day] = Decimal(r.spent_minor) / 100
             start = datetime.combine(min(days), time(), tzinfo=since.tzinfo)
             for part in _chunks(sorted(customer_ids)):
-                query = (sa.select(t.outbox.c.customer_id, t.outbox.c.created_at)
-                         .where(t.outbox.c.customer_id.in_(part), t.outbox.c.created_at >= start,
-                                t.outbox.c.channel != "webhook"))
-                for customer_id, created_at in self.c.execute(query):
+                params = {"values": list(part), "start": start}
+                for customer_id, created_at in self.c.execute(_MESSAGES, params):
                     key = (customer_id, created_at.date())
                     snap.messages_per_day[key] = snap.messages_per_day.get(key, 0) + 1
         return snap
@@ -181,6 +203,7 @@ class SqlStore:
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         self.engine = create_engine(url, schema)
+        self._claimed: dict[str, tuple[str | None, str, int]] = {}
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -196,37 +219,52 @@ class SqlStore:
     # OutboxStore: each call its own transaction
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
         with self.session() as s:
-            return s.claim(now, lease_until, limit)
+            claimed = s.claim(now, lease_until, limit)
+        for message in claimed:  # remembered so that marking needs no second look-up
+            self._claimed[message.id] = (message.case_id, message.template, message.attempts)
+        return claimed
 
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
         with self.engine.begin() as c:
-            c.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id).values(
-                status=SENT, sent_at=at, attempts=t.outbox.c.attempts + 1, last_error=None))
+            c.execute(_MARK_SENT, {"message_id": message_id, "sent": at})
             self._log_delivery(c, message_id, at, "message_sent", {"detail": detail[:500]})
 
     def mark_failed(self, message_id: str, at: datetime, error: str,
                     retry_at: datetime | None) -> None:
         with self.engine.begin() as c:
-            values: dict[str, Any] = {"attempts": t.outbox.c.attempts + 1,
-                                      "last_error": error[:2000]}
             if retry_at is None:
-                values["status"] = DEAD
+                c.execute(_MARK_DEAD, {"message_id": message_id, "error": error[:2000]})
             else:
-                values["next_attempt_at"] = retry_at
-            c.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id).values(**values))
+                c.execute(_MARK_RETRY, {"message_id": message_id, "error": error[:2000],
+                                        "retry": retry_at})
             kind = "message_dead" if retry_at is None else "message_retry"
             self._log_delivery(c, message_id, at, kind, {"error": error[:500]})
 
-    @staticmethod
-    def _log_delivery(c: sa.Connection, message_id: str, at: datetime, kind: str,
+    def _log_delivery(self, c: sa.Connection, message_id: str, at: datetime, kind: str,
                       data: dict[str, Any]) -> None:
-        row = c.execute(sa.select(t.outbox.c.case_id, t.outbox.c.template, t.outbox.c.attempts)
-                        .where(t.outbox.c.id == message_id)).first()
-        if row is not None and row.case_id:
-            c.execute(sa.insert(t.timeline).values(
-                case_id=row.case_id, at=at, kind=kind, actor="dispatcher",
-                data={"message": message_id, "template": row.template, "attempt": row.attempts,
-                      **data}))
+        known = self._claimed.pop(message_id, None)
+        if known is None:
+            row = c.execute(sa.select(t.outbox.c.case_id, t.outbox.c.template,
+                                      t.outbox.c.attempts)
+                            .where(t.outbox.c.id == message_id)).first()
+            known = (row.case_id, row.template, row.attempts - 1) if row else None
+        if known is not None and known[0]:
+            case_id, template, attempts = known
+            c.execute(_TIMELINE, {"case_id": case_id, "at": at, "kind": kind,
+                                  "actor": "dispatcher",
+                                  "data": {"message": message_id, "template": template,
+                                           "attempt": attempts + 1, **data}})
+
+
+_OUTBOX_ID = t.outbox.c.id == sa.bindparam("message_id")
+_MARK_SENT = sa.update(t.outbox).where(_OUTBOX_ID).values(
+    status=SENT, sent_at=sa.bindparam("sent"), attempts=t.outbox.c.attempts + 1, last_error=None)
+_MARK_DEAD = sa.update(t.outbox).where(_OUTBOX_ID).values(
+    status=DEAD, attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"))
+_MARK_RETRY = sa.update(t.outbox).where(_OUTBOX_ID).values(
+    attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"),
+    next_attempt_at=sa.bindparam("retry"))
+_TIMELINE = sa.insert(t.timeline)
 
 
 __all__ = ["SqlSession", "SqlStore", "dumps"]

@@ -20,7 +20,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE
     database_schema: str | None = None
     policy: Path | None = None  # None: the shipped food-delivery policy
-    secret: str = "makegood-development-secret-change-me"
+    secret: str = "makegood-development-secret-change-me"  # noqa: S105 (dev default; set MAKEGOOD_SECRET)
     outbox_file: Path | None = None  # the file channel's output; None: the console
     webhook_url: str | None = None
     webhook_secret: str | None = None

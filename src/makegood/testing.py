@@ -18,8 +18,15 @@ from typing import Any
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined
 from makegood.domain.message import OutboxMessage
-from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
-from makegood.domain.model import Timer
+from makegood.domain.model import (
+    Case,
+    Compensation,
+    Customer,
+    Failure,
+    Subject,
+    TimelineEntry,
+    Timer,
+)
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 from makegood.testing_outbox import InMemoryOutbox
@@ -126,7 +133,7 @@ class InMemorySession:
             (changes.failures, snapshot.failures, s.failures),
             (changes.compensations, snapshot.compensations, s.compensations),
         ):
-            for i in ids:
+            for i in sorted(ids):
                 target[i] = copy.deepcopy(source[i])  # type: ignore[index]
         s.timeline.extend(copy.deepcopy(changes.timeline))
         for message in changes.outbox:

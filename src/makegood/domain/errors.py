@@ -19,7 +19,7 @@ class MakegoodError(Exception):
 
 
 class PolicyError(MakegoodError):
-    """A policy that cannot be used. `path` names the place (``playbooks.late_delivery.steps[1]``)."""
+    """A policy that cannot be used; `path` names the place (``playbooks[1].steps[0]``)."""
 
     def __init__(self, message: str, path: str = "", line: int | None = None) -> None:
         self.message = message

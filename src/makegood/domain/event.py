@@ -205,8 +205,7 @@ def parse_event(raw: object) -> Event | Rejection:
         typed = _typed_attributes(type_, attributes)
     except _Invalid as invalid:
         return Rejection(invalid.field, invalid.reason, event_id)
-    assert ident is not None and customer_id is not None
-    return Event(ident, type_, occurred_at, customer_id, subject_id, typed)
+    return Event(str(ident), type_, occurred_at, str(customer_id), subject_id, typed)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

@@ -66,7 +66,7 @@ class Customer:
 
 @dataclass(slots=True)
 class Subject:
-    """What a failure is about, usually an order. `seen` maps each event type to when it occurred."""
+    """What a failure is about, usually an order; `seen`: when each event type occurred."""
 
     id: str
     customer_id: str

@@ -18,7 +18,7 @@ from makegood.domain.compensation import assign_arm, check_budgets, compute_amou
 from makegood.domain.compensation import required_role as role_for
 from makegood.domain.context import event_context, failure_context, lateness_of, message_context
 from makegood.domain.errors import ExpressionError
-from makegood.domain.event import Event, parse_datetime
+from makegood.domain.event import Event, jsonable, parse_datetime
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
 from makegood.domain.rules import CompiledDetector, CompiledPlaybook, CompiledPolicy, evaluate
@@ -81,7 +81,8 @@ class Recovery:
 
     def _arm_deadline(self, detector: CompiledDetector, event: Event, subject: Subject,
                       context: Mapping[str, Any], now: datetime) -> None:
-        assert detector.deadline is not None
+        if detector.deadline is None:
+            return
         try:
             due = detector.deadline(context)
             reference = detector.reference(context) if detector.reference else None
@@ -161,7 +162,8 @@ class Recovery:
             open_cases = [c for c in self.world.cases_of(customer.id) if c.is_open]
             if open_cases:
                 subject_key = max(open_cases, key=lambda c: c.updated_at).subject_key
-        evidence: dict[str, Any] = {"event_id": event.id, "event_type": event.type}
+        evidence: dict[str, Any] = {"event_id": event.id, "event_type": event.type,
+                                    "attributes": jsonable(event.attributes)}
         if analysis:
             evidence["analysis"] = dict(analysis)
         if "text" in event.attributes:
@@ -176,7 +178,8 @@ class Recovery:
                 key_part: str | None = None, analysis: Mapping[str, Any] | None = None,
                 ) -> Failure | None:
         spec = detector.spec.failure
-        assert spec is not None
+        if spec is None:
+            return None
         key = f"{detector.name}:{key_part if key_part is not None else subject_key}"
         if self.world.failure_by_key(key) is not None:
             return None
@@ -255,7 +258,7 @@ class Recovery:
         case.sla_due_at = case.opened_at + self.policy.sla[case.severity]
         if case.reopened:
             case.sla_due_at = now + self.policy.sla[case.severity]
-        self.world.arm(m.Timer(f"sla:{case.id}:{case.reopened}:{case.severity}", case.sla_due_at,
+        self.world.arm(m.Timer(_sla_key(case), case.sla_due_at,
                                "sla", case.customer_id, None, case.id,
                                {"severity": case.severity}))
 
@@ -264,7 +267,8 @@ class Recovery:
                    now: datetime) -> None:
         customer = self.world.customer(failure.customer_id)
         subject = self.world.subject(failure.subject_id or "")
-        context = self._failure_context(failure, customer, subject, failure.evidence, now)
+        context = self._failure_context(failure, customer, subject,
+                                        failure.evidence.get("attributes") or {}, now)
         compensation: Compensation | None = None
         for step in playbook.steps:
             if step.spec.on != on or not evaluate(step.when, context):
@@ -401,6 +405,7 @@ class Recovery:
     def resolve_case(self, case: Case, now: datetime, actor: str) -> None:
         case.needs_person = False
         case.resolved_at = now
+        self.world.cancel(_sla_key(case))
         self._set_state(case, m.RESOLVED, now, actor)
         if case.follow_up:
             self.world.arm(m.Timer(f"follow_up:{case.id}:{case.reopened}",
@@ -465,3 +470,7 @@ class Recovery:
     def _log(self, case_id: str, at: datetime, kind: str, actor: str,
              data: dict[str, Any]) -> None:
         self.world.log(TimelineEntry(case_id, at, kind, actor, data))
+
+
+def _sla_key(case: Case) -> str:
+    return f"sla:{case.id}:{case.reopened}:{case.severity}"

@@ -185,8 +185,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     severity_rules: list[tuple[Expr, str]] = []
     for i, rule in enumerate(policy.severity):
         compiled = expression(rule.when, f"severity[{i}].when", FAILURE_NAMES)
-        assert compiled is not None
-        severity_rules.append((compiled, rule.severity))
+        if compiled is not None:
+            severity_rules.append((compiled, rule.severity))
     playbooks = tuple(
         CompiledPlaybook(p, tuple(_step(s, j, f"playbooks[{i}].steps[{j}]")
                                   for j, s in enumerate(p.steps)))
@@ -197,7 +197,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     sla = {s: duration(getattr(policy.sla, s), f"sla.{s}") for s in SEVERITIES}
     e = policy.empowerment
     if not e.auto <= e.agent <= e.lead:
-        raise PolicyError("empowerment limits must rise: auto <= agent <= lead", "empowerment")
+        raise PolicyError("empowerment limits must rise: auto <= agent <= lead",
+                          "empowerment.auto")
     return CompiledPolicy(
         policy,
         detectors,

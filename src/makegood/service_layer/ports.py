@@ -45,7 +45,9 @@ class OutboxStore(Protocol):
     so a crashed dispatcher's claim expires and the message is tried again.
     """
 
-    def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[OutboxMessage]: ...
+    def claim(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> Sequence[OutboxMessage]: ...
 
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None: ...
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,8 +29,9 @@ from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 
-CHUNK = 900
-_KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))  # stay below SQLite's limit of bound parameters per statement
+CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
+_KNOWN = sa.select(t.events.c.id).where(
+    t.events.c.id.in_(sa.bindparam("values", expanding=True)))
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

@@ -7,9 +7,9 @@ Create Date: 2026-11-23 11:18:39.565912
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import makegood.adapters.sql.schema
-from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None

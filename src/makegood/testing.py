@@ -91,6 +91,9 @@ class InMemorySession:
     def set_value(self, name: str, value: str) -> None:
         self.state.values[name] = value
 
+    def next_timer_due(self) -> datetime | None:
+        return min((t.due_at for t in self.state.timers.values()), default=None)
+
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
         due = sorted((t for t in self.state.timers.values() if t.due_at <= until),
                      key=lambda t: (t.due_at, t.key))

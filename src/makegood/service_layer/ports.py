@@ -71,6 +71,10 @@ class StoreSession(Protocol):
 
     def set_value(self, name: str, value: str) -> None: ...
 
+    def next_timer_due(self) -> datetime | None:
+        """When the earliest timer is due, if any."""
+        ...
+
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
         """Timers due at or before `until`, oldest first; claimed (SKIP LOCKED) where supported."""
         ...

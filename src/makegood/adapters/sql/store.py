@@ -29,6 +29,7 @@ from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 
+_NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(
     t.events.c.id.in_(sa.bindparam("values", expanding=True)))
@@ -114,6 +115,9 @@ class SqlSession:
         self.upsert(t.engine_state, [{"name": name, "value": value}], "name")
 
     # timers and state -----------------------------------------------------------------------
+    def next_timer_due(self) -> datetime | None:
+        return self.c.scalar(_NEXT_DUE)
+
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
         query = (sa.select(t.timers).where(t.timers.c.due_at <= until)
                  .order_by(t.timers.c.due_at, t.timers.c.key).limit(limit))

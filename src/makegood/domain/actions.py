@@ -1,0 +1,215 @@
+"""What a person does to a case: notes, ownership, state, compensation and approvals.
+
+Pure functions over a `World`, like `Recovery`: `now` and the actor are passed in, changes are
+recorded in `world.changes` and written by the caller in one transaction. Every function writes a
+timeline entry naming the actor, so the case's story says who did what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from makegood.domain import model as m
+from makegood.domain.compensation import ROLE_RANK, check_budgets, may_grant, required_role
+from makegood.domain.context import message_context
+from makegood.domain.errors import MakegoodError
+from makegood.domain.message import OutboxMessage
+from makegood.domain.model import Case, Compensation, TimelineEntry
+from makegood.domain.recovery import Recovery
+from makegood.domain.rules import CompiledPolicy
+from makegood.domain.world import World
+
+KINDS = ("voucher", "credit", "refund")
+MAX_NOTE = 5000
+VOUCHER_VALID = timedelta(days=90)
+
+
+class ActionRefused(MakegoodError):
+    """The action does not apply to the case as it is now (closed, already decided, budget)."""
+
+
+class NotAllowed(MakegoodError):
+    """The actor's role may not do this."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str  # agent | lead | admin (ingest tokens never act on cases)
+
+
+def log(world: World, case: Case, now: datetime, kind: str, actor: str,
+        data: dict[str, Any]) -> None:
+    world.log(TimelineEntry(case.id, now, kind, actor, data))
+    world.touch_case(case, now)
+
+
+def set_state(world: World, case: Case, state: str, now: datetime, actor: str,
+              reason: str | None = None) -> None:
+    if case.state != state:
+        data: dict[str, Any] = {"from": case.state, "to": state}
+        if reason:
+            data["reason"] = reason
+        log(world, case, now, "state_changed", actor, data)
+        case.state = state
+
+
+def add_note(world: World, case: Case, text: str, now: datetime, actor: Actor) -> None:
+    text = text.strip()
+    if not text:
+        raise ActionRefused("a note needs some text")
+    if len(text) > MAX_NOTE:
+        raise ActionRefused(f"a note is at most {MAX_NOTE} characters")
+    log(world, case, now, "note", actor.name, {"text": text})
+
+
+def assign(world: World, case: Case, owner: str | None, now: datetime, actor: Actor) -> None:
+    if owner == case.owner:
+        return
+    log(world, case, now, "assigned", actor.name, {"from": case.owner, "to": owner})
+    case.owner = owner
+
+
+def add_collaborator(world: World, case: Case, name: str, now: datetime, actor: Actor) -> None:
+    if name in case.collaborators:
+        return
+    case.collaborators = [*case.collaborators, name]
+    log(world, case, now, "collaborator_added", actor.name, {"collaborator": name})
+
+
+def remove_collaborator(world: World, case: Case, name: str, now: datetime,
+                        actor: Actor) -> None:
+    if name not in case.collaborators:
+        return
+    case.collaborators = [c for c in case.collaborators if c != name]
+    log(world, case, now, "collaborator_removed", actor.name, {"collaborator": name})
+
+
+def resolve(world: World, recovery: Recovery, case: Case, now: datetime, actor: Actor,
+            note: str | None = None) -> None:
+    """A person settled the case: its failures are resolved and the customer gets the survey."""
+    if not case.is_open:
+        raise ActionRefused(f"the case is {case.state}, not open")
+    for failure in world.failures_of(case.id):
+        if failure.resolved_at is None:
+            failure.resolved_at = now
+            world.touch_failure(failure)
+    if note:
+        add_note(world, case, note, now, actor)
+    case.follow_up = True
+    recovery.resolve_case(case, now, actor.name)
+
+
+def close(world: World, case: Case, now: datetime, actor: Actor) -> None:
+    if case.state == m.CLOSED:
+        raise ActionRefused("the case is closed already")
+    case.needs_person = False
+    case.closed_at = now
+    set_state(world, case, m.CLOSED, now, actor.name, "closed by a person")
+
+
+def reopen(world: World, policy: CompiledPolicy, case: Case, now: datetime,
+           actor: Actor) -> None:
+    if case.is_open:
+        raise ActionRefused(f"the case is {case.state}: open already")
+    case.reopened += 1
+    case.resolved_at = case.closed_at = None
+    case.needs_person = True
+    case.sla_due_at = now + policy.sla[case.severity]
+    set_state(world, case, m.REOPENED, now, actor.name, "reopened by a person")
+    world.arm(m.Timer(f"sla:{case.id}:{case.reopened}:{case.severity}", case.sla_due_at, "sla",
+                      case.customer_id, None, case.id, {"severity": case.severity}))
+
+
+def request_compensation(world: World, recovery: Recovery, policy: CompiledPolicy, case: Case,
+                         kind: str, amount: Decimal, reason: str, key: str, now: datetime,
+                         actor: Actor) -> Compensation:
+    """Grant within the actor's limit and the budgets; above the limit it waits for approval.
+
+    A budget that would be exceeded refuses the request: budgets are hard limits that no
+    approval lifts. `key` makes a retried request find its first answer."""
+    found = world.compensation_by_key(key)
+    if found is not None:
+        return found
+    if kind not in KINDS:
+        raise ActionRefused(f"kind must be one of {', '.join(KINDS)}")
+    if not amount.is_finite() or amount <= 0 or amount != round(amount, 2):
+        raise ActionRefused("amount must be positive, with at most two decimals")
+    budget = check_budgets(world, policy.policy.budgets, case.id, case.customer_id, amount, now)
+    if not budget.ok:
+        raise ActionRefused(budget.reason)
+    failures = sorted(world.failures_of(case.id), key=lambda f: f.detected_at)
+    role = required_role(amount, policy.policy.empowerment)
+    comp = Compensation(
+        m.stable_id("comp", key), key, case.id, case.customer_id,
+        failures[-1].id if failures else "", kind, amount, policy.policy.business.currency,
+        m.PENDING, "agent" if role == "auto" else role, reason.strip() or "granted by a person",
+        now, expires_at=now + VOUCHER_VALID if kind == "voucher" else None)
+    world.add_compensation(comp)
+    if may_grant(actor.role, amount, policy.policy.empowerment):
+        recovery.grant(comp, now, actor.name)
+        notify(world, policy, case, comp, now)
+    else:
+        log(world, case, now, "approval_requested", actor.name,
+            {"compensation": comp.id, "amount": str(amount), "kind": kind,
+             "required_role": comp.required_role,
+             "reason": f"above the {actor.role} limit: needs {comp.required_role}"})
+    return comp
+
+
+def approve(world: World, recovery: Recovery, policy: CompiledPolicy, case: Case,
+            comp: Compensation, now: datetime, actor: Actor) -> None:
+    _decidable(comp, actor)
+    budget = check_budgets(world, policy.policy.budgets, case.id, case.customer_id, comp.amount,
+                           now)
+    if not budget.ok:
+        raise ActionRefused(budget.reason)
+    log(world, case, now, "approval_approved", actor.name,
+        {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind})
+    recovery.grant(comp, now, actor.name)
+    notify(world, policy, case, comp, now)
+
+
+def reject(world: World, case: Case, comp: Compensation, reason: str, now: datetime,
+           actor: Actor) -> None:
+    _decidable(comp, actor)
+    if not reason.strip():
+        raise ActionRefused("a rejection needs a reason")
+    comp.status = m.REJECTED
+    comp.decided_at, comp.decided_by = now, actor.name
+    world.changes.compensations.add(comp.id)
+    log(world, case, now, "approval_rejected", actor.name,
+        {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind,
+         "reason": reason.strip()[:MAX_NOTE]})
+
+
+def _decidable(comp: Compensation, actor: Actor) -> None:
+    if comp.status != m.PENDING:
+        raise ActionRefused(f"the compensation is {comp.status} already")
+    if ROLE_RANK.get(actor.role, -1) < ROLE_RANK[comp.required_role]:
+        raise NotAllowed(f"this approval needs the {comp.required_role} role")
+
+
+def notify(world: World, policy: CompiledPolicy, case: Case, comp: Compensation,
+           now: datetime) -> None:
+    """Tell the customer what they were given (within the daily message limit)."""
+    customer = world.customer(case.customer_id)
+    limit = policy.policy.suppression.max_messages_per_customer_per_day
+    if world.messages_on(customer.id, now.date()) >= limit:
+        log(world, case, now, "message_suppressed", "engine",
+            {"template": "compensation", "reason": f"daily limit of {limit} messages"})
+        return
+    failure = next((f for f in world.failures_of(case.id) if f.id == comp.failure_id), None)
+    subject = world.subject(case.subject_key) if case.subject_key else None
+    channel = customer.channel or policy.policy.channel
+    context = message_context(policy.policy.business, customer, case, failure, subject, comp)
+    key = f"{comp.key}:message"
+    message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id, channel,
+                            "compensation", customer.locale,
+                            customer.email if channel == "email" else None, context, now)
+    world.enqueue(message, now.date())
+    log(world, case, now, "message_queued", "engine",
+        {"message": message.id, "template": "compensation", "channel": channel})

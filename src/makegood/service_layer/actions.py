@@ -1,0 +1,109 @@
+"""Case actions and approvals: what the API and the dashboard ask of the engine's state.
+
+Each function is one transaction: load the case's customer (`StoreSession.load`), change the
+`World` through `makegood.domain.actions`, save. A budget that moved under us (another worker
+granted first) retries the whole transaction, as the engine does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from makegood.domain import actions as act
+from makegood.domain.actions import ActionRefused, Actor, NotAllowed
+from makegood.domain.compensation import BUDGET_WINDOW
+from makegood.domain.errors import BudgetConflict, NotFound
+from makegood.domain.model import Case, Compensation
+from makegood.domain.recovery import Recovery
+from makegood.domain.rules import CompiledPolicy
+from makegood.domain.world import World
+from makegood.service_layer.ports import Clock, Store
+
+T = TypeVar("T")
+RETRIES = 8
+
+__all__ = ["ActionRefused", "Actions", "Actor", "NotAllowed"]
+
+
+@dataclass
+class Actions:
+    store: Store
+    policy: CompiledPolicy
+    clock: Clock
+    new_code: Callable[[], str]
+
+    def _run(self, case_id: str, change: Callable[[World, Recovery, Case, datetime], T]) -> T:
+        for _ in range(RETRIES):
+            try:
+                with self.store.session() as session:
+                    now = self.clock.now()
+                    snapshot = session.load((), (), {case_id}, now - BUDGET_WINDOW, {now.date()})
+                    world = World(snapshot)
+                    case = world.case(case_id)
+                    if case is None:
+                        raise NotFound(f"no case {case_id!r}")
+                    result = change(world, Recovery(self.policy, world, self.new_code), case, now)
+                    session.save(world.changes, snapshot, self.policy.policy.budgets)
+                    return result
+            except BudgetConflict:
+                continue
+        raise BudgetConflict("the global budget kept moving; try again")
+
+    # case actions -------------------------------------------------------------------------
+    def note(self, case_id: str, actor: Actor, text: str) -> None:
+        self._run(case_id, lambda w, r, c, now: act.add_note(w, c, text, now, actor))
+
+    def assign(self, case_id: str, actor: Actor, owner: str | None) -> None:
+        self._run(case_id, lambda w, r, c, now: act.assign(w, c, owner, now, actor))
+
+    def add_collaborator(self, case_id: str, actor: Actor, name: str) -> None:
+        self._run(case_id, lambda w, r, c, now: act.add_collaborator(w, c, name, now, actor))
+
+    def remove_collaborator(self, case_id: str, actor: Actor, name: str) -> None:
+        self._run(case_id, lambda w, r, c, now: act.remove_collaborator(w, c, name, now, actor))
+
+    def resolve(self, case_id: str, actor: Actor, note: str | None = None) -> None:
+        self._run(case_id, lambda w, r, c, now: act.resolve(w, r, c, now, actor, note))
+
+    def close(self, case_id: str, actor: Actor) -> None:
+        self._run(case_id, lambda w, r, c, now: act.close(w, c, now, actor))
+
+    def reopen(self, case_id: str, actor: Actor) -> None:
+        self._run(case_id, lambda w, r, c, now: act.reopen(w, self.policy, c, now, actor))
+
+    def grant(self, case_id: str, actor: Actor, kind: str, amount: Decimal, reason: str,
+              idempotency_key: str | None = None) -> Compensation:
+        """Granted at once within the actor's limit; above it, a pending approval."""
+        key = f"manual:{case_id}:{idempotency_key or uuid.uuid4().hex}"
+        return self._run(case_id, lambda w, r, c, now: act.request_compensation(
+            w, r, self.policy, c, kind, amount, reason, key, now, actor))
+
+    # approvals ----------------------------------------------------------------------------
+    def approve(self, case_id: str, compensation_id: str, actor: Actor) -> Compensation:
+        def change(w: World, r: Recovery, c: Case, now: datetime) -> Compensation:
+            comp = _compensation(w, c, compensation_id)
+            act.approve(w, r, self.policy, c, comp, now, actor)
+            return comp
+
+        return self._run(case_id, change)
+
+    def reject(self, case_id: str, compensation_id: str, actor: Actor,
+               reason: str) -> Compensation:
+        def change(w: World, r: Recovery, c: Case, now: datetime) -> Compensation:
+            comp = _compensation(w, c, compensation_id)
+            act.reject(w, c, comp, reason, now, actor)
+            return comp
+
+        return self._run(case_id, change)
+
+
+def _compensation(world: World, case: Case, compensation_id: str) -> Compensation:
+    comp = world.compensation(compensation_id)
+    if comp is None or comp.case_id != case.id:
+        raise NotFound(f"no compensation {compensation_id!r} on case {case.id!r}")
+    return comp

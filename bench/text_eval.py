@@ -44,6 +44,7 @@ REASONS = {
 }
 FOLDS = 5
 SPEED_TEXTS = 2000
+EMBEDDING_SPEED_TEXTS = 256
 
 
 @dataclass
@@ -161,8 +162,11 @@ def row(name: str, data: Data, tweets: Output, air: Output, speed: float | None)
     )
 
 
-def per_second(analyze_many: Callable[[list[str]], Any], texts: list[str]) -> float:
-    sample = texts[:SPEED_TEXTS]
+def per_second(
+    analyze_many: Callable[[list[str]], Any], texts: list[str], count: int = SPEED_TEXTS
+) -> float:
+    """Texts per second over the first `count` texts, best of three runs, in this process."""
+    sample = texts[:count]
     analyze_many(sample[:50])  # warm up
     best = float("inf")
     for _ in range(3):
@@ -207,7 +211,25 @@ def lexicon_row(data: Data, rules: Any) -> Row:
     )
 
 
-def embedding_rows(data: Data, rules: Any) -> list[Row]:
+def cached_embed(analyzer: Any, texts: list[str], cache: Path | None) -> Any:
+    """Embeddings, kept in `cache` between runs (they depend only on the texts)."""
+    import hashlib
+
+    import numpy as np
+
+    if cache is None:
+        return analyzer.embed(texts)
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"minilm-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = analyzer.embed(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def embedding_rows(data: Data, rules: Any, cache: Path | None) -> list[Row]:
     try:
         from makegood.adapters.text.embedding import EmbeddingAnalyzer
         from makegood.adapters.text.head import cross_validated_heads
@@ -215,9 +237,9 @@ def embedding_rows(data: Data, rules: Any) -> list[Row]:
         print(f"embedding tier skipped: {exc} (pip install 'makegood[text]')", file=sys.stderr)
         return []
     analyzer = EmbeddingAnalyzer(rules)
-    speed = per_second(analyzer.analyze_many, data.air_texts)
-    tweet_vectors = analyzer.embed(data.tweet_texts)
-    air_vectors = analyzer.embed(data.air_texts)
+    speed = per_second(analyzer.analyze_many, data.air_texts, EMBEDDING_SPEED_TEXTS)
+    tweet_vectors = cached_embed(analyzer, data.tweet_texts, cache)
+    air_vectors = cached_embed(analyzer, data.air_texts, cache)
     zero_shot = row(
         "embedding tier, zero-shot",
         data,
@@ -276,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--write", type=Path, help="replace the table in this Markdown file")
     parser.add_argument("--tier", choices=("all", "lexicon", "embedding"), default="all")
+    parser.add_argument("--cache", type=Path, help="keep embeddings here between runs")
     args = parser.parse_args(argv)
     from makegood.adapters.text.rules import load_default_rules
 
@@ -285,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tier in ("all", "lexicon"):
         rows += [vader_row(data), lexicon_row(data, rules)]
     if args.tier in ("all", "embedding"):
-        rows += embedding_rows(data, rules)
+        rows += embedding_rows(data, rules, args.cache)
     text = table(rows)
     print(text)
     print(

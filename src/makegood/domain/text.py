@@ -68,13 +68,15 @@ class SentimentRules:
 
     A text naming a failure ("my order is an hour late") is a complaint even when it holds no
     negative word; ``evidence_weight`` is subtracted once per piece of evidence (a category
-    match, a negative cue), at most ``max_evidence`` times.
+    pattern's match, a negative cue), at most ``max_evidence`` times.
     """
 
     negative_below: float = -0.05
     positive_above: float = 0.05
     evidence_weight: float = 0.25
     max_evidence: int = 2
+    # label -> language -> phrases: the embedding tier's zero-shot sentiment prototypes
+    examples: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,11 @@ def _category(name: str, spec: Any, path: str) -> Category:
 
 def _sentiment(data: Any, path: str) -> SentimentRules:
     _require_mapping(data, path)
-    _only(data, path, {"negative_below", "positive_above", "evidence_weight", "max_evidence"})
+    _only(
+        data,
+        path,
+        {"negative_below", "positive_above", "evidence_weight", "max_evidence", "examples"},
+    )
     default = SentimentRules()
     values: dict[str, float] = {}
     for key in ("negative_below", "positive_above", "evidence_weight"):
@@ -171,7 +177,16 @@ def _sentiment(data: Any, path: str) -> SentimentRules:
     max_evidence = data.get("max_evidence", default.max_evidence)
     if isinstance(max_evidence, bool) or not isinstance(max_evidence, int) or max_evidence < 0:
         raise PolicyError("must be a whole number >= 0", path=f"{path}.max_evidence")
-    return SentimentRules(max_evidence=max_evidence, **values)
+    examples_data = data.get("examples", {})
+    _require_mapping(examples_data, f"{path}.examples")
+    examples = {}
+    for label, per_language in examples_data.items():
+        if label not in LABELS:
+            raise PolicyError(
+                f"a label is one of {', '.join(LABELS)}", path=f"{path}.examples.{label}"
+            )
+        examples[label] = _per_language(per_language, f"{path}.examples.{label}", regex=False)
+    return SentimentRules(max_evidence=max_evidence, examples=examples, **values)
 
 
 def _per_language(data: Any, path: str, *, regex: bool) -> dict[str, tuple[str, ...]]:

@@ -12,7 +12,12 @@ from typing import Any
 
 from makegood.adapters.text.language import LanguageDetector
 from makegood.adapters.text.pattern import PatternMatcher
-from makegood.adapters.text.scoring import adjust_sentiment, analysis, category_from_hits
+from makegood.adapters.text.scoring import (
+    Evidence,
+    adjust_sentiment,
+    analysis,
+    category_from_hits,
+)
 from makegood.domain.text import Analysis, TextRules, fold
 
 
@@ -35,14 +40,17 @@ class LexiconAnalyzer:
         lexicon = self._lexicons.get(language) or self._lexicons["en"]
         return float(lexicon.polarity_scores(text)["compound"])
 
-    def analyze(self, text: str) -> Analysis:
+    def evidence(self, text: str) -> Evidence:
         language, _ = self._detector.detect(text)
-        folded = fold(text)
-        cues, hits = self._matcher.match(folded)
-        category = category_from_hits(hits, self.rules)
+        cues, hits = self._matcher.match(fold(text))
         base = self.lexicon_score(text, language)
         score = adjust_sentiment(base, cues, sum(hits.values()), self.rules.sentiment)
-        return analysis(language, score, cues, category, self.rules)
+        return Evidence(language, cues, hits, base, score)
+
+    def analyze(self, text: str) -> Analysis:
+        e = self.evidence(text)
+        category = category_from_hits(e.hits, self.rules)
+        return analysis(e.language, e.sentiment, e.cues, category, self.rules)
 
     def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
         return [self.analyze(t) for t in texts]

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from makegood.domain.text import Analysis, SentimentRules, TextRules, label_for
 
 # Cues that make a text a complaint whatever its words' polarity; urgency alone does not.
 NEGATIVE_CUES = ("anger", "churn_threat", "legal_threat", "profanity", "repeated_failure")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the lexicon tier reads in one text, before any embedding."""
+
+    language: str
+    cues: Mapping[str, bool]
+    hits: Mapping[str, int]  # pattern matches per category
+    lexicon: float  # the lexicon's own score
+    sentiment: float  # the lexicon's score pulled down by complaint evidence
 
 
 def adjust_sentiment(

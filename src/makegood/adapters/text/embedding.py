@@ -1,0 +1,170 @@
+"""The embedding tier (extra ``makegood[text]``): MiniLM sentence embeddings on top of the
+lexicon tier's reading.
+
+Without training data it is zero-shot: a text takes the category whose example phrases (in the
+policy) it is nearest to, and its sentiment blends the lexicon's score with its nearness to the
+policy's sentiment examples. With a head trained on the business's own messages
+(`makegood text train`, then ``text.head`` in the policy), the head decides both. Cues always
+come from the policy's patterns. numpy, tokenizers and safetensors are imported with this
+module, never by the base install.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from makegood.adapters.text.head import Heads
+from makegood.adapters.text.lexicon import LexiconAnalyzer
+from makegood.adapters.text.minilm import MiniLM
+from makegood.adapters.text.scoring import Evidence, analysis
+from makegood.domain.errors import MakegoodError
+from makegood.domain.text import CUES, LABELS, Analysis, TextRules
+
+Array = Any
+# Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
+_NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
+CATEGORY_THRESHOLD = 0.4  # cosine to a category's nearest example phrase
+PATTERN_BONUS = 0.15  # added per pattern match of that category
+BLEND = 5.0  # scales the difference of cosines to positive and negative examples
+
+
+class EmbeddingAnalyzer:
+    """`TextAnalyzer` over MiniLM embeddings. `head_path` overrides the rules' ``head``."""
+
+    def __init__(
+        self,
+        rules: TextRules,
+        head_path: Path | None = None,
+        *,
+        encoder: MiniLM | None = None,
+        lexicon: LexiconAnalyzer | None = None,
+    ) -> None:
+        self.rules = rules
+        self._lexicon = lexicon or LexiconAnalyzer(rules)
+        self._encoder = encoder or MiniLM()
+        path = head_path or (Path(rules.head) if rules.head else None)
+        self.heads = Heads.load(path) if path else None
+        if self.heads and self.heads.category:
+            unknown = set(self.heads.category.classes) - {c.name for c in rules.categories}
+            if unknown:
+                raise MakegoodError(
+                    f"{path}: the head knows categories the policy does not "
+                    f"define: {', '.join(sorted(unknown))}"
+                )
+        self.feature_categories = tuple(c.name for c in rules.categories)
+        examples = [(c.name, p) for c in rules.categories for ps in c.examples.values() for p in ps]
+        self._example_categories = [name for name, _ in examples]
+        self._example_vectors = self.embed([p for _, p in examples])
+        moods = [
+            (label, p)
+            for label, per in rules.sentiment.examples.items()
+            for ps in per.values()
+            for p in ps
+        ]
+        self._mood_labels = np.array([label for label, _ in moods])
+        self._mood_vectors = self.embed([p for _, p in moods])
+
+    def embed(self, texts: Sequence[str]) -> Array:
+        return self._encoder.encode([_NOISE.sub(" ", t).strip() for t in texts])
+
+    def analyze(self, text: str) -> Analysis:
+        return self.analyze_many([text])[0]
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        return self.analyze_embedded(texts, self.embed(texts))
+
+    def features(
+        self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence] | None = None
+    ) -> Array:
+        """The heads' input: the embedding and the lexicon tier's reading of each text."""
+        evidence = evidence or [self._lexicon.evidence(t) for t in texts]
+        extra = np.array(
+            [
+                [
+                    e.lexicon,
+                    e.sentiment,
+                    *(float(e.cues[c]) for c in CUES),
+                    *(float(e.hits.get(c, 0) > 0) for c in self.feature_categories),
+                ]
+                for e in evidence
+            ],
+            dtype=np.float32,
+        ).reshape(len(texts), -1)
+        return np.hstack([vectors, extra])
+
+    def analyze_embedded(
+        self, texts: Sequence[str], vectors: Array, heads: Heads | None = None
+    ) -> list[Analysis]:
+        """Analyses of texts already embedded with `embed` (lets a caller embed once)."""
+        heads = heads or self.heads
+        evidence = [self._lexicon.evidence(t) for t in texts]
+        if heads is not None and (heads.sentiment or heads.category):
+            return self._with_heads(texts, vectors, evidence, heads)
+        return [self._zero_shot(e, v) for e, v in zip(evidence, vectors, strict=True)]
+
+    def _zero_shot(self, e: Evidence, vector: Array) -> Analysis:
+        if len(self._mood_labels):
+            sims = self._mood_vectors @ vector
+            near = {
+                label: float(np.sort(sims[self._mood_labels == label])[-2:].mean())
+                for label in ("negative", "positive")
+                if (self._mood_labels == label).any()
+            }
+            mood = float(np.tanh(BLEND * (near.get("positive", 0.0) - near.get("negative", 0.0))))
+            score = (e.sentiment + mood) / 2
+        else:
+            score = e.sentiment
+        best, confidence = None, 0.0
+        if self._example_categories:
+            sims = self._example_vectors @ vector
+            scores: dict[str, float] = {}
+            for name, sim in zip(self._example_categories, sims.tolist(), strict=True):
+                scores[name] = max(scores.get(name, -1.0), sim)
+            for name, n in e.hits.items():
+                scores[name] = scores.get(name, 0.0) + PATTERN_BONUS * n
+            best = max(scores, key=scores.__getitem__)
+            confidence = min(1.0, max(0.0, scores[best]))
+            if scores[best] < CATEGORY_THRESHOLD or (score > 0 and not e.hits):
+                best, confidence = None, 0.0
+        failure_type = self.rules.category(best).failure_type if best else None
+        return analysis(
+            e.language, score, e.cues, (best, confidence, failure_type, confidence), self.rules
+        )
+
+    def _with_heads(
+        self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence], heads: Heads
+    ) -> list[Analysis]:
+        features = self.features(texts, vectors, evidence)
+        moods = heads.sentiment.probabilities(features) if heads.sentiment else None
+        kinds = heads.category.probabilities(features) if heads.category else None
+        results = []
+        for i, e in enumerate(evidence):
+            label, score = None, e.sentiment
+            if moods is not None and heads.sentiment is not None:
+                p = dict(zip(heads.sentiment.classes, moods[i].tolist(), strict=True))
+                score = p.get("positive", 0.0) - p.get("negative", 0.0)
+                label = max((c for c in heads.sentiment.classes if c in LABELS), key=p.__getitem__)
+            category: tuple[str | None, float, str | None, float] = (None, 0.0, None, 0.0)
+            if (
+                kinds is not None
+                and heads.category is not None
+                and (e.hits or (label or "negative") == "negative" or score < 0)
+            ):
+                p = dict(zip(heads.category.classes, kinds[i].tolist(), strict=True))
+                best = max(p, key=p.__getitem__)
+                failure_type = self.rules.category(best).failure_type
+                same_type = sum(
+                    v for c, v in p.items() if self.rules.category(c).failure_type == failure_type
+                )
+                category = (best, p[best], failure_type, same_type)
+            result = analysis(e.language, score, e.cues, category, self.rules)
+            if label is not None and label != result.label:
+                result = replace(result, label=label)  # the head's most likely class
+            results.append(result)
+        return results

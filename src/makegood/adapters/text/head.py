@@ -1,0 +1,232 @@
+"""Small linear heads fitted on a business's own labelled messages (embedding tier).
+
+A head is multinomial logistic regression over the sentence embedding plus what the lexicon
+tier reads (its scores, the cues, which categories' patterns matched): a few thousand numbers,
+saved as one ``.npz`` file (no pickle) that the policy's ``text.head`` points to. Classes are
+weighted so a rare category counts as much as a common one.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from makegood.domain.errors import MakegoodError
+from makegood.domain.text import CUES, LABELS, Analysis, TextRules
+
+if TYPE_CHECKING:
+    from makegood.adapters.text.embedding import EmbeddingAnalyzer
+
+Array = Any
+FORMAT = 1
+STEPS = 400
+L2 = 1e-3
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    classes: tuple[str, ...]
+    weights: Array  # (features, classes)
+    bias: Array  # (classes,)
+    mean: Array  # feature standardisation
+    scale: Array
+
+    def probabilities(self, features: Array) -> Array:
+        logits = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The trained heads and the category names whose pattern matches they were fed."""
+
+    categories: tuple[str, ...]
+    sentiment: LinearHead | None = None
+    category: LinearHead | None = None
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, Array] = {
+            "format": np.array(FORMAT),
+            "feature_categories": np.array(self.categories, dtype=str),
+        }
+        for task, head in (("sentiment", self.sentiment), ("category", self.category)):
+            if head is not None:
+                arrays |= {
+                    f"{task}_classes": np.array(head.classes, dtype=str),
+                    f"{task}_weights": head.weights,
+                    f"{task}_bias": head.bias,
+                    f"{task}_mean": head.mean,
+                    f"{task}_scale": head.scale,
+                }
+        with path.open("wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> Heads:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if int(data["format"]) != FORMAT:
+                    raise MakegoodError(f"{path}: head format {int(data['format'])} is unknown")
+
+                def head(task: str) -> LinearHead | None:
+                    if f"{task}_weights" not in data:
+                        return None
+                    return LinearHead(
+                        tuple(str(c) for c in data[f"{task}_classes"]),
+                        data[f"{task}_weights"],
+                        data[f"{task}_bias"],
+                        data[f"{task}_mean"],
+                        data[f"{task}_scale"],
+                    )
+
+                categories = tuple(str(c) for c in data["feature_categories"])
+                return cls(categories, head("sentiment"), head("category"))
+        except (OSError, KeyError, ValueError) as exc:
+            raise MakegoodError(f"{path}: not a makegood text head ({exc})") from None
+
+
+def fit(features: Array, labels: Sequence[str], steps: int = STEPS, l2: float = L2) -> LinearHead:
+    """Class-balanced multinomial logistic regression, full-batch Adam; deterministic."""
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        raise MakegoodError(f"a head needs at least two classes, got {list(classes)}")
+    x = np.asarray(features, dtype=np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    x = (x - mean) / scale
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.zeros((len(labels), len(classes)))
+    y[np.arange(len(labels)), [index[label] for label in labels]] = 1.0
+    weight = (len(labels) / (len(classes) * y.sum(axis=0)))[None, :] * y  # balanced
+    sample = weight.sum(axis=1, keepdims=True) / len(labels)
+    w = np.zeros((x.shape[1], len(classes)))
+    b = np.zeros(len(classes))
+    moments = [np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)]
+    rate, beta1, beta2 = 0.05, 0.9, 0.999
+    for step in range(1, steps + 1):
+        logits = x @ w + b
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        error = (p - y) * sample
+        grads = (x.T @ error + l2 * w, error.sum(axis=0))
+        for param, grad, m, v in ((w, grads[0], *moments[:2]), (b, grads[1], *moments[2:])):
+            m *= beta1
+            m += (1 - beta1) * grad
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            param -= rate * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + 1e-8)
+    f32 = np.float32
+    return LinearHead(classes, w.astype(f32), b.astype(f32), mean.astype(f32), scale.astype(f32))
+
+
+def fit_heads(
+    analyzer: EmbeddingAnalyzer,
+    texts: Sequence[str],
+    vectors: Array,
+    sentiments: Sequence[str | None],
+    categories: Sequence[str | None],
+) -> Heads:
+    """Heads for whichever of sentiment and category has labels (rows without one are skipped
+    for that head)."""
+    features = analyzer.features(texts, vectors)
+    heads: dict[str, LinearHead] = {}
+    for task, labels in (("sentiment", sentiments), ("category", categories)):
+        rows = [i for i, label in enumerate(labels) if label]
+        if rows:
+            heads[task] = fit(features[rows], [str(labels[i]) for i in rows])
+    return Heads(analyzer.feature_categories, heads.get("sentiment"), heads.get("category"))
+
+
+def cross_validated_heads(
+    analyzer: EmbeddingAnalyzer,
+    texts: Sequence[str],
+    vectors: Array,
+    sentiments: Sequence[str | None],
+    categories: Sequence[str | None] | None,
+    folds: int,
+    seed: int = 20261123,
+) -> list[Analysis]:
+    """Each text analysed by heads fitted on the other folds only (for evaluation)."""
+    order = np.random.default_rng(seed).permutation(len(texts))
+    results: list[Analysis | None] = [None] * len(texts)
+    no_categories: list[str | None] = [None] * len(texts)
+    for k in range(folds):
+        held = np.sort(order[k::folds])
+        train = np.setdiff1d(np.arange(len(texts)), held)
+        heads = fit_heads(
+            analyzer,
+            [texts[i] for i in train],
+            vectors[train],
+            [sentiments[i] for i in train],
+            [(categories or no_categories)[i] for i in train],
+        )
+        for i, a in zip(
+            held,
+            analyzer.analyze_embedded([texts[i] for i in held], vectors[held], heads),
+            strict=True,
+        ):
+            results[i] = a
+    return [a for a in results if a is not None]
+
+
+def train_head_from_csv(labelled: Path, out: Path, rules: TextRules) -> str:
+    """Fit heads on a CSV with a `text` column and `sentiment` and/or `category` columns."""
+    from makegood.adapters.text.embedding import EmbeddingAnalyzer
+
+    with labelled.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        columns = set(reader.fieldnames or ())
+        if "text" not in columns or not columns & {"sentiment", "category"}:
+            raise MakegoodError(
+                f"{labelled}: needs a `text` column and a `sentiment` or `category` column"
+            )
+        rows = list(reader)
+    known = {c.name for c in rules.categories}
+    sentiments: list[str | None] = []
+    categories: list[str | None] = []
+    for line, row in enumerate(rows, start=2):
+        sentiment = (row.get("sentiment") or "").strip() or None
+        category = (row.get("category") or "").strip() or None
+        if sentiment is not None and sentiment not in LABELS:
+            raise MakegoodError(
+                f"{labelled}: line {line}: sentiment must be one of "
+                f"{', '.join(LABELS)}, not {sentiment!r}"
+            )
+        if category is not None and category not in known:
+            raise MakegoodError(
+                f"{labelled}: line {line}: category {category!r} is not defined "
+                "in the policy's text rules"
+            )
+        sentiments.append(sentiment)
+        categories.append(category)
+    analyzer = EmbeddingAnalyzer(rules)
+    texts = [row["text"] for row in rows]
+    heads = fit_heads(analyzer, texts, analyzer.embed(texts), sentiments, categories)
+    heads.save(out)
+    parts = [
+        f"{task} head: {len(head.classes)} classes ({', '.join(head.classes)})"
+        for task, head in (("sentiment", heads.sentiment), ("category", heads.category))
+        if head is not None
+    ]
+    return (
+        f"wrote {out} from {len(rows)} messages; "
+        + "; ".join(parts)
+        + (f". Point the policy at it: text: {{head: {out}}}")
+    )
+
+
+def feature_names(categories: Sequence[str]) -> list[str]:
+    """The non-embedding features, in order (documentation and debugging)."""
+    return [
+        "lexicon",
+        "sentiment",
+        *(f"cue:{c}" for c in CUES),
+        *(f"pattern:{c}" for c in categories),
+    ]

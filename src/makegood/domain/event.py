@@ -220,7 +220,15 @@ def event_to_json(event: Event) -> dict[str, Any]:
     }
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
+    """The JSON-able form of a value (datetimes as ISO text, Decimals as text)."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict) and all(type(v) in _PLAIN for v in value.values()):
+        return value
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined, Rejection, parse_event
+from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
@@ -44,8 +45,10 @@ class IngestReport:
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     timers_fired: int = 0
     failures: int = 0
+    messages: list[OutboxMessage] = field(default_factory=list)  # queued by this work
 
     def add(self, other: IngestReport) -> None:
+        self.messages.extend(other.messages)
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
@@ -155,6 +158,7 @@ class Engine:
                 break
             seen_armed = len(world.armed)
         report.failures = world.new_failures
+        report.messages = list(world.changes.outbox)
         session.save(world.changes, snapshot, self.policy.policy.budgets)
         if self.event_time:
             session.set_value(WATERMARK, final.isoformat())

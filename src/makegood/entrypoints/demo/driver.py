@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from makegood.adapters.channels.file import FileChannel
-from makegood.adapters.sql import queries
 from makegood.bootstrap import App, bootstrap
 from makegood.config import Settings
 from makegood.entrypoints.demo.simulator import SimulationSettings, Simulator
@@ -44,18 +43,18 @@ def run_demo(
         event_time=False,
         channels={"email": channel, "file": channel, "webhook": channel},
     )
-    now, seen, events = sim.start, sim.start - timedelta(seconds=1), 0
+    now, events = sim.start, 0
     span = (simulator.horizon - sim.start).total_seconds()
     while now < simulator.horizon:
         now += DAY_STEP if now < simulator.end + timedelta(hours=3) else AFTER_STEP
         clock.set(now)
         batch = simulator.advance(now)
         events += len(batch)
-        app.engine.ingest(batch, source="demo")
-        with app.store.engine.connect() as connection:
-            sent = queries.messages_since(connection, seen)
-        seen = now
-        simulator.observe(sent)
+        report = app.engine.ingest(batch, source="demo")
+        simulator.observe(
+            {"customer_id": m.customer_id, "case_id": m.case_id, "template": m.template,
+             "created_at": m.created_at, "context": m.context}
+            for m in report.messages if m.channel != "webhook")
         if progress:
             progress(min((now - sim.start).total_seconds() / span, 1.0))
     while app.dispatcher.dispatch_once(1000).claimed:

@@ -39,10 +39,11 @@ def read_lines(stream: IO[str], fmt: str) -> Iterator[Line]:
         for number, text in enumerate(stream, start=1):
             if not text.strip():
                 continue
+            text = text.rstrip("\r\n")  # else a line cut short is reported at column 1
             try:
-                yield Line(number, json.loads(text), text.rstrip("\n"))
+                yield Line(number, json.loads(text), text)
             except json.JSONDecodeError as error:
-                yield Line(number, None, text.rstrip("\n"),
+                yield Line(number, None, text,
                            f"not valid JSON: {error.msg} (column {error.colno})")
         return
     reader = csv.DictReader(stream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from makegood.adapters.policy_file import load_policy
 from makegood.adapters.renderer import shipped_templates
@@ -33,12 +34,12 @@ def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable
     try:
         policy = load_policy(file)
     except PolicyError as error:
-        raise fail(f"{file}: {error}") from None
+        raise fail(escape(f"{file}: {error}")) from None
     names = sorted({s.spec.template or s.spec.do for p in policy.playbooks for s in p.steps
                     if s.spec.do in ("acknowledge", "apologise")}
                    | {policy.policy.follow_up.template})
     problems = TemplateRenderer([shipped_templates()]).check(names, ["en", "pt"], SAMPLE)
     if problems:
-        raise fail(f"{file}: " + "; ".join(problems))
-    console.print(f"[green]ok[/green] {file}: {len(policy.detectors)} detectors, "
+        raise fail(escape(f"{file}: " + "; ".join(problems)))
+    console.print(f"[green]ok[/green] {escape(str(file))}: {len(policy.detectors)} detectors, "
                   f"{len(policy.playbooks)} playbooks, templates {', '.join(names)}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -36,7 +36,7 @@ def ingest(
         kind = fmt or file_format(file)
         app = bootstrap(load_settings(db), event_time=clock == "event")
     except (ValueError, PolicyError) as error:
-        raise fail(str(error)) from None
+        raise fail(escape(str(error))) from None
     app.engine.batch_size = batch_size
     accepted = duplicates = rejected = failures = 0
     total = count_lines(file)
@@ -56,7 +56,7 @@ def ingest(
             failures += report.failures
             for index, rejection in report.rejected:
                 rejected += 1
-                err.print(f"{file}:{numbers[index]}: {rejection}", highlight=False)
+                report_line(f"{file}:{numbers[index]}: {rejection}")
             progress.update(task, advance=len(batch))
             batch.clear()
             numbers.clear()
@@ -64,7 +64,7 @@ def ingest(
         for line in read_lines(stream, kind):
             if line.error is not None:
                 rejected += 1
-                err.print(f"{file}:{line.number}: {line.error}", highlight=False)
+                report_line(f"{file}:{line.number}: {line.error}")
                 with app.store.session() as session:
                     session.add_quarantined([Quarantined(str(file), line.number, line.text,
                                                          "", line.error)], app.clock.now())
@@ -78,6 +78,12 @@ def ingest(
                   f"(quarantined), {failures} failures detected")
     if rejected:
         raise typer.Exit(2)
+
+
+def report_line(text: str) -> None:
+    """`FILE:LINE: reason` on stderr, one line, verbatim: the reason may quote the input, which is
+    no Rich markup, and the line must not wrap, so that editors and grep can use it."""
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def cases(
@@ -98,8 +104,9 @@ def cases(
     for column in ("id", "customer", "subject", "state", "severity", "category", "updated"):
         table.add_column(column)
     for row in found:
-        table.add_row(row["id"], row["customer_id"], row["subject_key"] or "—", row["state"],
-                      row["severity"], row["category"], f"{row['updated_at']:%Y-%m-%d %H:%M}")
+        table.add_row(*map(escape, (row["id"], row["customer_id"], row["subject_key"] or "—",
+                                    row["state"], row["severity"], row["category"])),
+                      f"{row['updated_at']:%Y-%m-%d %H:%M}")
     console.print(table)
 
 
@@ -111,11 +118,12 @@ def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
         with store.engine.connect() as c:
             detail = queries.case_detail(c, case_id)
     except NotFound as error:
-        raise fail(str(error)) from None
+        raise fail(escape(str(error))) from None
     if as_json:
         print_json(detail)
         return
-    info = detail["case"]
+    # ids and timeline data come from events: print them as text, never as Rich markup
+    info = {key: escape(str(value)) if value else "" for key, value in detail["case"].items()}
     console.print(f"[bold]{info['id']}[/bold] {info['category']} ({info['severity']}), "
                   f"customer {info['customer_id']}, subject {info['subject_key'] or '—'}: "
                   f"[bold]{info['state']}[/bold]")
@@ -124,7 +132,8 @@ def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
         table.add_column(column)
     for entry in detail["timeline"]:
         details = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
-        table.add_row(f"{entry['at']:%H:%M:%S}", entry["kind"], entry["actor"], details)
+        table.add_row(f"{entry['at']:%H:%M:%S}", escape(entry["kind"]), escape(entry["actor"]),
+                      escape(details))
     console.print(table)
 
 
@@ -156,4 +165,4 @@ def dispatch(db: str = DatabaseOption, limit: int = typer.Option(10_000, min=1))
         dead += stats.dead
         if stats.claimed == 0 or sent >= limit:
             break
-    console.print(f"{sent} sent, {dead} dead-lettered", file=sys.stderr)
+    err.print(f"{sent} sent, {dead} dead-lettered")

@@ -1,0 +1,133 @@
+"""`create_app(app)`: the FastAPI application behind `makegood serve`.
+
+    /v1/...     the JSON API (bearer tokens with roles), documented at /docs and /openapi.json
+    /           the dashboard (session cookie from a token, CSRF-protected forms)
+    /s/{token}  the customer's survey page (signed, expiring, single-use link)
+    /healthz    liveness and database reachability; /metrics: Prometheus text
+
+With `background=True` the engine loop (timers on the real clock) and the dispatcher (the
+outbox) run in threads for the application's lifetime; shutdown stops them after their
+current batch, so nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from makegood.adapters.sql import dashboard_queries as dq
+from makegood.bootstrap import App
+from makegood.domain.actions import ActionRefused, NotAllowed
+from makegood.domain.errors import BudgetConflict, NotFound
+from makegood.entrypoints.api import approvals, cases, events
+from makegood.entrypoints.api.deps import Anyone, Services, Svc
+from makegood.entrypoints.api.middleware import Guard
+from makegood.service_layer.actions import Actions
+from makegood.service_layer.runner import EngineLoop
+
+log = logging.getLogger(__name__)
+MAX_BODY = 4 * 1024 * 1024
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("makegood.entrypoints.dashboard").joinpath("static")))
+
+
+def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
+    services = Services(app, Actions(app.store, app.policy, app.clock, app.engine.new_code))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        threads = []
+        if background:
+            threads = [threading.Thread(target=EngineLoop(app.engine).run, args=(stop,),
+                                        name="makegood-engine", daemon=True),
+                       threading.Thread(target=app.dispatcher.run, args=(stop,),
+                                        name="makegood-dispatcher", daemon=True)]
+            for thread in threads:
+                thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            log.info("engine and dispatcher stopped")
+
+    api = FastAPI(title="makegood", version="1", lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
+                  description="Service recovery engine: events in, cases, compensation and "
+                              "approvals out. Authenticate with `Authorization: Bearer <token>`.")
+    api.state.services = services
+    api.include_router(events.router)
+    api.include_router(cases.router)
+    api.include_router(approvals.router)
+    _errors(api)
+    _operations(api)
+    from makegood.entrypoints.dashboard import routes, survey
+
+    api.include_router(survey.router)
+    api.include_router(routes.router)
+    api.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    api.add_middleware(Guard, max_body=max_body,
+                       on_response=lambda status: services.stats.add(f"http_{status}"))
+    return api
+
+
+def _errors(api: FastAPI) -> None:
+    def handler(status: int) -> Any:
+        async def respond(request: Request, error: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(error)}, status)
+
+        return respond
+
+    api.add_exception_handler(NotFound, handler(404))
+    api.add_exception_handler(NotAllowed, handler(403))
+    api.add_exception_handler(ActionRefused, handler(409))
+    api.add_exception_handler(BudgetConflict, handler(503))
+
+
+def _operations(api: FastAPI) -> None:
+    @api.get("/healthz", tags=["operations"])
+    def healthz(services: Svc) -> JSONResponse:
+        """Liveness: the process answers and the database does."""
+        try:
+            with services.app.store.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return JSONResponse({"status": "database unavailable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def prometheus(who: Anyone, services: Svc) -> str:
+        """Prometheus text format: process counters and current figures from the store."""
+        lines = []
+        with services.stats.lock:
+            counters = dict(services.stats.counters)
+        for name, value in sorted(counters.items()):
+            if name.startswith("http_"):
+                lines.append(f'makegood_http_responses_total{{status="{name[5:]}"}} {value}')
+            else:
+                lines.append(f"makegood_{name}_total {value}")
+        with services.app.store.engine.connect() as conn:
+            lines.extend(f"{name} {value}" for name, value in dq.gauges(conn).items())
+        return "\n".join(lines) + "\n"
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="makegood API",
+                                   swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")

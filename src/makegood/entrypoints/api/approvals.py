@@ -1,0 +1,66 @@
+"""Approvals (compensation waiting for a role), incidents and the recovery numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from makegood.adapters.sql import dashboard_queries as dq
+from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
+from makegood.entrypoints.api.models import ApprovalOut, CompensationOut, Problem, RejectIn
+
+router = APIRouter(prefix="/v1", tags=["approvals"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem, "description": "The approval needs a higher role"},
+    404: {"model": Problem, "description": "No such approval"},
+    409: {"model": Problem, "description": "Decided already, or a budget would be exceeded"}}
+
+
+def _out(comp: Any) -> dict[str, Any]:
+    return {name: getattr(comp, name) for name in CompensationOut.model_fields}
+
+
+def _case_of(services: Services, compensation_id: str) -> str:
+    with services.app.store.engine.connect() as conn:
+        return dq.compensation_case(conn, compensation_id)
+
+
+@router.get("/approvals", response_model=list[ApprovalOut])
+def approvals(who: Reader, services: Svc) -> list[dict[str, Any]]:
+    """Compensation waiting for a person, oldest first, with the role each one needs."""
+    with services.app.store.engine.connect() as conn:
+        return dq.pending_approvals(conn)
+
+
+@router.post("/approvals/{compensation_id}/approve", response_model=CompensationOut,
+             responses=ERRORS)
+def approve(compensation_id: str, who: Reader, services: Svc) -> dict[str, Any]:
+    """Grant it, if the caller's role reaches the one required and the budgets still hold."""
+    case_id = _case_of(services, compensation_id)
+    return _out(services.actions.approve(case_id, compensation_id, actor_of(who)))
+
+
+@router.post("/approvals/{compensation_id}/reject", response_model=CompensationOut,
+             responses=ERRORS)
+def reject(compensation_id: str, body: RejectIn, who: Reader, services: Svc) -> dict[str, Any]:
+    """Refuse it; the reason goes on the case's timeline."""
+    case_id = _case_of(services, compensation_id)
+    return _out(services.actions.reject(case_id, compensation_id, actor_of(who), body.reason))
+
+
+def list_incidents(services: Services) -> list[dict[str, Any]]:
+    """Incidents (clusters of similar failures) arrive with the clustering change."""
+    return []
+
+
+@router.get("/incidents", response_model=list[dict[str, Any]], tags=["incidents"])
+def incidents(who: Reader, services: Svc) -> list[dict[str, Any]]:
+    return list_incidents(services)
+
+
+@router.get("/metrics", response_model=dict[str, Any], tags=["metrics"])
+def recovery_metrics(who: Reader, services: Svc) -> dict[str, Any]:
+    """Time to detect/acknowledge/resolve, funnel, spend, satisfaction, failures over time."""
+    with services.app.store.engine.connect() as conn:
+        return dq.metrics(conn, services.app.policy.policy.budgets)

@@ -1,0 +1,94 @@
+"""What every route needs: the services, and who is calling (bearer token → role)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from makegood.adapters.sql.auth import Principal, authenticate, hash_token
+from makegood.bootstrap import App
+from makegood.domain.actions import Actor
+from makegood.service_layer.actions import Actions
+
+READERS = ("agent", "lead", "admin")
+WRITERS = ("ingest", "admin")
+AUTH_CACHE_S = 10.0  # a revoked token stops working within this many seconds
+
+
+@dataclass
+class Stats:
+    """Process counters for GET /metrics."""
+
+    counters: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, name: str, value: float = 1) -> None:
+        with self.lock:
+            self.counters[name] += value  # type: ignore[assignment]
+
+
+@dataclass
+class Services:
+    app: App
+    actions: Actions
+    stats: Stats = field(default_factory=Stats)
+    _auth: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
+
+    def authenticate(self, token: str) -> Principal | None:
+        key = hash_token(token)
+        cached = self._auth.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = authenticate(self.app.store.engine, token)
+        if len(self._auth) > 10_000:
+            self._auth.clear()
+        self._auth[key] = (found, now + AUTH_CACHE_S)
+        return found
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+bearer = HTTPBearer(auto_error=False, description="A token from `makegood token create`")
+
+
+def principal(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+              ) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "a bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    found = services(request).authenticate(credentials.credentials)
+    if found is None:
+        raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in roles:
+            raise HTTPException(403, f"the {who.role} role may not do this "
+                                     f"(needs {' or '.join(roles)})")
+        return who
+
+    return check
+
+
+def actor_of(who: Principal) -> Actor:
+    return Actor(who.name, who.role)
+
+
+Reader = Annotated[Principal, Depends(require(*READERS))]
+Ingester = Annotated[Principal, Depends(require(*WRITERS))]
+Anyone = Annotated[Principal, Depends(principal)]
+Svc = Annotated[Services, Depends(services)]

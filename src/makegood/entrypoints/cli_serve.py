@@ -1,0 +1,118 @@
+"""`makegood serve` (API + dashboard + engine on the real clock) and `makegood token …`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from makegood.adapters.clock import SystemClock
+from makegood.adapters.sql.auth import ROLES, TokenError, create_token, list_tokens, revoke_token
+from makegood.adapters.sql.store import SqlStore
+from makegood.bootstrap import bootstrap
+from makegood.domain.errors import PolicyError
+from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, print_json
+from makegood.entrypoints.cli_common import settings as load_settings
+
+token_app = typer.Typer(help="API and dashboard tokens (only a hash is stored).",
+                        no_args_is_help=True)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, min=0, max=65535),
+    db: str = DatabaseOption,
+    max_body_mb: float = typer.Option(4.0, min=0.01, help="Largest request body accepted"),
+    log_level: str = typer.Option("info"),
+) -> None:
+    """Run the HTTP API, the dashboard and the engine (timers and outbox) in one process.
+
+    SIGTERM or Ctrl-C stops accepting requests, lets the engine finish its batch, and exits."""
+    import uvicorn
+
+    from makegood.entrypoints.api import create_app
+    from makegood.entrypoints.api.middleware import RedactingFilter
+
+    _logging(log_level, RedactingFilter())
+    try:
+        app = bootstrap(load_settings(db), event_time=False)
+    except (ValueError, PolicyError) as error:
+        raise fail(escape(str(error))) from None
+    api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024))
+    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False,
+                            server_header=False, timeout_graceful_shutdown=10)
+    # uvicorn re-raises the signal that stopped it once it is done; by then the engine has
+    # stopped cleanly, so that second delivery only needs to be absorbed for a zero exit code
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    uvicorn.Server(config).run()
+    app.store.dispose()
+    err.print("makegood stopped")
+
+
+def _logging(level: str, redacting: logging.Filter) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redacting)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+@token_app.command("create")
+def create(
+    role: str = typer.Option(..., help=f"One of {', '.join(ROLES)}"),
+    name: str = typer.Option(..., help="Who uses it; recorded as the actor of what they do"),
+    db: str = DatabaseOption,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    store = SqlStore(load_settings(db).database_url)
+    store.migrate()
+    try:
+        token_id, token = create_token(store.engine, role, name, SystemClock().now())
+    except TokenError as error:
+        raise fail(escape(str(error))) from None
+    if as_json:
+        print_json({"id": token_id, "name": name, "role": role, "token": token})
+        return
+    err.print(f"Token {token_id} for {escape(name)} ({role}). It is shown once; keep it safe:")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def list_(db: str = DatabaseOption) -> None:
+    """Tokens by id, name and role (never the token)."""
+    store = SqlStore(load_settings(db).database_url)
+    rows: list[dict[str, Any]] = list_tokens(store.engine)
+    for row in rows:
+        revoked = f" revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else ""
+        console.print(f"{row['id']}  {escape(str(row['name']))}  {row['role']}{revoked}",
+                      highlight=False)
+
+
+@token_app.command("revoke")
+def revoke(token_id: str, db: str = DatabaseOption) -> None:
+    """Revoke a token by id; it stops working within seconds."""
+    store = SqlStore(load_settings(db).database_url)
+    if not revoke_token(store.engine, token_id, SystemClock().now()):
+        raise fail(f"no active token {escape(token_id)}")
+    console.print(f"token {escape(token_id)} revoked")
+
+
+def standalone() -> typer.Typer:
+    """`python -m makegood.entrypoints.cli_serve …`, for tests until cli.py mounts these."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")
+    return app
+
+
+if __name__ == "__main__":
+    standalone()()

@@ -1,0 +1,1 @@
+"""The web dashboard and the customer survey page: server-rendered Jinja2 with vendored htmx."""

@@ -36,6 +36,7 @@ class Recovery:
         self.world = world
         self.new_code = new_code
         self._match = [d for d in policy.detectors if d.spec.kind == "match"]
+        self._match_by_type: dict[str, list[CompiledDetector]] = {}
         self._repeat = [d for d in policy.detectors if d.spec.kind == "repeat"]
         self._deadline = {d.name: d for d in policy.detectors if d.spec.kind == "deadline"}
         self._until: dict[str, list[CompiledDetector]] = {}
@@ -67,7 +68,11 @@ class Recovery:
         if subject is not None:
             for detector in self._until.get(event.type, ()):
                 self._settle_deadline(detector, event, subject, now)
-        for detector in self._match:
+        matching = self._match_by_type.get(event.type)
+        if matching is None:  # in policy order, those whose type guard admits this type
+            matching = self._match_by_type[event.type] = [
+                d for d in self._match if d.guard in (None, event.type)]
+        for detector in matching:
             if evaluate(detector.when, context):
                 self._on_match(detector, event, customer, subject, analysis, now)
 

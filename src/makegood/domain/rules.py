@@ -6,6 +6,7 @@ adapter maps that path to a line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +49,16 @@ def expression(source: str | None, path: str, names: frozenset[str]) -> Expr | N
     return compiled
 
 
+_TYPE_GUARD = re.compile(r"""^\s*type\s*==\s*(?:"([^"\\]+)"|'([^'\\]+)')\s*(?:and\b|$)""")
+
+
+def type_guard(source: str | None) -> str | None:
+    """The event type a condition starts by requiring (``type == "x" and …``), if it does:
+    the engine then tests it only on events of that type."""
+    found = _TYPE_GUARD.match(source or "")
+    return (found.group(1) or found.group(2)) if found else None
+
+
 @dataclass(frozen=True)
 class CompiledDetector:
     spec: Detector
@@ -55,6 +66,7 @@ class CompiledDetector:
     deadline: Expr | None
     reference: Expr | None
     within: timedelta
+    guard: str | None = None  # the event type `when` requires, when it starts by saying so
 
     @property
     def name(self) -> str:
@@ -173,6 +185,7 @@ def _detector(spec: Detector, path: str) -> CompiledDetector:
         expression(spec.deadline, f"{path}.deadline", DETECTOR_NAMES),
         expression(spec.reference, f"{path}.reference", DETECTOR_NAMES),
         duration(spec.within, f"{path}.within"),
+        type_guard(spec.when),
     )
 
 

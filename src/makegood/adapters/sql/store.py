@@ -8,9 +8,9 @@ every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -64,8 +64,38 @@ _MESSAGES = (sa.select(t.outbox.c.customer_id, t.outbox.c.created_at)
                     t.outbox.c.channel != "webhook"))
 
 
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite datetimes
+
+
+def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any]:
+    """What SQLAlchemy's bind processing would make of a value, done once per column type."""
+    kind = column.type
+    if isinstance(kind, t.UtcDateTime):
+        return lambda v: None if v is None else v.astimezone(UTC).strftime(_SQLITE_TIME)
+    if isinstance(kind, t.DecimalText):
+        return lambda v: None if v is None else str(v)
+    if isinstance(kind, sa.JSON):
+        return dumps
+    if isinstance(kind, sa.Boolean):
+        return lambda v: None if v is None else int(v)
+    if isinstance(kind, sa.Date):
+        return lambda v: None if v is None else v.isoformat()
+    return lambda v: v
+
+
+@cache
+def _sqlite_raw(statement: Any) -> tuple[str, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """SQL text and per-parameter converters, so a batch goes straight to executemany."""
+    compiled = statement.compile(dialect=sqlite.dialect())
+    table = statement.table
+    return compiled.string, tuple((name, _sqlite_value(table.c[name]))
+                                  for name in compiled.positiontup)
+
+
 class SqlSession:
-    """Statements are built once per table (they are the hot path) and bound per batch."""
+    """Statements are built once per table (they are the hot path) and bound per batch; on
+    SQLite a batch skips SQLAlchemy's per-row processing and goes to the driver's executemany
+    (the contract tests read everything back through SQLAlchemy)."""
 
     def __init__(self, connection: sa.Connection) -> None:
         self.c = connection
@@ -75,11 +105,19 @@ class SqlSession:
     # helpers ---------------------------------------------------------------------------------
     def upsert(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
         if items:
-            self.c.execute(_upsert(self.dialect, table, key), items)
+            self._many(_upsert(self.dialect, table, key), items)
 
     def insert_new(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
         if items:
-            self.c.execute(_insert_new(self.dialect, table, key), items)
+            self._many(_insert_new(self.dialect, table, key), items)
+
+    def _many(self, statement: Any, items: list[dict[str, Any]]) -> None:
+        if self.dialect != "sqlite":
+            self.c.execute(statement, items)
+            return
+        sql, params = _sqlite_raw(statement)
+        self.c.exec_driver_sql(sql, [tuple(convert(item[name]) for name, convert in params)
+                                     for item in items])
 
     def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
         found: list[Any] = []
@@ -154,7 +192,8 @@ class SqlSession:
                 params = {"values": list(part), "start": start}
                 for customer_id, created_at in self.c.execute(_MESSAGES, params):
                     key = (customer_id, created_at.date())
-                    snap.messages_per_day[key] = snap.messages_per_day.get(key, 0) + 1
+                    if key[1] in days:  # the query is bounded below only
+                        snap.messages_per_day[key] = snap.messages_per_day.get(key, 0) + 1
         return snap
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:

@@ -1,0 +1,147 @@
+"""Engine benchmark: end-to-end events/s on SQLite, where the time goes, and the lag between a
+deadline passing and its failure being recorded on the real clock.
+
+    python bench/engine.py [--orders 20000] [--customers 3000] [--batch 2000] [--lag-orders 400]
+                           [--database-url postgresql+psycopg://...]
+
+Prints the figures; docs/PERFORMANCE.md keeps them with the machine they were taken on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from makegood.adapters.clock import SystemClock
+from makegood.adapters.policy_file import load_policy
+from makegood.adapters.sql import schema as t
+from makegood.adapters.sql.store import SqlStore
+from makegood.adapters.voucher import new_voucher_code
+from makegood.entrypoints.demo.simulator import SimulationSettings, Simulator
+from makegood.service_layer.engine import Engine
+from makegood.service_layer.runner import EngineLoop
+
+STAGES = {
+    "validate (parse_event)": "parse_event",
+    "decide (Recovery.apply/fire)": ("apply", "fire"),
+    "store: dedupe + insert events": ("known_event_ids", "add_events"),
+    "store: load state": "load",
+    "store: save changes": "save",
+    "store: due timers": "due_timers",
+}
+
+
+def events_for(orders: int, customers: int) -> list[dict]:
+    sim = Simulator(SimulationSettings(orders=orders, customers=customers))
+    return sim.advance(sim.horizon)
+
+
+def throughput(url: str, events: list[dict], batch: int, profile: bool) -> dict:
+    store = SqlStore(url)
+    store.migrate()
+    engine = Engine(store, load_policy(), SystemClock(), event_time=True,
+                    new_code=new_voucher_code, batch_size=batch)
+    profiler = cProfile.Profile() if profile else None
+    started, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    for start in range(0, len(events), batch):
+        engine.ingest(events[start:start + batch], source="bench")
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    with store.engine.connect() as c:
+        failures = c.scalar(sa.select(sa.func.count()).select_from(t.failures))
+    store.dispose()
+    result = {"events": len(events), "seconds": seconds, "events_per_s": len(events) / seconds,
+              "cpu_seconds": cpu, "events_per_cpu_s": len(events) / cpu,
+              "failures": failures}
+    if profiler:
+        stats = pstats.Stats(profiler)
+        total = sum(v[3] for k, v in stats.stats.items() if k[2] == "ingest")  # type: ignore[attr-defined]
+        shares = {}
+        for label, names in STAGES.items():
+            names = (names,) if isinstance(names, str) else names
+            spent = sum(v[3] for k, v in stats.stats.items()  # type: ignore[attr-defined]
+                        if k[2] in names and "makegood" in k[0])
+            shares[label] = spent / total if total else 0.0
+        result["shares"] = shares
+    return result
+
+
+def deadline_lag(url: str, orders: int, spread_s: float = 4.0) -> dict:
+    """Orders whose deadline (promised + 15 min) falls 1-5 s from now; none is delivered."""
+    store = SqlStore(url)
+    store.migrate()
+    clock = SystemClock()
+    engine = Engine(store, load_policy(), clock, event_time=False, new_code=new_voucher_code)
+    now = clock.now()
+    raws = []
+    for i in range(orders):
+        due = now + timedelta(seconds=1 + spread_s * i / orders)
+        promised = due - timedelta(minutes=15)
+        raws.append({"id": f"lag-{i}", "type": "order.placed", "occurred_at": now.isoformat(),
+                     "customer_id": f"c{i}", "subject_id": f"o{i}",
+                     "attributes": {"promised_at": promised.isoformat(), "value": 20}})
+    engine.ingest(raws, source="bench")
+    stop = threading.Event()
+    loop = threading.Thread(target=EngineLoop(engine, max_sleep=0.25).run, args=(stop,))
+    loop.start()
+    time.sleep(1 + spread_s + 1.5)
+    stop.set()
+    loop.join()
+    with store.engine.connect() as c:
+        rows = c.execute(t.failures.select().where(t.failures.c.detector == "late_delivery"))
+        lags = sorted((r.detected_at - r.occurred_at).total_seconds() for r in rows)
+    store.dispose()
+    cuts = statistics.quantiles(lags, n=100, method="inclusive")
+    return {"deadlines": orders, "recorded": len(lags), "p50_ms": 1000 * statistics.median(lags),
+            "p99_ms": 1000 * cuts[98], "max_ms": 1000 * lags[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=3_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--lag-orders", type=int, default=400)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        lag_url = args.database_url or f"sqlite:///{Path(tmp) / 'lag.db'}"
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+              f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}")
+        events = events_for(args.orders, args.customers)
+        kinds = len({e["type"] for e in events})
+        print(f"workload: {len(events):,} events of {kinds} types from the demo simulator "
+              f"({args.orders:,} orders, {args.customers:,} customers), batches of {args.batch}")
+        result = throughput(url, events, args.batch, profile=False)
+        print(f"end-to-end, event time, {url.split(':')[0]}: {result['events_per_s']:,.0f} "
+              f"events/s ({result['seconds']:.2f} s wall, {result['cpu_seconds']:.2f} s CPU: "
+              f"{result['events_per_cpu_s']:,.0f} events per CPU-second)")
+        profiled = throughput(url.replace("bench.db", "profiled.db"), events, args.batch,
+                              profile=True)
+        print("where the time goes (share of ingest, under cProfile):")
+        for label, share in profiled["shares"].items():
+            print(f"  {label:34} {100 * share:5.1f} %")
+        lag = deadline_lag(lag_url, args.lag_orders)
+        print(f"deadline lag, wall clock, {lag['recorded']}/{lag['deadlines']} deadlines: "
+              f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms, "
+              f"max {lag['max_ms']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

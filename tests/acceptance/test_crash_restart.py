@@ -168,12 +168,6 @@ def test_replaying_the_file_changes_nothing(runs: dict[str, Any]) -> None:
     assert snapshot(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="event time: Engine._times gives each event the watermark (newest occurred_at less "
-    "allowed_lateness) as `now`, so a match-rule failure is detected, and acknowledged, 2 min "
-    "before the event that shows it occurred; time-to-detect goes negative",
-)
 def test_no_failure_is_detected_before_it_occurred(runs: dict[str, Any]) -> None:
     with closing(sqlite3.connect(runs["a_db"])) as connection:
         early = connection.execute(

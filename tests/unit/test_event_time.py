@@ -87,3 +87,15 @@ def test_an_event_later_than_the_allowed_lateness_is_still_recorded(make_engine)
     assert len(store.state.events) == 3
     lateness = {f.detector: f.lateness_s for f in store.state.failures.values()}
     assert lateness["late_delivery"] == -60  # it had arrived in time: the record says so
+
+
+def test_no_failure_is_detected_before_the_event_that_shows_it(make_engine):
+    store = InMemoryStore()
+    engine = make_engine(store, event_time=True)
+    engine.ingest([ev("i1", "order.item_issue", T0, "c1", "o1", issue="missing", item_value=5),
+                   ev("p2", "purchase", T0 + minutes(10), "c2"),
+                   ev("i3", "order.item_issue", T0 + minutes(11), "c3", "o3", issue="damaged")])
+    for failure in store.state.failures.values():
+        assert failure.detected_at >= failure.occurred_at
+    for message in store.state.outbox.values():
+        assert message.created_at >= T0

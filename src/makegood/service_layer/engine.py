@@ -145,7 +145,8 @@ class Engine:
         seen_armed = 0
         for event, now in zip(new, marks, strict=True):
             report.timers_fired += _fire_until(recovery, world, heap, now)
-            recovery.apply(event, now, analyses.get(event.id))
+            # an event is known from the moment it occurred, never before
+            recovery.apply(event, max(now, event.occurred_at), analyses.get(event.id))
             for timer in world.armed[seen_armed:]:
                 heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
             seen_armed = len(world.armed)

@@ -1,0 +1,134 @@
+"""The `OutboxStore` contract (what the dispatcher sees): the SQL stores and
+`makegood.testing.InMemoryOutbox` claim, lease and mark messages alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from makegood.adapters.sql import rows
+from makegood.adapters.sql import schema as t
+from makegood.domain.message import DEAD, PENDING, SENT, OutboxMessage
+from makegood.domain.world import Changes, Snapshot
+from makegood.testing import InMemoryOutbox
+
+from .conftest import POSTGRES, read_back
+from .samples import BUDGETS, T, message
+
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass
+class Outbox:
+    """An `OutboxStore` with the two things the port leaves to others: adding and reading."""
+
+    store: Any
+
+    def add(self, *messages: OutboxMessage) -> None:
+        if isinstance(self.store, InMemoryOutbox):
+            for m in messages:
+                self.store.add(m)
+            return
+        with self.store.session() as s:  # as the engine writes them: in a batch's changes
+            s.save(Changes(outbox=list(messages)), Snapshot(), BUDGETS)
+
+    def get(self, message_id: str) -> OutboxMessage:
+        if isinstance(self.store, InMemoryOutbox):
+            return self.store.get(message_id)
+        with self.store.engine.connect() as c:
+            row = c.execute(sa.select(t.outbox).where(t.outbox.c.id == message_id)).one()
+            return rows.outbox_of(row)
+
+    def claim(self, now: Any, lease_until: Any, limit: int = 100) -> list[str]:
+        return [m.id for m in self.store.claim(now, lease_until, limit)]
+
+
+@pytest.fixture(params=["memory", "sqlite", POSTGRES])
+def outbox(request: pytest.FixtureRequest) -> Outbox:
+    if request.param == "memory":
+        return Outbox(InMemoryOutbox())
+    return Outbox(request.getfixturevalue(f"{request.param}_database").store())
+
+
+def test_claim_leases_due_messages_oldest_first(outbox: Outbox) -> None:
+    outbox.add(
+        message("m1", created_at=T - 3 * MINUTE),
+        message("m2", created_at=T - 2 * MINUTE),
+        message("m3", created_at=T - MINUTE),
+        message("m4", created_at=T - MINUTE, next_attempt_at=T + timedelta(hours=1)),
+    )
+    assert outbox.claim(T, T + 5 * MINUTE, limit=2) == ["m1", "m2"]
+    assert outbox.claim(T, T + 5 * MINUTE) == ["m3"]  # the leased ones are not handed out again
+    assert outbox.claim(T + 4 * MINUTE, T + 9 * MINUTE) == []
+    claimed = outbox.store.claim(T + 5 * MINUTE, T + 10 * MINUTE, 10)  # the lease ran out
+    assert [m.id for m in claimed] == ["m1", "m2", "m3"]
+    assert claimed[0].context == message("m1").context
+    assert claimed[0].key == "key-m1" and claimed[0].template == "apology"
+    assert outbox.get("m1").next_attempt_at == T + 10 * MINUTE
+    assert outbox.claim(T + timedelta(hours=1), T + timedelta(hours=2)) == ["m1", "m2", "m3", "m4"]
+
+
+def test_a_second_message_with_the_same_key_is_ignored(outbox: Outbox) -> None:
+    outbox.add(message("m1", created_at=T - MINUTE, key="k"))
+    outbox.add(message("m2", created_at=T - MINUTE, key="k"))
+    assert outbox.claim(T, T + MINUTE) == ["m1"]
+
+
+def test_a_sent_message_is_not_claimed_again(outbox: Outbox) -> None:
+    outbox.add(message("m1", created_at=T - MINUTE))
+    assert outbox.claim(T, T + MINUTE) == ["m1"]
+    outbox.store.mark_sent("m1", T + timedelta(seconds=5), "250 OK")
+    sent = outbox.get("m1")
+    assert (sent.status, sent.attempts, sent.sent_at, sent.last_error) == (
+        SENT,
+        1,
+        T + timedelta(seconds=5),
+        None,
+    )
+    assert outbox.claim(T + timedelta(days=1), T + timedelta(days=2)) == []
+
+
+def test_a_failed_message_is_retried_at_its_time(outbox: Outbox) -> None:
+    outbox.add(message("m1", created_at=T - MINUTE))
+    assert outbox.claim(T, T + MINUTE) == ["m1"]
+    outbox.store.mark_failed("m1", T, "451 try later", T + 10 * MINUTE)
+    failed = outbox.get("m1")
+    assert (failed.status, failed.attempts, failed.last_error) == (PENDING, 1, "451 try later")
+    assert outbox.claim(T + 9 * MINUTE, T + 11 * MINUTE) == []
+    assert outbox.claim(T + 10 * MINUTE, T + 11 * MINUTE) == ["m1"]
+    outbox.store.mark_failed("m1", T + 10 * MINUTE, "451 again", T + 30 * MINUTE)
+    outbox.store.mark_sent("m1", T + 30 * MINUTE, "250 OK")  # marked without a claim: allowed
+    done = outbox.get("m1")
+    assert (done.status, done.attempts, done.last_error) == (SENT, 3, None)
+
+
+def test_a_dead_message_is_never_claimed(outbox: Outbox) -> None:
+    outbox.add(message("m1", created_at=T - MINUTE), message("m2", created_at=T - MINUTE))
+    assert outbox.claim(T, T + MINUTE) == ["m1", "m2"]
+    outbox.store.mark_failed("m1", T, "550 no such user", None)
+    dead = outbox.get("m1")
+    assert (dead.status, dead.attempts, dead.last_error) == (DEAD, 1, "550 no such user")
+    assert outbox.claim(T + timedelta(days=30), T + timedelta(days=31)) == ["m2"]
+
+
+def test_sql_stores_log_each_delivery_in_the_case_timeline(outbox: Outbox) -> None:
+    if isinstance(outbox.store, InMemoryOutbox):
+        pytest.skip("InMemoryOutbox records attempts in .history, it has no case timeline")
+    outbox.add(message("m1", created_at=T - MINUTE), message("m2", created_at=T - MINUTE))
+    outbox.claim(T, T + MINUTE)
+    outbox.store.mark_failed("m1", T, "451", T + MINUTE)
+    outbox.store.mark_sent("m1", T + MINUTE, "250 OK")
+    outbox.store.mark_failed("m2", T, "550", None)
+    logged = [
+        (e.case_id, e.kind, e.actor, e.data["message"], e.data["attempt"])
+        for e in read_back(outbox.store).timeline
+    ]
+    assert logged == [
+        ("k1", "message_retry", "dispatcher", "m1", 1),
+        ("k1", "message_sent", "dispatcher", "m1", 2),
+        ("k1", "message_dead", "dispatcher", "m2", 1),
+    ]

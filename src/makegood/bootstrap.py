@@ -34,12 +34,12 @@ def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
     """The lexicon tier of text analysis, with the policy's `text:` rules if it has any."""
     try:
         from makegood.adapters.text.lexicon import LexiconAnalyzer
-        from makegood.adapters.text.rules import load_default_rules
+        from makegood.adapters.text.rules import load_default_rules, merge_with_defaults
         from makegood.domain.text import text_rules_from_mapping
     except ImportError:  # pragma: no cover - the text adapters ship with the base install
         return None
-    rules = (text_rules_from_mapping(policy.policy.text) if policy.policy.text
-             else load_default_rules())
+    rules = (text_rules_from_mapping(merge_with_defaults(policy.policy.text))
+             if policy.policy.text else load_default_rules())
     return LexiconAnalyzer(rules)
 
 

@@ -47,6 +47,7 @@ def failure_context(
     earlier: tuple[Decimal, int], attributes: Mapping[str, Any],
 ) -> dict[str, Any]:
     order = subject.context() if subject else {}
+    analysis = failure.evidence.get("analysis") or {}
     return {
         "failure": {"category": failure.category, "type": failure.type,
                     "severity": failure.severity, "detector": failure.detector},
@@ -60,6 +61,8 @@ def failure_context(
         "earlier_compensation": earlier[0],
         "earlier_compensations": earlier[1],
         "attributes": attributes,
+        "cues": analysis.get("cues") or {},
+        "sentiment": analysis.get("sentiment"),
     }
 
 

@@ -23,7 +23,7 @@ DETECTOR_NAMES = frozenset(
 )
 FAILURE_NAMES = frozenset(
     {"failure", "customer", "order", "lateness", "order_value", "earlier_compensation",
-     "earlier_compensations", "attributes", "severity", "category"}
+     "earlier_compensations", "attributes", "severity", "category", "cues", "sentiment"}
 )
 
 

@@ -31,7 +31,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_policy(directory: Path) -> Path:
+def roomy_policy(directory: Path) -> Path:
     """The shipped policy with room in the per-case budget above the agents' limit, so that a
     grant above an agent's limit can become an approval instead of breaking a budget."""
     shipped = shipped_templates().parent / "food_delivery.yaml"
@@ -109,7 +109,7 @@ class Server:
 def make_server(directory: Path, database: Path | None = None) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKEGOOD_")}
     env.update(MAKEGOOD_DATABASE_URL=f"sqlite:///{database or directory / 'makegood.db'}",
-               MAKEGOOD_SECRET=SECRET, MAKEGOOD_POLICY=str(test_policy(directory)),
+               MAKEGOOD_SECRET=SECRET, MAKEGOOD_POLICY=str(roomy_policy(directory)),
                MAKEGOOD_OUTBOX_FILE=str(directory / "outbox.jsonl"), PYTHONIOENCODING="utf-8")
     return Server(directory, env)
 

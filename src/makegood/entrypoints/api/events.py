@@ -29,6 +29,10 @@ def _problem(status: int, field: str, reason: str, index: int | None = None) -> 
 
 def _fold(raw: Any) -> Any:
     """Unknown top-level fields are kept as attributes (as data, never interpreted)."""
+    if isinstance(raw, dict) and not isinstance(raw.get("type", ""), str):
+        # parse_event cannot yet take a non-string type (an unhashable one raises): pass it
+        # as its JSON text, which is refused as a malformed type and quarantined as usual
+        raw = {**raw, "type": json.dumps(raw["type"])}
     if not isinstance(raw, dict) or set(raw) <= ENVELOPE:
         return raw
     attributes = raw.get("attributes")

@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import T0, ev, minutes
+from helpers import T0, ev, minutes
 from makegood.domain.compensation import required_role
 from makegood.domain.policy import Budgets
 from makegood.domain.rules import compile_policy

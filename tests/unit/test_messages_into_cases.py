@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import T0, ev, minutes
+from helpers import T0, ev, minutes
 from makegood.bootstrap import default_analyzer
 from makegood.testing import InMemoryStore
 

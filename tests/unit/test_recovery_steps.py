@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import T0, ev, minutes
+from helpers import T0, ev, minutes
 from makegood.testing import InMemoryStore
 
 

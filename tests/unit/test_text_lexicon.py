@@ -199,3 +199,21 @@ def test_a_complaint_without_negative_words_still_reads_negative(
 def test_analyze_many_is_analyze_on_each(analyzer: LexiconAnalyzer) -> None:
     texts = ["late again!!!", "obrigado pela ajuda", "ok"]
     assert analyzer.analyze_many(texts) == [analyzer.analyze(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not bad at all", "never so good", "this isn't great", "without doubt the best",
+        "I don't love it but it's fine", "kind of nice", "never this happy", "NOT GOOD!!!",
+        "The food was good, but the delivery was terrible.", "nobody helped me, awful",
+        "it's not that the driver wasn't nice", "great 😀 service", "least helpful agent",
+        "", "   padded   ",
+    ],
+)
+def test_the_fast_vader_scores_exactly_as_vader(text: str) -> None:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from makegood.adapters.text.lexicon import _vader
+
+    assert _vader().polarity_scores(text) == SentimentIntensityAnalyzer().polarity_scores(text)

@@ -23,6 +23,7 @@ from makegood.domain.model import (
     Compensation,
     Customer,
     Failure,
+    Incident,
     Subject,
     TimelineEntry,
     Timer,
@@ -69,6 +70,7 @@ class _State:
     timeline: list[TimelineEntry] = field(default_factory=list)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)  # by key
     spend: dict[date, Decimal] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
 
 
 class InMemorySession:
@@ -90,6 +92,14 @@ class InMemorySession:
 
     def set_value(self, name: str, value: str) -> None:
         self.state.values[name] = value
+
+    def incident(self, incident_id: str) -> Incident | None:
+        return copy.deepcopy(self.state.incidents.get(incident_id))
+
+    def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
+        return [(s.customer_id, s.id) for s in self.state.subjects.values()
+                if str(s.attributes.get(attribute)) == value
+                and not ({"order.delivered", "order.cancelled"} & set(s.seen))]
 
     def next_timer_due(self) -> datetime | None:
         return min((t.due_at for t in self.state.timers.values()), default=None)
@@ -120,6 +130,8 @@ class InMemorySession:
             compensations={k: v for k, v in s.compensations.items() if v.customer_id in customers
                            and (v.created_at > since or v.status == "pending")},
             global_spent={d: v for d, v in s.spend.items() if d in days},
+            incidents={k: v for k, v in s.incidents.items() if v.status == "open"
+                       or (v.status == "forming" and v.last_at > since) or k in case_ids},
             messages_per_day=messages,
         ))
 
@@ -135,6 +147,7 @@ class InMemorySession:
             (changes.cases, snapshot.cases, s.cases),
             (changes.failures, snapshot.failures, s.failures),
             (changes.compensations, snapshot.compensations, s.compensations),
+            (changes.incidents, snapshot.incidents, s.incidents),
         ):
             for i in sorted(ids):
                 target[i] = copy.deepcopy(source[i])  # type: ignore[index]

@@ -139,6 +139,29 @@ class Case:
 
 
 @dataclass(slots=True)
+class Incident:
+    """Many customers failed at once for one reason: one record, one proactive recovery.
+
+    `signals` holds the recent failures (at, customer, subject) that count toward declaring it;
+    `affected` every customer told, with the subjects concerned."""
+
+    id: str
+    spec: str
+    key: str
+    status: str  # forming | open | resolved
+    first_at: datetime
+    last_at: datetime
+    declared_at: datetime | None = None
+    resolved_at: datetime | None = None
+    signals: list[list[str]] = field(default_factory=list)  # [iso time, customer, subject]
+    affected: dict[str, list[str]] = field(default_factory=dict)  # customer -> subjects
+    stage: int = 0  # 1 declared, 2 resolved
+    source: str = "cluster"  # cluster | alert
+    messages: int = 0
+    spent: Decimal = Decimal(0)
+
+
+@dataclass(slots=True)
 class TimelineEntry:
     case_id: str
     at: datetime

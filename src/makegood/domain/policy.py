@@ -123,6 +123,27 @@ class Playbook:
 
 
 @dataclass(frozen=True)
+class IncidentSpec:
+    """`threshold` failures of `categories` sharing the subject attribute `key` within `window`
+    make one incident; it closes after `quiet` without a new one (or by hand, or when a
+    `service.alert` says restored). Every affected customer hears once per stage, and may be
+    compensated (`amount`, within the same budgets and tiers)."""
+
+    __pydantic_config__ = _STRICT
+    name: str
+    key: str  # a subject (order) attribute, e.g. area, merchant
+    categories: tuple[str, ...] = ()
+    threshold: int = 5
+    window: str = "20m"
+    quiet: str = "45m"
+    alerts: bool = False  # service.alert events with this key open and resolve it too
+    kind: Literal["voucher", "credit", "refund"] = "voucher"
+    amount: Amount | None = None
+    template: str = "incident"
+    expires_in: str = "30d"
+
+
+@dataclass(frozen=True)
 class Budgets:
     __pydantic_config__ = _STRICT
     per_case: Decimal = Decimal(50)
@@ -181,6 +202,7 @@ class Policy:
     version: int = 1
     business: Business = field(default_factory=Business)
     severity: tuple[SeverityRule, ...] = ()
+    incidents: tuple[IncidentSpec, ...] = ()
     budgets: Budgets = field(default_factory=Budgets)
     empowerment: Empowerment = field(default_factory=Empowerment)
     follow_up: FollowUp = field(default_factory=FollowUp)

@@ -19,6 +19,7 @@ from makegood.domain.compensation import required_role as role_for
 from makegood.domain.context import event_context, failure_context, lateness_of, message_context
 from makegood.domain.errors import ExpressionError
 from makegood.domain.event import Event, jsonable, parse_datetime
+from makegood.domain.incident import FANOUT, QUIET, Incidents
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
 from makegood.domain.rules import CompiledDetector, CompiledPlaybook, CompiledPolicy, evaluate
@@ -39,6 +40,7 @@ class Recovery:
         self._match_by_type: dict[str, list[CompiledDetector]] = {}
         self._repeat = [d for d in policy.detectors if d.spec.kind == "repeat"]
         self._deadline = {d.name: d for d in policy.detectors if d.spec.kind == "deadline"}
+        self.incidents = Incidents(self)
         self._until: dict[str, list[CompiledDetector]] = {}
         for detector in self._deadline.values():
             for event_type in detector.spec.until:
@@ -61,6 +63,8 @@ class Recovery:
                 subject.seen[event.type] = event.occurred_at
         if event.type == "survey.answered" and event.attributes.get("case_id"):
             self._survey_answered(event, now)
+        if event.type == "service.alert":
+            self.incidents.alert(event, now)
         context = event_context(event, customer, subject, analysis)
         for detector in self.policy.detectors_on(event.type):
             if subject is not None and evaluate(detector.when, context):
@@ -133,6 +137,9 @@ class Recovery:
     def fire(self, timer: m.Timer, now: datetime) -> None:
         """A timer came due. Precondition: it was not fired or cancelled before."""
         self.world.cancel(timer.key)
+        if timer.kind in (FANOUT, QUIET):
+            self.incidents.fire(timer, now)
+            return
         if timer.kind == "deadline":
             detector = self._deadline.get(str(timer.data.get("detector")))
             subject = self.world.subject(timer.subject_id or "")
@@ -200,6 +207,9 @@ class Recovery:
         failure.severity = self._severity(failure, customer, subject, attributes, now)
         case, rises = self._open_or_join(case, failure, customer.id, subject_key, now)
         self.world.add_failure(failure)
+        incident = self.incidents.observe(failure, subject, now)
+        if incident is not None:
+            failure.evidence["incident"] = incident.id
         self._log(case.id, now, "failure_detected", ENGINE, {
             "failure": failure.id, "detector": detector.name, "category": category,
             "type": type_, "severity": failure.severity,
@@ -281,6 +291,11 @@ class Recovery:
             key = f"{failure.id}:{on}:{step.index}"
             do = step.spec.do
             if do in ("acknowledge", "apologise"):
+                if on == "detected" and failure.evidence.get("incident"):
+                    self._log(case.id, now, "message_merged", ENGINE, {
+                        "template": step.spec.template or do,
+                        "incident": failure.evidence["incident"]})
+                    continue
                 self._message(case, customer, failure, subject, step.spec.template or do, key,
                               now, compensation)
             elif do == "escalate":
@@ -312,7 +327,7 @@ class Recovery:
         self.world.enqueue(message, now.date())
         self._log(case.id, now, "message_queued", ENGINE,
                   {"message": message.id, "template": template, "channel": channel})
-        if case.state in (m.DETECTED, m.REOPENED):
+        if case.state in (m.DETECTED, m.REOPENED) and self.world.case(case.id) is case:
             case.acknowledged_at = case.acknowledged_at or now
             self._set_state(case, m.ACKNOWLEDGED, now, ENGINE)
 

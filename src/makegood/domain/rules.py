@@ -15,7 +15,15 @@ from typing import Any
 
 from makegood.domain.errors import ExpressionError, PolicyError
 from makegood.domain.expr import Expr, compile_expr, parse_duration
-from makegood.domain.policy import SEVERITIES, Amount, Detector, Playbook, Policy, Step
+from makegood.domain.policy import (
+    SEVERITIES,
+    Amount,
+    Detector,
+    IncidentSpec,
+    Playbook,
+    Policy,
+    Step,
+)
 
 DETECTOR_NAMES = frozenset(
     {"id", "type", "occurred_at", "customer_id", "subject_id", "attributes", "customer", "order",
@@ -103,6 +111,15 @@ class CompiledPlaybook:
 
 
 @dataclass(frozen=True)
+class CompiledIncident:
+    spec: IncidentSpec
+    window: timedelta
+    quiet: timedelta
+    amount: CompiledAmount | None
+    expires_in: timedelta
+
+
+@dataclass(frozen=True)
 class CompiledPolicy:
     policy: Policy
     detectors: tuple[CompiledDetector, ...]
@@ -113,6 +130,10 @@ class CompiledPolicy:
     survey_expires_in: timedelta
     allowed_lateness: timedelta
     repurchase_window: timedelta
+    incidents: tuple[CompiledIncident, ...] = ()
+
+    def incident(self, name: str) -> CompiledIncident | None:
+        return next((i for i in self.incidents if i.spec.name == name), None)
 
     def playbook_for(self, category: str, severity: str) -> CompiledPlaybook | None:
         return next((p for p in self.playbooks if p.applies(category, severity)), None)
@@ -212,6 +233,17 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     if not e.auto <= e.agent <= e.lead:
         raise PolicyError("empowerment limits must rise: auto <= agent <= lead",
                           "empowerment.auto")
+    incidents = []
+    for i, spec in enumerate(policy.incidents):
+        path = f"incidents[{i}]"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec.key):
+            raise PolicyError("key names a subject attribute, e.g. area or merchant", f"{path}.key")
+        if spec.threshold < 1:
+            raise PolicyError("threshold must be at least 1", f"{path}.threshold")
+        incidents.append(CompiledIncident(
+            spec, duration(spec.window, f"{path}.window"),
+            duration(spec.quiet, f"{path}.quiet"), _amount(spec.amount, f"{path}.amount"),
+            duration(spec.expires_in, f"{path}.expires_in")))
     return CompiledPolicy(
         policy,
         detectors,
@@ -222,6 +254,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         duration(policy.follow_up.expires_in, "follow_up.expires_in"),
         duration(policy.engine.allowed_lateness, "engine.allowed_lateness"),
         duration(policy.engine.repurchase_window, "engine.repurchase_window"),
+        tuple(incidents),
     )
 
 

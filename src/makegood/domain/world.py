@@ -19,6 +19,7 @@ from makegood.domain.model import (
     Compensation,
     Customer,
     Failure,
+    Incident,
     Subject,
     TimelineEntry,
     Timer,
@@ -34,6 +35,7 @@ class Snapshot:
     compensations: dict[str, Compensation] = field(default_factory=dict)
     global_spent: dict[date, Decimal] = field(default_factory=dict)
     messages_per_day: dict[tuple[str, date], int] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)  # forming and open ones
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Changes:
     timers: dict[str, Timer] = field(default_factory=dict)  # armed in this batch
     timers_done: set[str] = field(default_factory=set)  # fired or cancelled
     global_spend: dict[date, Decimal] = field(default_factory=dict)  # increments
+    incidents: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -65,6 +68,31 @@ class World:
         self._comp_by_key = {c.key: c for c in snapshot.compensations.values()}
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
+
+    def merge(self, extra: Snapshot) -> None:
+        """Add state loaded later in the batch; what is already here (maybe changed) wins."""
+        s = self.s
+        for mine, theirs in ((s.customers, extra.customers), (s.subjects, extra.subjects),
+                             (s.incidents, extra.incidents)):
+            for key, value in theirs.items():
+                mine.setdefault(key, value)  # type: ignore[attr-defined]
+        for case in extra.cases.values():
+            if case.id not in s.cases:
+                s.cases[case.id] = case
+                self._case_by_key[(case.customer_id, case.subject_key)] = case
+        for failure in extra.failures.values():
+            if failure.id not in s.failures:
+                s.failures[failure.id] = failure
+                self._failures_by_key[failure.key] = failure
+                self._failures_by_case[failure.case_id].append(failure)
+        for compensation in extra.compensations.values():
+            if compensation.id not in s.compensations:
+                s.compensations[compensation.id] = compensation
+                self._comp_by_key[compensation.key] = compensation
+        for key, count in extra.messages_per_day.items():
+            s.messages_per_day.setdefault(key, count)
+        for day, spent in extra.global_spent.items():
+            s.global_spent.setdefault(day, spent)
 
     # customers and subjects
     def customer(self, customer_id: str) -> Customer:
@@ -127,6 +155,19 @@ class World:
 
     def log(self, entry: TimelineEntry) -> None:
         self.changes.timeline.append(entry)
+
+    # incidents
+    def incident(self, incident_id: str) -> Incident | None:
+        return self.s.incidents.get(incident_id)
+
+    def live_incident(self, spec: str, key: str) -> Incident | None:
+        """The forming or open incident of this spec and key, if there is one."""
+        return next((i for i in self.s.incidents.values()
+                     if i.spec == spec and i.key == key and i.status != "resolved"), None)
+
+    def touch_incident(self, incident: Incident) -> None:
+        self.s.incidents[incident.id] = incident
+        self.changes.incidents.add(incident.id)
 
     # timers
     def arm(self, timer: Timer) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined, Rejection, parse_event
+from makegood.domain.incident import DECLARED, FANOUT, incident_targets
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
 from makegood.domain.recovery import Recovery
@@ -143,15 +144,21 @@ class Engine:
         for timer in due:
             heapq.heappush(heap, (timer.due_at, timer.key, len(heap), timer))
         seen_armed = 0
+
+        def prepare(timer: Timer) -> None:
+            if timer.kind == FANOUT:
+                self._resolve_fanout(session, world, timer, start, final)
+
         for event, now in zip(new, marks, strict=True):
-            report.timers_fired += _fire_until(recovery, world, heap, now)
-            # an event is known from the moment it occurred, never before
-            recovery.apply(event, max(now, event.occurred_at), analyses.get(event.id))
+            report.timers_fired += _fire_until(recovery, world, heap, now, prepare)
+            if self.event_time:  # an event is known from the moment it occurred, never before
+                now = max(now, event.occurred_at)
+            recovery.apply(event, now, analyses.get(event.id))
             for timer in world.armed[seen_armed:]:
                 heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
             seen_armed = len(world.armed)
         while True:  # timers armed by fired timers may be due too
-            fired = _fire_until(recovery, world, heap, final)
+            fired = _fire_until(recovery, world, heap, final, prepare)
             report.timers_fired += fired
             for timer in world.armed[seen_armed:]:
                 heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
@@ -164,6 +171,32 @@ class Engine:
         if self.event_time:
             session.set_value(WATERMARK, final.isoformat())
         return report
+
+    def _resolve_fanout(self, session: StoreSession, world: World, timer: Timer,
+                        start: datetime, final: datetime) -> None:
+        """Who an incident stage speaks to, with their state loaded into the batch's World:
+        open subjects in the store, corrected by what this batch already changed."""
+        incident_id = str(timer.data.get("incident"))
+        incident = world.incident(incident_id) or session.incident(incident_id)
+        spec = self.policy.incident(incident.spec) if incident else None
+        if incident is None or spec is None:
+            return
+        world.s.incidents.setdefault(incident.id, incident)
+        pairs: set[tuple[str, str]] = set()
+        if int(timer.data["stage"]) == DECLARED:
+            pairs = set(session.open_subjects(spec.spec.key, incident.key))
+            for subject in world.s.subjects.values():
+                if str(subject.attributes.get(spec.spec.key)) == incident.key:
+                    pair = (subject.customer_id, subject.id)
+                    closed = {"order.delivered", "order.cancelled"} & set(subject.seen)
+                    (pairs.discard if closed else pairs.add)(pair)
+        targets = incident_targets(incident, int(timer.data["stage"]), sorted(pairs))
+        customers = {c for c, _ in targets if c not in world.s.customers}
+        subjects = {s for _, s in targets if s not in world.s.subjects}
+        if customers or subjects:
+            world.merge(session.load(customers, subjects, (), start - self.history,
+                                     _days(start, final)))
+        timer.data["targets"] = [list(pair) for pair in targets]
 
     def _times(self, session: StoreSession, new: Sequence[Event],
                received: datetime) -> tuple[list[datetime], datetime, datetime | None]:
@@ -197,13 +230,14 @@ class Engine:
 
 
 def _fire_until(recovery: Recovery, world: World, heap: list[tuple[datetime, str, int, Timer]],
-                now: datetime) -> int:
+                now: datetime, prepare: Callable[[Timer], None]) -> int:
     fired = 0
     while heap and heap[0][0] <= now:
         _, key, _, timer = heapq.heappop(heap)
         current = world.changes.timers.get(key)
         if key in world.changes.timers_done or (current is not None and current is not timer):
             continue
+        prepare(timer)
         recovery.fire(timer, now)
         fired += 1
     return fired

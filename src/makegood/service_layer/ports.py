@@ -12,7 +12,7 @@ from typing import Protocol
 
 from makegood.domain.event import Event, Quarantined
 from makegood.domain.message import Delivery, OutboxMessage, Rendered
-from makegood.domain.model import Timer
+from makegood.domain.model import Incident, Timer
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 
@@ -70,6 +70,13 @@ class StoreSession(Protocol):
     def get_value(self, name: str) -> str | None: ...
 
     def set_value(self, name: str, value: str) -> None: ...
+
+    def incident(self, incident_id: str) -> Incident | None: ...
+
+    def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
+        """(customer, subject) of subjects whose `attribute` equals `value` and that neither
+        arrived nor were cancelled (the engine's open orders in an area, say)."""
+        ...
 
     def next_timer_due(self) -> datetime | None:
         """When the earliest timer is due, if any."""

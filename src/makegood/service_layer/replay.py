@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 from makegood.domain.event import Event, Quarantined
 from makegood.domain.model import GRANTED, PENDING, Case, Compensation, Failure, Timer
@@ -49,6 +49,7 @@ class _State:
         self.outbox: set[str] = set()
         self.messages: Counter[tuple[str, date]] = Counter()
         self.spend: dict[date, Decimal] = {}
+        self.incidents: dict[str, Any] = {}
         self.seq = count()
 
 
@@ -70,6 +71,14 @@ class ReplaySession:
 
     def set_value(self, name: str, value: str) -> None:
         self.s.values[name] = value
+
+    def incident(self, incident_id: str) -> Any:
+        return self.s.incidents.get(incident_id)
+
+    def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
+        return [(x.customer_id, x.id) for x in self.s.subjects.values()
+                if str(x.attributes.get(attribute)) == value
+                and not ({"order.delivered", "order.cancelled"} & set(x.seen))]
 
     def next_timer_due(self) -> datetime | None:
         due = self.due_timers(datetime.max.replace(tzinfo=UTC), 1)
@@ -111,6 +120,9 @@ class ReplaySession:
         wanted = set(subject_ids) | {c.subject_key for c in snap.cases.values() if c.subject_key}
         snap.subjects = {i: s.subjects[i] for i in wanted if i in s.subjects}
         snap.global_spent = {d: s.spend[d] for d in days if d in s.spend}
+        if hasattr(snap, "incidents"):  # forming and open ones, as the other stores load them
+            snap.incidents = {k: v for k, v in s.incidents.items() if v.status == "open" or (
+                v.status == "forming" and v.last_at > since) or k in case_ids}
         return snap
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
@@ -133,6 +145,8 @@ class ReplaySession:
             if i not in s.compensations:
                 s.compensations_of[snapshot.compensations[i].customer_id].append(i)
             s.compensations[i] = snapshot.compensations[i]
+        for i in getattr(changes, "incidents", ()):
+            s.incidents[i] = cast(Any, snapshot).incidents[i]
         for message in changes.outbox:
             if message.key not in s.outbox:
                 s.outbox.add(message.key)
@@ -167,6 +181,7 @@ class Decisions:
     resolutions: int = 0  # webhook calls to the operations system
     escalated: set[str] = field(default_factory=set)  # cases
     suppressed: int = 0
+    incidents: dict[str, Any] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
 
     def record(self, changes: Changes, snapshot: Snapshot) -> None:
@@ -176,6 +191,8 @@ class Decisions:
             self.cases[i] = snapshot.cases[i]
         for i in changes.compensations:
             self.compensations[i] = snapshot.compensations[i]
+        for i in getattr(changes, "incidents", ()):
+            self.incidents[i] = cast(Any, snapshot).incidents[i]
         for message in changes.outbox:
             if message.key in self.keys:
                 continue
@@ -211,6 +228,8 @@ class Decisions:
             "approvals_waiting": len(pending),
             "approvals_amount": sum((c.amount for c in pending), Decimal(0)),
             "escalations": len(self.escalated),
+            "incidents": sum(1 for i in self.incidents.values()
+                             if getattr(i, "status", None) != "forming"),
         }
 
 
@@ -232,6 +251,13 @@ class _RecordingSession:
 
     def set_value(self, name: str, value: str) -> None:
         self.inner.set_value(name, value)
+
+    def incident(self, incident_id: str) -> Any:
+        return cast(Any, self.inner).incident(incident_id)
+
+    def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = cast(Any, self.inner).open_subjects(attribute, value)
+        return found
 
     def next_timer_due(self) -> datetime | None:
         return self.inner.next_timer_due()

@@ -8,7 +8,15 @@ from typing import Any
 
 from makegood.domain.event import jsonable, parse_datetime
 from makegood.domain.message import OutboxMessage
-from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, Timer
+from makegood.domain.model import (
+    Case,
+    Compensation,
+    Customer,
+    Failure,
+    Incident,
+    Subject,
+    Timer,
+)
 
 
 def customer_row(c: Customer) -> dict[str, Any]:
@@ -108,3 +116,18 @@ def outbox_row(o: OutboxMessage) -> dict[str, Any]:
 
 def outbox_of(r: Any) -> OutboxMessage:
     return OutboxMessage(**{name: getattr(r, name) for name in OUTBOX_FIELDS})
+
+
+INCIDENT_FIELDS = ("id", "spec", "key", "status", "first_at", "last_at", "declared_at",
+                   "resolved_at", "signals", "affected", "stage", "source", "messages", "spent")
+
+
+def incident_row(i: Incident) -> dict[str, Any]:
+    return {name: getattr(i, name) for name in INCIDENT_FIELDS}
+
+
+def incident_of(r: Any) -> Incident:
+    values = {name: getattr(r, name) for name in INCIDENT_FIELDS}
+    values["signals"] = [list(s) for s in values["signals"]]
+    values["affected"] = {k: list(v) for k, v in values["affected"].items()}
+    return Incident(**values)

@@ -223,3 +223,21 @@ api_tokens = sa.Table(
     _at("created_at", nullable=False),
     _at("revoked_at"),
 )
+
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("spec", sa.String(100), nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    _at("first_at", nullable=False),
+    _at("last_at", nullable=False),
+    _at("declared_at"),
+    _at("resolved_at"),
+    sa.Column("signals", Json, nullable=False),
+    sa.Column("affected", Json, nullable=False),
+    sa.Column("stage", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("spent", DecimalText(), nullable=False),
+)

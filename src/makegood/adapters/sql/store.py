@@ -24,11 +24,15 @@ from makegood.adapters.sql.database import create_engine, dumps, migrate
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined, jsonable
 from makegood.domain.message import DEAD, PENDING, SENT, OutboxMessage
-from makegood.domain.model import Timer
+from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 
+_LIVE_INCIDENTS = sa.select(t.incidents).where(
+    sa.or_(t.incidents.c.status == "open",
+           sa.and_(t.incidents.c.status == "forming",
+                   t.incidents.c.last_at > sa.bindparam("since"))))
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(
@@ -153,6 +157,16 @@ class SqlSession:
         self.upsert(t.engine_state, [{"name": name, "value": value}], "name")
 
     # timers and state -----------------------------------------------------------------------
+    def incident(self, incident_id: str) -> Incident | None:
+        row = self.c.execute(sa.select(t.incidents).where(t.incidents.c.id == incident_id)).first()
+        return None if row is None else rows.incident_of(row)
+
+    def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
+        query = (sa.select(t.subjects.c.id, t.subjects.c.customer_id, t.subjects.c.seen)
+                 .where(t.subjects.c.attributes[attribute].as_string() == value))
+        return [(r.customer_id, r.id) for r in self.c.execute(query)
+                if not ({"order.delivered", "order.cancelled"} & set(r.seen))]
+
     def next_timer_due(self) -> datetime | None:
         return self.c.scalar(_NEXT_DUE)
 
@@ -183,6 +197,10 @@ class SqlSession:
         for r in self._where_in(t.compensations, "customer_id", customer_ids):
             if r.created_at > since or r.status == "pending":
                 snap.compensations[r.id] = rows.compensation_of(r)
+        for r in self.c.execute(_LIVE_INCIDENTS, {"since": since}):
+            snap.incidents[r.id] = rows.incident_of(r)
+        for r in self._where_in(t.incidents, "id", case_ids):  # named by due timers
+            snap.incidents[r.id] = rows.incident_of(r)
         if days:
             for r in self.c.execute(sa.select(t.budget_spend)
                                     .where(t.budget_spend.c.day.in_(sorted(days)))):
@@ -212,6 +230,8 @@ class SqlSession:
                 {"case_id": e.case_id, "at": e.at, "kind": e.kind, "actor": e.actor,
                  "data": jsonable(e.data)} for e in changes.timeline])
         self.insert_new(t.outbox, [rows.outbox_row(o) for o in changes.outbox], "key")
+        self.upsert(t.incidents, [rows.incident_row(s.incidents[i])
+                                  for i in sorted(changes.incidents)], "id")
         done = sorted(changes.timers_done)
         for part in _chunks(done):
             self.c.execute(sa.delete(t.timers).where(t.timers.c.key.in_(part)))

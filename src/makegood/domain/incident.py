@@ -1,0 +1,223 @@
+"""Incidents: many customers failed at once for one reason; one proactive recovery for all.
+
+A failure whose subject carries the incident's key attribute (e.g. ``area``) is a *signal*;
+`threshold` signals on distinct subjects within `window` declare the incident. Declaring arms a
+fan-out timer: the engine resolves who is affected (the signals' customers, and every customer
+with an open subject carrying the key) and hands them over in chunks, so ten thousand messages
+never hold up other events. While the incident is open, a new failure with the key joins it:
+that customer hears the incident message instead of an individual acknowledgement (one merged
+communication, not two). After `quiet` without a signal, or a `service.alert` restored, or by
+hand, it resolves and everyone affected hears that too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from makegood.domain import model as m
+from makegood.domain.compensation import check_budgets, compute_amount, required_role
+from makegood.domain.event import Event, parse_datetime
+from makegood.domain.model import Compensation, Failure, Incident, Subject
+from makegood.domain.rules import CompiledIncident
+
+if TYPE_CHECKING:
+    from makegood.domain.recovery import Recovery
+
+SYSTEM = "system:incidents"
+FANOUT = "incident_fanout"
+QUIET = "incident_quiet"
+DECLARED, RESOLVED = 1, 2
+TEMPLATE_SUFFIX = {DECLARED: "", RESOLVED: "_resolved"}
+
+
+def incident_targets(incident: Incident, stage: int,
+                     open_subjects: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Who a stage speaks to, (customer, subject) pairs in a stable order: when declared, the
+    customers whose failures formed it and every open subject carrying its key; when
+    resolved, everyone who was told it began."""
+    if stage == RESOLVED:
+        return sorted((c, subjects[0]) for c, subjects in incident.affected.items() if subjects)
+    pairs = {(s[1], s[2]) for s in incident.signals} | set(open_subjects)
+    return sorted(pairs)
+
+
+class Incidents:
+    def __init__(self, recovery: Recovery) -> None:
+        self.r = recovery
+        self.world = recovery.world
+        self.policy = recovery.policy
+
+    # signals ---------------------------------------------------------------------------------
+    def observe(self, failure: Failure, subject: Subject | None, now: datetime) -> Incident | None:
+        """Count a new failure; the open incident it belongs to, if any (it then speaks for the
+        customer instead of the failure's own acknowledgement)."""
+        if subject is None:
+            return None
+        joined = None
+        for spec in self.policy.incidents:
+            value = subject.attributes.get(spec.spec.key)
+            if value in (None, "") or (spec.spec.categories
+                                       and failure.category not in spec.spec.categories):
+                continue
+            incident = self.world.live_incident(spec.spec.name, str(value))
+            if incident is None:
+                incident = Incident(m.stable_id("inc", spec.spec.name, str(value), now.isoformat()),
+                                    spec.spec.name, str(value), "forming", now, now)
+            if not any(s[2] == subject.id for s in incident.signals) and not any(
+                    subject.id in subjects for subjects in incident.affected.values()):
+                incident.last_at = now  # a new subject failing keeps the incident going
+            if incident.status == "open":
+                self._tell(incident, spec, failure.customer_id, subject.id, DECLARED, now)
+                joined = incident
+            else:
+                since = now - spec.window
+                incident.signals = [s for s in incident.signals
+                                    if parse_datetime(s[0], "signal") > since]
+                incident.signals.append([now.isoformat(), failure.customer_id, subject.id])
+                if len({s[2] for s in incident.signals}) >= spec.spec.threshold:
+                    self.declare(incident, spec, now, "cluster")
+                    joined = incident
+            self.world.touch_incident(incident)
+        return joined
+
+    def alert(self, event: Event, now: datetime) -> None:
+        """`service.alert`: down/degraded opens (or keeps) the incident, restored resolves it."""
+        area = event.attributes.get("area")
+        for spec in self.policy.incidents:
+            if not spec.spec.alerts or area in (None, ""):
+                continue
+            incident = self.world.live_incident(spec.spec.name, str(area))
+            if event.attributes["status"] == "restored":
+                if incident is not None and incident.status == "open":
+                    self.resolve(incident, now, "monitoring")
+                continue
+            if incident is None:
+                incident = Incident(m.stable_id("inc", spec.spec.name, str(area), now.isoformat()),
+                                    spec.spec.name, str(area), "forming", now, now)
+            if incident.status != "open":
+                self.declare(incident, spec, now, "alert", {"alert": event.id})
+
+    # stages ----------------------------------------------------------------------------------
+    def declare(self, incident: Incident, spec: CompiledIncident, now: datetime, source: str,
+                data: dict[str, Any] | None = None) -> None:
+        incident.status, incident.declared_at, incident.stage = "open", now, DECLARED
+        incident.source = source
+        self.world.touch_incident(incident)
+        self.r._log(incident.id, now, "incident_declared", "engine", {
+            "spec": spec.spec.name, "key": incident.key, "source": source,
+            "signals": len(incident.signals), **(data or {})})
+        self._fan_out(incident, DECLARED, now)
+        self.world.arm(m.Timer(f"{QUIET}:{incident.id}", now + spec.quiet, QUIET, SYSTEM,
+                               None, incident.id, {"incident": incident.id}))
+
+    def resolve(self, incident: Incident, now: datetime, actor: str) -> None:
+        incident.status, incident.resolved_at, incident.stage = "resolved", now, RESOLVED
+        self.world.touch_incident(incident)
+        self.world.cancel(f"{QUIET}:{incident.id}")
+        self.r._log(incident.id, now, "incident_resolved", actor, {"key": incident.key})
+        self._fan_out(incident, RESOLVED, now)
+
+    def _fan_out(self, incident: Incident, stage: int, now: datetime) -> None:
+        self.world.arm(m.Timer(f"{FANOUT}:{incident.id}:{stage}:0", now, FANOUT, SYSTEM, None,
+                               incident.id, {"incident": incident.id, "stage": stage,
+                                             "offset": 0}))
+
+    # timers ----------------------------------------------------------------------------------
+    def fire(self, timer: m.Timer, now: datetime) -> None:
+        incident = self.world.incident(str(timer.data.get("incident")))
+        if incident is None:
+            return
+        spec = self.policy.incident(incident.spec)
+        if spec is None:
+            return
+        if timer.kind == QUIET:
+            if incident.status != "open":
+                return
+            due = incident.last_at + spec.quiet
+            if due <= now:
+                self.resolve(incident, now, "engine")
+            else:
+                self.world.arm(m.Timer(timer.key, due, QUIET, SYSTEM, None, incident.id,
+                                       dict(timer.data)))
+            return
+        stage = int(timer.data["stage"])
+        targets: Sequence[Sequence[str]] = timer.data.get("targets") or ()
+        for customer_id, subject_id in targets:
+            self._tell(incident, spec, customer_id, subject_id, stage, now)
+        if timer.data.get("more"):
+            offset = int(timer.data["offset"]) + len(targets)
+            self.world.arm(m.Timer(f"{FANOUT}:{incident.id}:{stage}:{offset}", now, FANOUT,
+                                   SYSTEM, None, incident.id,
+                                   {"incident": incident.id, "stage": stage, "offset": offset}))
+
+    # one customer ----------------------------------------------------------------------------
+    def _tell(self, incident: Incident, spec: CompiledIncident, customer_id: str,
+              subject_id: str, stage: int, now: datetime) -> None:
+        """One message per customer and stage; the first subject names the order."""
+        subjects = incident.affected.get(customer_id)
+        if stage == DECLARED:
+            if subjects is not None:
+                if subject_id not in subjects:
+                    subjects.append(subject_id)
+                return
+            incident.affected[customer_id] = [subject_id]
+        elif subjects is None:
+            return
+        self.world.touch_incident(incident)
+        customer = self.world.customer(customer_id)
+        subject = self.world.subject(subject_id)
+        case = self.world.case_for(customer_id, subject_id)
+        compensation = self._compensate(incident, spec, customer_id, case, now) if (
+            stage == DECLARED and spec.amount is not None) else None
+        if case is not None:
+            self.r._log(case.id, now, "incident_linked", "engine",
+                        {"incident": incident.id, "stage": stage})
+        extra = {"incident": {"id": incident.id, "key": incident.key, "name": incident.spec,
+                              "declared_at": incident.declared_at,
+                              "resolved_at": incident.resolved_at}}
+        before = len(self.world.changes.outbox)
+        self.r._message(
+            case or self._pseudo_case(incident, customer_id, subject_id, now), customer, None,
+            subject, spec.spec.template + TEMPLATE_SUFFIX[stage],
+            f"{incident.id}:{stage}:{customer_id}", now, compensation, extra)
+        incident.messages += len(self.world.changes.outbox) - before
+
+    def _pseudo_case(self, incident: Incident, customer_id: str, subject_id: str,
+                     now: datetime) -> m.Case:
+        """A stand-in case for messages to customers who had no case of their own: the
+        incident is their case (its timeline is the incident's)."""
+        return m.Case(incident.id, customer_id, subject_id, "incident", "major", "incident",
+                      now, now)
+
+    def _compensate(self, incident: Incident, spec: CompiledIncident, customer_id: str,
+                    case: m.Case | None, now: datetime) -> Compensation | None:
+        key = f"{incident.id}:comp:{customer_id}"
+        if spec.amount is None or self.world.compensation_by_key(key) is not None:
+            return None
+        customer = self.world.customer(customer_id)
+        amount = compute_amount(spec.amount, {"customer": customer.context()})
+        if amount <= 0:
+            return None
+        case_id = case.id if case is not None else incident.id
+        empowerment = self.policy.policy.empowerment
+        role = required_role(amount, empowerment)
+        budget = check_budgets(self.world, self.policy.policy.budgets, case_id, customer_id,
+                               amount, now)
+        compensation = Compensation(
+            m.stable_id("comp", key), key, case_id, customer_id, incident.id, spec.spec.kind,
+            amount, self.policy.policy.business.currency, m.PENDING, role,
+            f"incident {incident.spec} {incident.key}", now,
+            expires_at=now + spec.expires_in if spec.spec.kind == "voucher" else None)
+        self.world.add_compensation(compensation)
+        if role == "auto" and budget.ok:
+            self.r.grant(compensation, now, "auto")
+            incident.spent += amount
+            return compensation
+        compensation.required_role = "agent" if role == "auto" else role
+        self.r._log(case_id, now, "approval_requested", "engine", {
+            "compensation": compensation.id, "amount": str(amount),
+            "required_role": compensation.required_role,
+            "reason": budget.reason or f"above the automatic limit: needs {role}"})
+        return None

@@ -1,0 +1,148 @@
+"""Incidents: one outage, every affected customer, one proactive recovery."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from helpers import T0, ev, minutes
+from makegood.domain.policy import Amount, Budgets, IncidentSpec
+from makegood.domain.rules import compile_policy
+from makegood.testing import InMemoryStore
+
+SPEC = IncidentSpec("area_delays", "area", ("late_delivery",), threshold=3, window="20m",
+                    quiet="45m", alerts=True, amount=Amount(fixed=Decimal(4)))
+
+
+@pytest.fixture
+def incident_policy(policy):
+    return compile_policy(replace(policy.policy, incidents=(SPEC,)))
+
+
+def order(n: int, area: str, at=T0, customer: str | None = None) -> dict:
+    return ev(f"p{n}", "order.placed", at, customer or f"c{n}", f"o{n}",
+              promised_at=at + minutes(30), area=area, value=20)
+
+
+def incidents(store: InMemoryStore) -> list:
+    """Declared incidents (a forming one is only a count of signals)."""
+    return [i for i in store.state.incidents.values() if i.status != "forming"]
+
+
+def messages(store: InMemoryStore, template: str) -> list:
+    return [m for m in store.state.outbox.values() if m.template == template]
+
+
+def test_a_cluster_in_one_area_declares_one_incident_spread_failures_do_not(
+        make_engine, incident_policy, clock):
+    store = InMemoryStore()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa"),
+                   order(4, "Alfama"), order(5, "Belém"), order(6, "Benfica")])
+    clock.set(T0 + minutes(46))
+    engine.tick()
+    (incident,) = incidents(store)
+    assert (incident.key, incident.status) == ("Baixa", "open")
+    assert incident.declared_at == T0 + minutes(46)  # the tick that saw the third failure
+    assert sorted(incident.affected) == ["c1", "c2", "c3"]
+
+
+def test_an_open_order_in_the_area_that_has_not_failed_yet_hears_too(
+        make_engine, incident_policy, clock):
+    store = InMemoryStore()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa"),
+                   order(9, "Baixa", at=T0 + minutes(40)),  # placed later: not late yet
+                   order(8, "Alfama", at=T0 + minutes(40))])
+    clock.set(T0 + minutes(46))
+    engine.tick()
+    assert len(incidents(store)) == 1
+    told = {m.customer_id for m in messages(store, "incident")}
+    assert told == {"c1", "c2", "c3", "c9"}
+    c9 = next(m for m in messages(store, "incident") if m.customer_id == "c9")
+    assert c9.context["incident"]["key"] == "Baixa"
+    assert c9.context["compensation"]["amount"] == "4.00"  # the incident's own compensation
+    assert {c.customer_id for c in store.state.compensations.values()} >= {"c9"}
+
+
+def test_a_customer_failing_while_the_incident_is_open_is_contacted_once(
+        make_engine, incident_policy, clock):
+    store = InMemoryStore()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa")])
+    clock.set(T0 + minutes(46))
+    engine.tick()
+    engine.ingest([order(7, "Baixa", at=clock.now() - minutes(5))])  # placed after the fan-out
+    clock.set(T0 + minutes(87))
+    engine.tick()  # its own deadline (placed 41 + 30 + 15) passes while the incident is open
+    c7 = [m.template for m in store.state.outbox.values() if m.customer_id == "c7"]
+    assert c7 == ["incident"], "one merged message, no separate acknowledgement"
+    merged = [e for e in store.state.timeline if e.kind == "message_merged"]
+    assert merged and merged[0].data["template"] == "acknowledge"
+
+
+def test_alerts_open_and_resolve_an_incident_with_both_messages(
+        make_engine, incident_policy, clock):
+    store = InMemoryStore()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([order(1, "Belém"), order(2, "Belém", at=T0 + minutes(1))])
+    engine.ingest([ev("a1", "service.alert", T0 + minutes(2), "system:monitoring",
+                      status="down", area="Belém", service="couriers")])
+    engine.tick()
+    (incident,) = incidents(store)
+    assert (incident.status, incident.source) == ("open", "alert")
+    assert {m.customer_id for m in messages(store, "incident")} == {"c1", "c2"}
+    clock.set(T0 + minutes(20))
+    engine.ingest([ev("a2", "service.alert", clock.now(), "system:monitoring",
+                      status="restored", area="Belém")])
+    engine.tick()
+    (incident,) = incidents(store)
+    assert incident.status == "resolved" and incident.resolved_at == T0 + minutes(20)
+    assert {m.customer_id for m in messages(store, "incident_resolved")} == {"c1", "c2"}
+
+
+def test_a_quiet_incident_resolves_itself(make_engine, incident_policy, clock):
+    store = InMemoryStore()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa")])
+    clock.set(T0 + minutes(46))
+    engine.tick()
+    clock.advance(timedelta(minutes=46))
+    engine.tick()
+    (incident,) = incidents(store)
+    assert incident.status == "resolved"
+
+
+def test_budgets_hold_across_incident_and_individual_compensation(
+        make_engine, policy, clock):
+    tight = compile_policy(replace(policy.policy, incidents=(SPEC,), budgets=Budgets(
+        per_case=Decimal(50), per_customer_30d=Decimal(6), global_per_day=Decimal(1000))))
+    store = InMemoryStore()
+    engine = make_engine(store, policy=tight)
+    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa")])
+    clock.set(T0 + minutes(46))
+    engine.tick()  # incident: 4.00 each
+    clock.set(T0 + minutes(70))
+    engine.ingest([ev(f"d{n}", "order.delivered", clock.now(), f"c{n}", f"o{n}")
+                   for n in (1, 2, 3)])  # 40 min late: 5.00 voucher each would exceed 6
+    for customer in ("c1", "c2", "c3"):
+        granted = sum(c.amount for c in store.state.compensations.values()
+                      if c.customer_id == customer and c.status == "granted")
+        assert granted <= Decimal(6)
+    pending = [c for c in store.state.compensations.values() if c.status == "pending"]
+    assert pending, "what the budget refused waits for a person"
+
+
+def test_replaying_the_same_events_keeps_one_incident(make_engine, incident_policy):
+    store = InMemoryStore()
+    history = [order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa"),
+               ev("x", "purchase", T0 + minutes(60), "c99")]
+    make_engine(store, policy=incident_policy, event_time=True).ingest(history)
+    first = [(i.id, i.status, sorted(i.affected)) for i in incidents(store)]
+    make_engine(store, policy=incident_policy, event_time=True).ingest(history)
+    assert [(i.id, i.status, sorted(i.affected)) for i in incidents(store)] == first
+    assert len(first) == 1
+    assert len(messages(store, "incident")) == 3

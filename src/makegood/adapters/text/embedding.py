@@ -151,18 +151,21 @@ class EmbeddingAnalyzer:
                 score = p.get("positive", 0.0) - p.get("negative", 0.0)
                 label = max((c for c in heads.sentiment.classes if c in LABELS), key=p.__getitem__)
             category: tuple[str | None, float, str | None, float] = (None, 0.0, None, 0.0)
-            if (
-                kinds is not None
-                and heads.category is not None
-                and (e.hits or (label or "negative") == "negative" or score < 0)
-            ):
+            if kinds is not None and heads.category is not None:
                 p = dict(zip(heads.category.classes, kinds[i].tolist(), strict=True))
                 best = max(p, key=p.__getitem__)
-                failure_type = self.rules.category(best).failure_type
-                same_type = sum(
-                    v for c, v in p.items() if self.rules.category(c).failure_type == failure_type
-                )
-                category = (best, p[best], failure_type, same_type)
+                # The head learnt categories from complaints only: a praise names no failure
+                # unless a pattern says it does.
+                positive = self.rules.sentiment.positive_above
+                praise = label == "positive" if label else score >= positive
+                if e.hits or not praise:
+                    failure_type = self.rules.category(best).failure_type
+                    same_type = sum(
+                        v
+                        for c, v in p.items()
+                        if self.rules.category(c).failure_type == failure_type
+                    )
+                    category = (best, p[best], failure_type, same_type)
             result = analysis(e.language, score, e.cues, category, self.rules)
             if label is not None and label != result.label:
                 result = replace(result, label=label)  # the head's most likely class

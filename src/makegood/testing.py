@@ -17,7 +17,7 @@ from typing import Any
 
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined
-from makegood.domain.message import OutboxMessage
+from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import (
     Case,
     Compensation,
@@ -118,7 +118,7 @@ class InMemorySession:
         messages: dict[tuple[str, date], int] = {}
         for message in s.outbox.values():
             day = message.created_at.date() if message.created_at else None
-            if message.customer_id in customers and day in days and message.channel != "webhook":
+            if message.customer_id in customers and day in days and message.channel != ACTION:
                 messages[(message.customer_id, day)] = messages.get((message.customer_id, day),
                                                                     0) + 1
         return copy.deepcopy(Snapshot(

@@ -192,7 +192,7 @@ def test_load_keeps_only_recent_or_open_failures_and_compensations(store: Any) -
     assert sorted(snap.compensations) == ["v_new_granted", "v_old_pending"]
 
 
-def test_messages_per_day_counts_non_webhook_messages_per_customer_and_day(store: Any) -> None:
+def test_messages_per_day_counts_customer_messages_per_customer_and_day(store: Any) -> None:
     at = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
     next_day = DAY + timedelta(days=1)
     write(
@@ -203,7 +203,7 @@ def test_messages_per_day_counts_non_webhook_messages_per_customer_and_day(store
             message(
                 "m03", created_at=at + timedelta(hours=23, minutes=59, seconds=59), channel="sms"
             ),
-            message("m04", created_at=at + timedelta(hours=9), channel="webhook"),
+            message("m04", created_at=at + timedelta(hours=9), channel="action"),  # a system call
             message("m05", created_at=at + timedelta(days=1)),
             message("m06", created_at=at + timedelta(days=3)),  # a day not asked for
             message("m07", customer_id="c2", created_at=at + timedelta(hours=1)),

@@ -35,7 +35,7 @@ def test_the_shipped_policy_is_valid():
     ("after: 2h", "after: soon", "not a duration: 'soon'"),
     ("when: type == \"order.cancelled\"", "when: kind == \"order.cancelled\"",
      "unknown name 'kind'"),
-    ("  per_case: 30", "  per_case: thirty", "valid decimal"),
+    ("  per_case: 60", "  per_case: sixty", "valid decimal"),
     ("  auto: 12", "  auto: 120", "empowerment limits must rise"),
 ])
 def test_a_broken_policy_names_the_line_and_the_problem(old, new, message):

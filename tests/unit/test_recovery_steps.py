@@ -25,7 +25,7 @@ def test_a_damaged_item_is_refunded_at_its_value_and_the_fix_requested(make_engi
         "refund", 7.5, "granted", None)
     by_template = {m.template: m for m in store.state.outbox.values()}
     assert set(by_template) == {"apology", "refund_item"}
-    assert by_template["refund_item"].channel == "webhook"
+    assert by_template["refund_item"].channel == "action"  # a call to the business's systems
     assert by_template["apology"].context["compensation"]["amount"] == "7.50"
     (case,) = store.state.cases.values()
     assert case.state == "resolved" and case.follow_up
@@ -96,7 +96,7 @@ def test_a_customer_gets_no_more_messages_a_day_than_the_policy_allows(make_engi
     store = InMemoryStore()
     issues = [item_issue(f"i{n}", order=f"o{n}", at=T0 + minutes(n)) for n in range(6)]
     make_engine(store).ingest(issues)
-    customer_messages = [m for m in store.state.outbox.values() if m.channel != "webhook"]
+    customer_messages = [m for m in store.state.outbox.values() if m.channel != "action"]
     assert len(customer_messages) == 4  # max_messages_per_customer_per_day
     suppressed = [e for e in store.state.timeline if e.kind == "message_suppressed"]
     assert len(suppressed) == 2

@@ -190,9 +190,8 @@ def parse_event(raw: object) -> Event | Rejection:
             raise _Invalid(unknown[0], "is not an envelope field (put it under attributes)")
         ident = _identifier(raw, "id", required=True)
         type_ = raw.get("type")
-        if not isinstance(type_, str) or not TYPE_PATTERN.match(type_):
-            if type_ not in BUILTIN_TYPES:
-                raise _Invalid("type", "must be a dotted lower-case name like order.placed")
+        if not isinstance(type_, str) or not (TYPE_PATTERN.match(type_) or type_ in BUILTIN_TYPES):
+            raise _Invalid("type", "must be a dotted lower-case name like order.placed")
         occurred_at = parse_datetime(raw.get("occurred_at"), "occurred_at")
         customer_id = _identifier(raw, "customer_id", required=True)
         needs_subject = BUILTIN.get(type_, (False, {}, {}))[0]

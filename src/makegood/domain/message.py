@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+ACTION = "action"  # the channel of calls to the business's own systems (not to the customer)
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"

@@ -20,7 +20,7 @@ from makegood.domain.context import event_context, failure_context, lateness_of,
 from makegood.domain.errors import ExpressionError
 from makegood.domain.event import Event, jsonable, parse_datetime
 from makegood.domain.incident import FANOUT, QUIET, Incidents
-from makegood.domain.message import OutboxMessage
+from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
 from makegood.domain.rules import CompiledDetector, CompiledPlaybook, CompiledPolicy, evaluate
 from makegood.domain.rules import CompiledStep as Step
@@ -337,9 +337,9 @@ class Recovery:
         context = message_context(self.policy.policy.business, customer, case, failure, subject,
                                   None, {"action": action})
         message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id,
-                                step.spec.channel or "webhook", action, customer.locale, None,
+                                step.spec.channel or ACTION, action, customer.locale, None,
                                 context, now)
-        self.world.changes.outbox.append(message)  # system calls do not count against the cap
+        self.world.changes.outbox.append(message)  # calls to systems do not count against the cap
         self._log(case.id, now, "resolution_requested", ENGINE, {"action": action})
         if case.state in (m.DETECTED, m.ACKNOWLEDGED, m.REOPENED):
             self._set_state(case, m.RESOLVING, now, ENGINE)
@@ -379,8 +379,7 @@ class Recovery:
                   {"compensation": compensation.id, "amount": str(amount),
                    "kind": compensation.kind, "required_role": compensation.required_role,
                    "reason": why})
-        if not budget.ok:
-            self._escalate(case, now, why)
+        self._escalate(case, now, why)  # an approval is a person's job: the case waits in the queue
         return None
 
     def grant(self, compensation: Compensation, now: datetime, actor: str) -> None:
@@ -480,8 +479,8 @@ class Recovery:
         lateness = lateness_of(failure, now, parse_datetime(reference, "reference")
                                if reference else None)
         since = now - timedelta(days=30)
-        earlier = [c for c in self.world.s.compensations.values()
-                   if c.customer_id == customer.id and c.status == m.GRANTED
+        earlier = [c for c in self.world.compensations_of(customer.id)
+                   if c.status == m.GRANTED
                    and c.decided_at is not None and c.decided_at > since]
         total = sum((c.amount for c in earlier), Decimal(0))
         return failure_context(failure, customer, subject, lateness, (total, len(earlier)),

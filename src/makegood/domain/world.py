@@ -61,11 +61,19 @@ class World:
         self.s = snapshot
         self.changes = Changes()
         self._case_by_key = {(c.customer_id, c.subject_key): c for c in snapshot.cases.values()}
+        self._cases_by_customer: dict[str, list[Case]] = defaultdict(list)
+        for case in snapshot.cases.values():
+            self._cases_by_customer[case.customer_id].append(case)
         self._failures_by_case: dict[str, list[Failure]] = defaultdict(list)
+        self._failures_by_customer: dict[str, list[Failure]] = defaultdict(list)
         self._failures_by_key = {f.key: f for f in snapshot.failures.values()}
         for failure in snapshot.failures.values():
             self._failures_by_case[failure.case_id].append(failure)
+            self._failures_by_customer[failure.customer_id].append(failure)
         self._comp_by_key = {c.key: c for c in snapshot.compensations.values()}
+        self._comps_by_customer: dict[str, list[Compensation]] = defaultdict(list)
+        for compensation in snapshot.compensations.values():
+            self._comps_by_customer[compensation.customer_id].append(compensation)
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
 
@@ -80,15 +88,18 @@ class World:
             if case.id not in s.cases:
                 s.cases[case.id] = case
                 self._case_by_key[(case.customer_id, case.subject_key)] = case
+                self._cases_by_customer[case.customer_id].append(case)
         for failure in extra.failures.values():
             if failure.id not in s.failures:
                 s.failures[failure.id] = failure
                 self._failures_by_key[failure.key] = failure
                 self._failures_by_case[failure.case_id].append(failure)
+                self._failures_by_customer[failure.customer_id].append(failure)
         for compensation in extra.compensations.values():
             if compensation.id not in s.compensations:
                 s.compensations[compensation.id] = compensation
                 self._comp_by_key[compensation.key] = compensation
+                self._comps_by_customer[compensation.customer_id].append(compensation)
         for key, count in extra.messages_per_day.items():
             s.messages_per_day.setdefault(key, count)
         for day, spent in extra.global_spent.items():
@@ -123,11 +134,12 @@ class World:
         return self._case_by_key.get((customer_id, subject_key))
 
     def cases_of(self, customer_id: str) -> list[Case]:
-        return [c for c in self.s.cases.values() if c.customer_id == customer_id]
+        return [c for c in self._cases_by_customer.get(customer_id, ())]
 
     def add_case(self, case: Case) -> None:
         self.s.cases[case.id] = case
         self._case_by_key[(case.customer_id, case.subject_key)] = case
+        self._cases_by_customer[case.customer_id].append(case)
         self.changes.cases.add(case.id)
 
     def touch_case(self, case: Case, at: datetime) -> None:
@@ -141,13 +153,14 @@ class World:
         return self._failures_by_case.get(case_id, [])
 
     def failures_of_customer(self, customer_id: str) -> list[Failure]:
-        return [f for f in self.s.failures.values() if f.customer_id == customer_id]
+        return self._failures_by_customer.get(customer_id, [])
 
     def add_failure(self, failure: Failure) -> None:
         self.s.failures[failure.id] = failure
         self.new_failures += 1
         self._failures_by_key[failure.key] = failure
         self._failures_by_case[failure.case_id].append(failure)
+        self._failures_by_customer[failure.customer_id].append(failure)
         self.changes.failures.add(failure.id)
 
     def touch_failure(self, failure: Failure) -> None:
@@ -195,17 +208,23 @@ class World:
     def compensation_by_key(self, key: str) -> Compensation | None:
         return self._comp_by_key.get(key)
 
+    def compensations_of(self, customer_id: str) -> list[Compensation]:
+        return self._comps_by_customer.get(customer_id, [])
+
     def compensations_of_case(self, case_id: str) -> list[Compensation]:
-        return [c for c in self.s.compensations.values() if c.case_id == case_id]
+        case = self.s.cases.get(case_id)
+        pool = (self.compensations_of(case.customer_id) if case is not None
+                else self.s.compensations.values())
+        return [c for c in pool if c.case_id == case_id]
 
     def granted_to_case(self, case_id: str) -> Decimal:
-        return sum((c.amount for c in self.s.compensations.values()
-                    if c.case_id == case_id and c.status == GRANTED), Decimal(0))
+        return sum((c.amount for c in self.compensations_of_case(case_id)
+                    if c.status == GRANTED), Decimal(0))
 
     def granted_to_customer(self, customer_id: str, since: datetime) -> Decimal:
-        return sum((c.amount for c in self.s.compensations.values()
-                    if c.customer_id == customer_id and c.status == GRANTED
-                    and c.decided_at is not None and c.decided_at > since), Decimal(0))
+        return sum((c.amount for c in self.compensations_of(customer_id)
+                    if c.status == GRANTED and c.decided_at is not None
+                    and c.decided_at > since), Decimal(0))
 
     def granted_on(self, day: date) -> Decimal:
         return self.s.global_spent.get(day, Decimal(0))
@@ -213,6 +232,7 @@ class World:
     def add_compensation(self, compensation: Compensation) -> None:
         self.s.compensations[compensation.id] = compensation
         self._comp_by_key[compensation.key] = compensation
+        self._comps_by_customer[compensation.customer_id].append(compensation)
         self.changes.compensations.add(compensation.id)
 
     def record_grant(self, compensation: Compensation, day: date) -> None:

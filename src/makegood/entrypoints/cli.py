@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from makegood.entrypoints import cli_demo, cli_policy, cli_store
+from makegood.entrypoints import cli_demo, cli_policy, cli_report, cli_serve, cli_store
 
 app = typer.Typer(
     name="makegood",
@@ -22,7 +22,11 @@ app.command("case")(cli_store.case)
 app.command("summary")(cli_store.summary)
 app.command("migrate")(cli_store.migrate)
 app.command("dispatch")(cli_store.dispatch)
+app.command("serve")(cli_serve.serve)
+app.command("report")(cli_report.report)
+app.command("replay")(cli_report.replay)
 app.add_typer(cli_policy.app, name="policy")
+app.add_typer(cli_serve.token_app, name="token")
 
 
 def _mount_optional() -> None:

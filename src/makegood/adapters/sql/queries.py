@@ -117,6 +117,6 @@ def messages_since(c: sa.Connection, since: Any) -> list[dict[str, Any]]:
     """Messages created after `since`, as the demo's simulated customers receive them."""
     query = (sa.select(t.outbox.c.customer_id, t.outbox.c.case_id, t.outbox.c.template,
                        t.outbox.c.created_at, t.outbox.c.context, t.outbox.c.channel)
-             .where(t.outbox.c.created_at > since, t.outbox.c.channel != "webhook")
+             .where(t.outbox.c.created_at > since, t.outbox.c.channel != "action")
              .order_by(t.outbox.c.created_at, t.outbox.c.id))
     return [dict(r._mapping) for r in c.execute(query)]

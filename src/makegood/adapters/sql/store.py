@@ -23,7 +23,7 @@ from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.database import create_engine, dumps, migrate
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined, jsonable
-from makegood.domain.message import DEAD, PENDING, SENT, OutboxMessage
+from makegood.domain.message import ACTION, DEAD, PENDING, SENT, OutboxMessage
 from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
@@ -65,7 +65,7 @@ def _select_in(table: sa.Table, column: str) -> Any:
 _MESSAGES = (sa.select(t.outbox.c.customer_id, t.outbox.c.created_at)
              .where(t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True)),
                     t.outbox.c.created_at >= sa.bindparam("start"),
-                    t.outbox.c.channel != "webhook"))
+                    t.outbox.c.channel != ACTION))
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite datetimes

@@ -41,7 +41,7 @@ def run_demo(
         Settings(database_url=f"sqlite:///{database}", batch_size=5000),
         clock=clock,
         event_time=False,
-        channels={"email": channel, "file": channel, "webhook": channel},
+        channels={"email": channel, "file": channel, "webhook": channel, "action": channel},
     )
     now, events = sim.start, 0
     span = (simulator.horizon - sim.start).total_seconds()
@@ -54,7 +54,7 @@ def run_demo(
         simulator.observe(
             {"customer_id": m.customer_id, "case_id": m.case_id, "template": m.template,
              "created_at": m.created_at, "context": m.context}
-            for m in report.messages if m.channel != "webhook")
+            for m in report.messages if m.channel != "action")
         if progress:
             progress(min((now - sim.start).total_seconds() / span, 1.0))
     while app.dispatcher.dispatch_once(1000).claimed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -120,3 +121,40 @@ def messages_since(c: sa.Connection, since: Any) -> list[dict[str, Any]]:
              .where(t.outbox.c.created_at > since, t.outbox.c.channel != "action")
              .order_by(t.outbox.c.created_at, t.outbox.c.id))
     return [dict(r._mapping) for r in c.execute(query)]
+
+
+def _incident_view(c: sa.Connection, r: Any) -> dict[str, Any]:
+    signals = [datetime.fromisoformat(s[0]) for s in r.signals]
+    first_failure = min(signals) if signals else r.declared_at
+    first_message = c.scalar(sa.select(sa.func.min(t.outbox.c.created_at))
+                             .where(t.outbox.c.key.like(f"{r.id}:1:%")))
+    return {
+        "id": r.id, "spec": r.spec, "key": r.key, "status": r.status, "source": r.source,
+        "first_failure_at": first_failure, "declared_at": r.declared_at,
+        "resolved_at": r.resolved_at, "affected": len(r.affected), "messages": r.messages,
+        "spent": str(r.spent),
+        "to_declare_s": (r.declared_at - first_failure).total_seconds()
+        if r.declared_at and first_failure else None,
+        "to_first_message_s": (first_message - first_failure).total_seconds()
+        if first_message and first_failure else None,
+    }
+
+
+def list_incidents(c: sa.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Declared incidents, newest first (a forming one is only a count of signals)."""
+    query = (sa.select(t.incidents).where(t.incidents.c.status != "forming")
+             .order_by(t.incidents.c.declared_at.desc(), t.incidents.c.id).limit(limit))
+    return [_incident_view(c, r) for r in c.execute(query)]
+
+
+def incident_detail(c: sa.Connection, incident_id: str) -> dict[str, Any]:
+    row = c.execute(sa.select(t.incidents).where(t.incidents.c.id == incident_id,
+                                                 t.incidents.c.status != "forming")).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id!r}")
+    timeline = [{"at": r.at, "kind": r.kind, "actor": r.actor, "data": r.data}
+                for r in c.execute(sa.select(t.timeline)
+                                   .where(t.timeline.c.case_id == incident_id)
+                                   .order_by(t.timeline.c.at, t.timeline.c.id))]
+    return {**_incident_view(c, row), "customers": sorted(row.affected),
+            "timeline": timeline}

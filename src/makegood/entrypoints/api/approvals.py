@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql import queries
+from makegood.domain.errors import NotFound
 from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
 from makegood.entrypoints.api.models import ApprovalOut, CompensationOut, Problem, RejectIn
 
@@ -50,13 +52,26 @@ def reject(compensation_id: str, body: RejectIn, who: Reader, services: Svc) -> 
 
 
 def list_incidents(services: Services) -> list[dict[str, Any]]:
-    """Incidents (clusters of similar failures) arrive with the clustering change."""
-    return []
+    """Declared incidents, newest first: key, status, affected customers, messages, spend, and
+    how long from the first failure to declaring it and to the first proactive message."""
+    with services.app.store.engine.connect() as conn:
+        return queries.list_incidents(conn)
 
 
 @router.get("/incidents", response_model=list[dict[str, Any]], tags=["incidents"])
 def incidents(who: Reader, services: Svc) -> list[dict[str, Any]]:
     return list_incidents(services)
+
+
+@router.get("/incidents/{incident_id}", response_model=dict[str, Any], tags=["incidents"],
+            responses=ERRORS)
+def incident(incident_id: str, who: Reader, services: Svc) -> dict[str, Any]:
+    """One incident with the customers it reached and its timeline."""
+    with services.app.store.engine.connect() as conn:
+        try:
+            return queries.incident_detail(conn, incident_id)
+        except NotFound:
+            raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}") from None
 
 
 @router.get("/metrics", response_model=dict[str, Any], tags=["metrics"])

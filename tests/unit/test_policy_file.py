@@ -47,7 +47,7 @@ def test_a_broken_policy_names_the_line_and_the_problem(old, new, message):
 
 
 def test_unknown_keys_are_refused():
-    text, _ = broken("  global_per_day: 2500", "  global_per_day: 2500\n  per_hour: 5")
+    text, _ = broken("  global_per_day: 5000", "  global_per_day: 5000\n  per_hour: 5")
     with pytest.raises(PolicyError) as caught:
         parse_policy(text)
     assert "budgets.per_hour" in str(caught.value)

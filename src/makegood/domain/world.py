@@ -72,8 +72,9 @@ class World:
             self._failures_by_customer[failure.customer_id].append(failure)
         self._comp_by_key = {c.key: c for c in snapshot.compensations.values()}
         self._comps_by_customer: dict[str, list[Compensation]] = defaultdict(list)
+        self._comps_by_case: dict[str, list[Compensation]] = defaultdict(list)
         for compensation in snapshot.compensations.values():
-            self._comps_by_customer[compensation.customer_id].append(compensation)
+            self._index_compensation(compensation)
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
 
@@ -98,8 +99,7 @@ class World:
         for compensation in extra.compensations.values():
             if compensation.id not in s.compensations:
                 s.compensations[compensation.id] = compensation
-                self._comp_by_key[compensation.key] = compensation
-                self._comps_by_customer[compensation.customer_id].append(compensation)
+                self._index_compensation(compensation)
         for key, count in extra.messages_per_day.items():
             s.messages_per_day.setdefault(key, count)
         for day, spent in extra.global_spent.items():
@@ -212,10 +212,12 @@ class World:
         return self._comps_by_customer.get(customer_id, [])
 
     def compensations_of_case(self, case_id: str) -> list[Compensation]:
-        case = self.s.cases.get(case_id)
-        pool = (self.compensations_of(case.customer_id) if case is not None
-                else self.s.compensations.values())
-        return [c for c in pool if c.case_id == case_id]
+        return self._comps_by_case.get(case_id, [])
+
+    def _index_compensation(self, compensation: Compensation) -> None:
+        self._comp_by_key[compensation.key] = compensation
+        self._comps_by_customer[compensation.customer_id].append(compensation)
+        self._comps_by_case[compensation.case_id].append(compensation)
 
     def granted_to_case(self, case_id: str) -> Decimal:
         return sum((c.amount for c in self.compensations_of_case(case_id)
@@ -231,8 +233,7 @@ class World:
 
     def add_compensation(self, compensation: Compensation) -> None:
         self.s.compensations[compensation.id] = compensation
-        self._comp_by_key[compensation.key] = compensation
-        self._comps_by_customer[compensation.customer_id].append(compensation)
+        self._index_compensation(compensation)
         self.changes.compensations.add(compensation.id)
 
     def record_grant(self, compensation: Compensation, day: date) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,8 @@ from rich.console import Console
 
 from makegood.config import Settings
 
-console = Console()
+# piped output (CI logs, files) gets room for the tables instead of 80 columns
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 DatabaseOption = typer.Option(None, "--db", help="Database URL or SQLite file "

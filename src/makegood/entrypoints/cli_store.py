@@ -166,3 +166,51 @@ def dispatch(db: str = DatabaseOption, limit: int = typer.Option(10_000, min=1))
         if stats.claimed == 0 or sent >= limit:
             break
     err.print(f"{sent} sent, {dead} dead-lettered")
+
+
+def incidents(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption) -> None:
+    """Incidents: clusters of failures and monitoring alerts, with who was told."""
+    store = SqlStore(load_settings(db).database_url)
+    with store.engine.connect() as c:
+        found = queries.list_incidents(c)
+    if as_json:
+        print_json(found)
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "key", "status", "source", "declared", "resolved", "customers",
+                   "messages", "spent", "to declare", "to first message"):
+        table.add_column(column)
+    for i in found:
+        table.add_row(
+            escape(i["id"]), escape(i["key"]), i["status"], i["source"],
+            f"{i['declared_at']:%Y-%m-%d %H:%M}" if i["declared_at"] else "—",
+            f"{i['resolved_at']:%Y-%m-%d %H:%M}" if i["resolved_at"] else "—",
+            str(i["affected"]), str(i["messages"]), i["spent"],
+            f"{(i['to_declare_s'] or 0) / 60:.1f} min",
+            f"{(i['to_first_message_s'] or 0) / 60:.1f} min")
+    console.print(table)
+
+
+def incident(incident_id: str, as_json: bool = typer.Option(False, "--json"),
+             db: str = DatabaseOption) -> None:
+    """One incident with its timeline."""
+    store = SqlStore(load_settings(db).database_url)
+    try:
+        with store.engine.connect() as c:
+            detail = queries.incident_detail(c, incident_id)
+    except NotFound as error:
+        raise fail(str(error)) from None
+    if as_json:
+        print_json(detail)
+        return
+    console.print(f"[bold]{escape(detail['id'])}[/bold] {escape(detail['key'])}: "
+                  f"[bold]{detail['status']}[/bold], {detail['affected']} customers told, "
+                  f"{detail['messages']} messages, {detail['spent']} spent")
+    table = Table(show_edge=False)
+    for column in ("at", "what", "who", "details"):
+        table.add_column(column)
+    for entry in detail["timeline"][:200]:
+        details = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
+        table.add_row(f"{entry['at']:%H:%M:%S}", entry["kind"], escape(entry["actor"]),
+                      escape(details))
+    console.print(table)

@@ -30,23 +30,30 @@ def _counts(title: str, counts: dict[str, Any], total: int | None = None) -> Tab
     return table
 
 
+def _side_by_side(console: Console, *tables: Table) -> None:
+    """Tables in a row where the terminal is wide enough, one under another where not."""
+    if console.width >= 110:
+        grid = Table.grid(padding=(0, 4))
+        grid.add_row(*tables)
+        console.print(grid)
+    else:
+        for table in tables:
+            console.print(table)
+
+
 def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> None:
     failures = s["failures"]
     console.rule("[bold]What makegood detected")
     console.print(f"{s['events']:,} events processed, {s['quarantined']} quarantined; "
                   f"[bold]{failures['total']:,} failures[/bold] in {s['cases']['total']:,} cases")
-    grid = Table.grid(padding=(0, 4))
-    grid.add_row(_counts("by type", failures["by_type"], failures["total"]),
-                 _counts("by category", failures["by_category"], failures["total"]),
-                 _counts("by severity", failures["by_severity"], failures["total"]))
-    console.print(grid)
+    _side_by_side(console, _counts("by type", failures["by_type"], failures["total"]),
+                  _counts("by category", failures["by_category"], failures["total"]),
+                  _counts("by severity", failures["by_severity"], failures["total"]))
 
     console.rule("[bold]What it did")
     actions = s["actions"]
-    grid = Table.grid(padding=(0, 4))
-    grid.add_row(_counts("messages by template", actions["messages_by_template"]),
-                 _counts("cases by state", s["cases"]["by_state"]))
-    console.print(grid)
+    _side_by_side(console, _counts("messages by template", actions["messages_by_template"]),
+                  _counts("cases by state", s["cases"]["by_state"]))
     console.print(f"compensations granted: [bold]{actions['compensations_granted']}[/bold] "
                   + ", ".join(f"{k} {v} {currency}"
                               for k, v in actions["compensations_by_kind"].items()))

@@ -146,3 +146,27 @@ def test_replaying_the_same_events_keeps_one_incident(make_engine, incident_poli
     assert [(i.id, i.status, sorted(i.affected)) for i in incidents(store)] == first
     assert len(first) == 1
     assert len(messages(store, "incident")) == 3
+
+
+def test_the_incident_record_on_sqlite_says_how_fast_it_was_declared_and_told(
+        make_engine, incident_policy, clock, tmp_path):
+    from makegood.adapters.sql import queries
+    from makegood.adapters.sql.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'incidents.db'}")
+    store.migrate()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([order(1, "Baixa"), order(2, "Baixa", at=T0 + minutes(2)),
+                   order(3, "Baixa", at=T0 + minutes(4)), order(4, "Baixa", at=T0 + minutes(30))])
+    for at in (45, 47, 49):  # the three deadlines pass one by one
+        clock.set(T0 + minutes(at))
+        engine.tick()
+    with store.engine.connect() as c:
+        (listed,) = queries.list_incidents(c)
+        detail = queries.incident_detail(c, listed["id"])
+    store.dispose()
+    assert (listed["key"], listed["status"], listed["affected"]) == ("Baixa", "open", 4)
+    assert listed["to_declare_s"] == 4 * 60  # first late order at 45, declared at 49
+    assert listed["to_first_message_s"] == 4 * 60
+    assert detail["customers"] == ["c1", "c2", "c3", "c4"]
+    assert [e["kind"] for e in detail["timeline"]][0] == "incident_declared"

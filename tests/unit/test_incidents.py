@@ -169,4 +169,4 @@ def test_the_incident_record_on_sqlite_says_how_fast_it_was_declared_and_told(
     assert listed["to_declare_s"] == 4 * 60  # first late order at 45, declared at 49
     assert listed["to_first_message_s"] == 4 * 60
     assert detail["customers"] == ["c1", "c2", "c3", "c4"]
-    assert [e["kind"] for e in detail["timeline"]][0] == "incident_declared"
+    assert detail["timeline"][0]["kind"] == "incident_declared"

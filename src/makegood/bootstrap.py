@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from makegood.adapters.channels.file import FileChannel
+from makegood.adapters.channels.smtp import SmtpChannel, SmtpSettings
+from makegood.adapters.channels.webhook import WebhookChannel
 from makegood.adapters.clock import SystemClock
 from makegood.adapters.policy_file import load_policy
 from makegood.adapters.renderer import SurveyLinkRenderer, shipped_templates
@@ -64,8 +67,34 @@ def bootstrap(
     renderer = SurveyLinkRenderer(TemplateRenderer([shipped_templates()]), settings.secret,
                                   policy.policy.business.survey_base_url)
     if channels is None:
-        out: Path | None = settings.outbox_file
-        file_channel = FileChannel(out) if out else FileChannel(stream=None)
-        channels = {"file": file_channel, "email": file_channel}
+        # the composition root is the one place that reads the environment for channels
+        channels = channels_from_settings(settings, os.environ)
+    if "action" not in channels and "webhook" in channels:
+        # `resolve` steps call the business's own systems: over the webhook channel by default
+        channels = {**channels, "action": channels["webhook"]}
     dispatcher = Dispatcher(store, renderer, channels, clock)
     return App(settings, store, policy, engine, dispatcher, clock)
+
+
+def channels_from_settings(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> dict[str, Channel]:
+    """The channels an installation is configured for; the file channel stands in for any that
+    is not. E-mail goes over SMTP when ``MAKEGOOD_SMTP_HOST`` is set in `environ` (the other
+    ``MAKEGOOD_SMTP_*`` variables as `SmtpSettings.from_env` reads them); webhooks are signed
+    and posted when the settings have both a webhook URL and a secret.
+
+    Raises ValueError for a bad SMTP variable, or for a webhook URL without a secret (or the
+    reverse): calls to a business's systems must not quietly land in a file."""
+    environ = environ if environ is not None else {}
+    out: Path | None = settings.outbox_file
+    file_channel = FileChannel(out) if out else FileChannel(stream=None)
+    channels: dict[str, Channel] = {"file": file_channel, "email": file_channel,
+                                    "webhook": file_channel}
+    if environ.get("MAKEGOOD_SMTP_HOST", "").strip():
+        channels["email"] = SmtpChannel(SmtpSettings.from_env(environ))
+    if settings.webhook_url and settings.webhook_secret:
+        channels["webhook"] = WebhookChannel(settings.webhook_secret, settings.webhook_url)
+    elif settings.webhook_url or settings.webhook_secret:
+        raise ValueError("set both MAKEGOOD_WEBHOOK_URL and MAKEGOOD_WEBHOOK_SECRET, or neither")
+    return channels

@@ -9,14 +9,15 @@ few of the shipped templates, `DEFAULT_TEMPLATE_DIR`)::
 
 All three parts of a message come from the first locale in the chain that has ``<name>.txt``.
 Undefined names fail (`StrictUndefined`): a context key that may be absent is passed as ``None``
-and tested with ``{% if compensation %}``. Webhook messages need no files: their payload is the
-context as JSON-able data plus ``action`` (the template name).
+and tested with ``{% if compensation %}``. Webhook and action messages (calls to a business's
+systems) need no files: their payload is the context as JSON-able data plus ``action`` (the
+template name).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,7 @@ from jinja2 import (
     Template,
     TemplateNotFound,
     TemplateSyntaxError,
+    meta,
     select_autoescape,
 )
 from jinja2 import TemplateError as JinjaError
@@ -35,10 +37,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from makegood.adapters.formatting import format_date, format_money, to_jsonable
 from makegood.domain.errors import MakegoodError
-from makegood.domain.message import OutboxMessage, Rendered
+from makegood.domain.message import ACTION, OutboxMessage, Rendered
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "policies" / "templates"
 WEBHOOK = "webhook"
+# calls to a business's own systems (`resolve` steps): their payload is the context, no files
+PAYLOAD_CHANNELS = frozenset({WEBHOOK, ACTION})
 NULLABLE = ("failure", "order", "compensation", "survey_url")
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -81,8 +85,9 @@ class TemplateRenderer:
     def __init__(self, directories: Sequence[Path | str], default_locale: str = "en") -> None:
         self.directories = [Path(d) for d in directories]
         self.default_locale = default_locale
+        self.loader = FileSystemLoader([str(d) for d in self.directories])
         self.env = ImmutableSandboxedEnvironment(
-            loader=FileSystemLoader([str(d) for d in self.directories]),
+            loader=self.loader,
             undefined=StrictUndefined,
             autoescape=select_autoescape(
                 enabled_extensions=("html",), default_for_string=False, default=False
@@ -95,7 +100,7 @@ class TemplateRenderer:
 
     def render(self, message: OutboxMessage) -> Rendered:
         """Raises `TemplateError` (a permanent failure for the dispatcher)."""
-        if message.channel == WEBHOOK:
+        if message.channel in PAYLOAD_CHANNELS:
             payload = {**to_jsonable(message.context), "action": message.template}
             return Rendered(
                 message_id=message.id,
@@ -170,6 +175,49 @@ class TemplateRenderer:
                         if not label:
                             break  # the variants would repeat the same problem
         return problems
+
+    def unknown_variables(
+        self, names: Sequence[str], locales: Sequence[str], known: Collection[str]
+    ) -> list[TemplateError]:
+        """Names each template reads, in any branch, that are neither in `known` (the context
+        keys messages carry) nor Jinja's globals: found without rendering, so a variable behind
+        an ``{% if %}`` the sample context does not take is caught too. Macro files imported
+        with ``{% from %}`` are not followed; `check` renders through them."""
+        allowed = set(known) | set(self.env.globals)
+        found: list[TemplateError] = []
+        seen: set[tuple[str, str]] = set()
+        for name in names:
+            for locale in locales:
+                used = self.resolve_locale(name, locale) if _NAME.match(name) else None
+                if used is None or (name, used) in seen:
+                    continue  # `check` reports missing templates and bad names
+                seen.add((name, used))
+                for part in (f"{name}.subject.txt", f"{name}.txt", f"{name}.html"):
+                    path = f"{used}/{part}"
+                    for variable in sorted(self._undeclared(path) - allowed):
+                        found.append(TemplateError(name, used,
+                                                   f"unknown variable {variable!r} ({path})"))
+        return found
+
+    def templates(self) -> dict[str, list[str]]:
+        """Every template (``<locale>/<name>.txt``) in the directories: name -> its locales."""
+        found: dict[str, set[str]] = {}
+        for directory in self.directories:
+            for text in directory.glob("*/*.txt"):
+                name = text.name.removesuffix(".txt")
+                if not name.endswith(".subject") and _NAME.match(name):
+                    found.setdefault(name, set()).add(text.parent.name)
+        return {name: sorted(found[name]) for name in sorted(found)}
+
+    def _undeclared(self, path: str) -> set[str]:
+        try:
+            source, _, _ = self.loader.get_source(self.env, path)
+        except TemplateNotFound:
+            return set()
+        try:
+            return meta.find_undeclared_variables(self.env.parse(source))
+        except TemplateSyntaxError:
+            return set()  # rendering reports it with its line
 
     def _render_parts(self, name: str, locale: str, context: Mapping[str, Any]) -> _Parts:
         if not _NAME.match(name):

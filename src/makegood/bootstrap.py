@@ -64,7 +64,9 @@ def bootstrap(
     engine = Engine(store, policy, clock, event_time=event_time,
                     analyzer=analyzer or default_analyzer(policy), new_code=new_code,
                     batch_size=settings.batch_size)
-    renderer = SurveyLinkRenderer(TemplateRenderer([shipped_templates()]), settings.secret,
+    folders = [settings.templates] if settings.templates else []
+    renderer = SurveyLinkRenderer(TemplateRenderer([*folders, shipped_templates()]),
+                                  settings.secret,
                                   policy.policy.business.survey_base_url)
     if channels is None:
         # the composition root is the one place that reads the environment for channels

@@ -22,6 +22,7 @@ class Settings:
     policy: Path | None = None  # None: the shipped food-delivery policy
     secret: str = "makegood-development-secret-change-me"  # noqa: S105 (dev default; set MAKEGOOD_SECRET)
     outbox_file: Path | None = None  # the file channel's output; None: the console
+    templates: Path | None = None  # a folder of templates that override the shipped ones
     webhook_url: str | None = None
     webhook_secret: str | None = None
     batch_size: int = 2000
@@ -37,12 +38,14 @@ class Settings:
             raise ConfigError(f"MAKEGOOD_BATCH_SIZE must be a positive integer, got {batch!r}")
         policy = get("POLICY")
         outbox = get("OUTBOX_FILE")
+        templates = get("TEMPLATES")
         return cls(
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE,
             database_schema=get("DATABASE_SCHEMA"),
             policy=Path(policy) if policy else None,
             secret=get("SECRET") or cls.secret,
             outbox_file=Path(outbox) if outbox else None,
+            templates=Path(templates) if templates else None,
             webhook_url=get("WEBHOOK_URL"),
             webhook_secret=get("WEBHOOK_SECRET"),
             batch_size=int(batch),

@@ -117,7 +117,9 @@ class InMemorySession:
         subjects = set(subject_ids) | {c.subject_key for c in cases.values() if c.subject_key}
         messages: dict[tuple[str, date], int] = {}
         for message in s.outbox.values():
-            day = message.created_at.date() if message.created_at else None
+            if message.created_at is None:
+                continue
+            day = message.created_at.date()
             if message.customer_id in customers and day in days and message.channel != ACTION:
                 messages[(message.customer_id, day)] = messages.get((message.customer_id, day),
                                                                     0) + 1
@@ -141,16 +143,17 @@ class InMemorySession:
             if s.spend.get(day, Decimal(0)) + amount > budgets.global_per_day:
                 raise BudgetConflict(f"the global budget for {day} moved")
             s.spend[day] = s.spend.get(day, Decimal(0)) + amount
-        for ids, source, target in (
+        tables: tuple[tuple[set[str], dict[str, Any], dict[str, Any]], ...] = (
             (changes.customers, snapshot.customers, s.customers),
             (changes.subjects, snapshot.subjects, s.subjects),
             (changes.cases, snapshot.cases, s.cases),
             (changes.failures, snapshot.failures, s.failures),
             (changes.compensations, snapshot.compensations, s.compensations),
             (changes.incidents, snapshot.incidents, s.incidents),
-        ):
+        )
+        for ids, source, target in tables:
             for i in sorted(ids):
-                target[i] = copy.deepcopy(source[i])  # type: ignore[index]
+                target[i] = copy.deepcopy(source[i])
         s.timeline.extend(copy.deepcopy(changes.timeline))
         for message in changes.outbox:
             s.outbox.setdefault(message.key, copy.deepcopy(message))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -36,9 +37,9 @@ def roomy_policy(directory: Path) -> Path:
     grant above an agent's limit can become an approval instead of breaking a budget."""
     shipped = shipped_templates().parent / "food_delivery.yaml"
     text = shipped.read_text(encoding="utf-8")
-    assert "  per_case: 30\n" in text and "  per_customer_30d: 50\n" in text
-    text = text.replace("  per_case: 30\n", "  per_case: 150\n").replace(
-        "  per_customer_30d: 50\n", "  per_customer_30d: 300\n")
+    text, cases = re.subn(r"(?m)^  per_case: \d+$", "  per_case: 150", text)
+    text, customers = re.subn(r"(?m)^  per_customer_30d: \d+$", "  per_customer_30d: 300", text)
+    assert cases == customers == 1, "the shipped policy's budgets moved"
     path = directory / "policy.yaml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -81,6 +81,13 @@ def _text(value: object, name: str) -> str:
     return value
 
 
+def _string(value: object, name: str) -> str:
+    """Any string, empty included (a comment may be blank)."""
+    if not isinstance(value, str):
+        raise _Invalid(name, "must be a string")
+    return value
+
+
 def _choice(*allowed: str) -> Callable[[object, str], str]:
     def check(value: object, name: str) -> str:
         if value not in allowed:
@@ -133,12 +140,13 @@ BUILTIN: dict[str, tuple[bool, dict[str, Check], dict[str, Check]]] = {
     "survey.answered": (
         False,
         {"score": _integer(1, 7)},
-        {"kind": _choice("csat", "ces"), "case_id": _text, "comment": str, "ces": _integer(1, 7)},
+        {"kind": _choice("csat", "ces"), "case_id": _text, "comment": _string,
+         "ces": _integer(1, 7)},
     ),
     "service.alert": (
         False,
         {"status": _choice("down", "degraded", "restored")},
-        {"area": _text, "service": _text, "message": str},
+        {"area": _text, "service": _text, "message": _string},
     ),
     "behavior.signal": (False, {"signal": _text}, {"count": _integer(0, 1_000_000)}),
 }
@@ -171,10 +179,6 @@ def _typed_attributes(type_: str, attributes: Mapping[str, Any]) -> dict[str, An
             raise _Invalid(f"attributes.{name}", f"is required for {type_}")
     for name, check in {**required, **optional}.items():
         if attributes.get(name) is not None:
-            if check is str:
-                if not isinstance(attributes[name], str):
-                    raise _Invalid(f"attributes.{name}", "must be a string")
-                continue
             typed[name] = check(attributes[name], f"attributes.{name}")
     return typed
 

@@ -195,7 +195,7 @@ class Recovery:
         key = f"{detector.name}:{key_part if key_part is not None else subject_key}"
         if self.world.failure_by_key(key) is not None:
             return None
-        category, type_ = spec.category, spec.type
+        category, type_ = spec.category, str(spec.type)
         if spec.from_text and analysis and analysis.get("category"):
             category = str(analysis["category"])
             type_ = str(analysis.get("failure_type") or type_)
@@ -321,7 +321,7 @@ class Recovery:
         channel = channel or customer.channel or self.policy.policy.channel
         context = message_context(self.policy.policy.business, customer, case, failure, subject,
                                   compensation, extra)
-        recipient = customer.email if channel == "email" else None
+        recipient = {"email": customer.email, "sms": customer.phone}.get(channel)
         message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id, channel,
                                 template, customer.locale, recipient, context, now)
         self.world.enqueue(message, now.date())
@@ -337,7 +337,7 @@ class Recovery:
         context = message_context(self.policy.policy.business, customer, case, failure, subject,
                                   None, {"action": action})
         message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id,
-                                step.spec.channel or ACTION, action, customer.locale, None,
+                                ACTION, action, customer.locale, None,
                                 context, now)
         self.world.changes.outbox.append(message)  # calls to systems do not count against the cap
         self._log(case.id, now, "resolution_requested", ENGINE, {"action": action})

@@ -170,7 +170,7 @@ def _amount(spec: Amount | None, path: str) -> CompiledAmount | None:
             bands.append((duration(band.at_least, where), band.amount))
     if len({type(b[0]) for b in bands}) > 1:
         raise PolicyError("bands must all be durations or all numbers", f"{path}.bands")
-    bands.sort(key=lambda b: b[0])  # type: ignore[arg-type,return-value]
+    bands.sort(key=lambda b: b[0])
     return CompiledAmount(spec, tuple(bands), expression(spec.expr, f"{path}.expr", FAILURE_NAMES))
 
 

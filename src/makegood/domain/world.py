@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import (
@@ -81,10 +82,12 @@ class World:
     def merge(self, extra: Snapshot) -> None:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""
         s = self.s
-        for mine, theirs in ((s.customers, extra.customers), (s.subjects, extra.subjects),
-                             (s.incidents, extra.incidents)):
+        pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (
+            (s.customers, extra.customers), (s.subjects, extra.subjects),
+            (s.incidents, extra.incidents))
+        for mine, theirs in pairs:
             for key, value in theirs.items():
-                mine.setdefault(key, value)  # type: ignore[attr-defined]
+                mine.setdefault(key, value)
         for case in extra.cases.values():
             if case.id not in s.cases:
                 s.cases[case.id] = case
@@ -100,8 +103,8 @@ class World:
             if compensation.id not in s.compensations:
                 s.compensations[compensation.id] = compensation
                 self._index_compensation(compensation)
-        for key, count in extra.messages_per_day.items():
-            s.messages_per_day.setdefault(key, count)
+        for customer_day, count in extra.messages_per_day.items():
+            s.messages_per_day.setdefault(customer_day, count)
         for day, spent in extra.global_spent.items():
             s.global_spent.setdefault(day, spent)
 

@@ -6,7 +6,15 @@ import os
 
 import typer
 
-from makegood.entrypoints import cli_demo, cli_policy, cli_report, cli_serve, cli_store
+from makegood.entrypoints import (
+    cli_demo,
+    cli_outbox,
+    cli_policy,
+    cli_report,
+    cli_serve,
+    cli_store,
+    cli_template,
+)
 
 app = typer.Typer(
     name="makegood",
@@ -24,10 +32,12 @@ app.command("incident")(cli_store.incident)
 app.command("summary")(cli_store.summary)
 app.command("migrate")(cli_store.migrate)
 app.command("dispatch")(cli_store.dispatch)
+app.command("outbox")(cli_outbox.outbox)
 app.command("serve")(cli_serve.serve)
 app.command("report")(cli_report.report)
 app.command("replay")(cli_report.replay)
 app.add_typer(cli_policy.app, name="policy")
+app.add_typer(cli_template.app, name="template")
 app.add_typer(cli_serve.token_app, name="token")
 
 

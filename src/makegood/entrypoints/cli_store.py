@@ -20,6 +20,11 @@ from makegood.entrypoints.cli_common import settings as load_settings
 from makegood.entrypoints.summary_view import show_summary
 
 
+def _store(db: str | None) -> SqlStore:
+    settings = load_settings(db)
+    return SqlStore(settings.database_url, settings.database_schema)
+
+
 def ingest(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     fmt: str = typer.Option(None, "--format", help="jsonl or csv (default: by file suffix)"),
@@ -94,7 +99,7 @@ def cases(
     db: str = DatabaseOption,
 ) -> None:
     """List cases, most recently changed first."""
-    store = SqlStore(load_settings(db).database_url)
+    store = _store(db)
     with store.engine.connect() as c:
         found = queries.list_cases(c, state, limit, True if person else None)
     if as_json:
@@ -113,7 +118,7 @@ def cases(
 def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
          db: str = DatabaseOption) -> None:
     """One case with its whole timeline."""
-    store = SqlStore(load_settings(db).database_url)
+    store = _store(db)
     try:
         with store.engine.connect() as c:
             detail = queries.case_detail(c, case_id)
@@ -150,7 +155,7 @@ def summary(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOpt
 
 def migrate(db: str = DatabaseOption) -> None:
     """Create or upgrade the database schema."""
-    store = SqlStore(load_settings(db).database_url)
+    store = _store(db)
     store.migrate()
     console.print("schema is up to date")
 
@@ -170,7 +175,7 @@ def dispatch(db: str = DatabaseOption, limit: int = typer.Option(10_000, min=1))
 
 def incidents(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption) -> None:
     """Incidents: clusters of failures and monitoring alerts, with who was told."""
-    store = SqlStore(load_settings(db).database_url)
+    store = _store(db)
     with store.engine.connect() as c:
         found = queries.list_incidents(c)
     if as_json:
@@ -194,7 +199,7 @@ def incidents(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseO
 def incident(incident_id: str, as_json: bool = typer.Option(False, "--json"),
              db: str = DatabaseOption) -> None:
     """One incident with its timeline."""
-    store = SqlStore(load_settings(db).database_url)
+    store = _store(db)
     try:
         with store.engine.connect() as c:
             detail = queries.incident_detail(c, incident_id)

@@ -168,7 +168,8 @@ class SqlSession:
                 if not ({"order.delivered", "order.cancelled"} & set(r.seen))]
 
     def next_timer_due(self) -> datetime | None:
-        return self.c.scalar(_NEXT_DUE)
+        due: datetime | None = self.c.scalar(_NEXT_DUE)
+        return due
 
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
         query = (sa.select(t.timers).where(t.timers.c.due_at <= until)

@@ -29,3 +29,9 @@ def test_ruff_finds_nothing() -> None:
     result = subprocess.run([_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-3000:]

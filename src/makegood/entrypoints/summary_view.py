@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -49,6 +50,13 @@ def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> 
     _side_by_side(console, _counts("by type", failures["by_type"], failures["total"]),
                   _counts("by category", failures["by_category"], failures["total"]),
                   _counts("by severity", failures["by_severity"], failures["total"]))
+
+    for incident in s.get("incidents", []):
+        resolved = incident["resolved_at"]
+        console.print(
+            f"incident in [bold]{escape(incident['key'])}[/bold] ({incident['source']}): declared "
+            f"{incident['declared_at']:%H:%M}, resolved "
+            f"{f'{resolved:%H:%M}' if resolved else '—'}, {incident['customers']} customers told")
 
     console.rule("[bold]What it did")
     actions = s["actions"]

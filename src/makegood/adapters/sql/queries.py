@@ -42,6 +42,9 @@ def summary(c: sa.Connection, budget_per_day: Decimal) -> dict[str, Any]:
                     for r in c.execute(sa.select(t.budget_spend).order_by(t.budget_spend.c.day))}
     answered = [r.survey_score for r in cases if r.survey_score is not None]
     quarantined = c.scalar(sa.select(sa.func.count()).select_from(t.quarantine))
+    incidents = [{"key": i["key"], "source": i["source"], "declared_at": i["declared_at"],
+                  "resolved_at": i["resolved_at"], "customers": i["affected"]}
+                 for i in list_incidents(c)]
     events = c.scalar(sa.select(sa.func.count()).select_from(t.events))
     return {
         "events": events,
@@ -52,6 +55,7 @@ def summary(c: sa.Connection, budget_per_day: Decimal) -> dict[str, Any]:
             "by_category": dict(Counter(r.category for r in failures).most_common()),
             "by_severity": dict(Counter(r.severity for r in failures).most_common()),
         },
+        "incidents": incidents,
         "cases": {"total": len(cases), "by_state": dict(Counter(r.state for r in cases)),
                   "waiting_for_a_person": sum(1 for r in cases if r.needs_person)},
         "actions": {

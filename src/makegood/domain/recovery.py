@@ -207,13 +207,13 @@ class Recovery:
         failure.severity = self._severity(failure, customer, subject, attributes, now)
         case, rises = self._open_or_join(case, failure, customer.id, subject_key, now)
         self.world.add_failure(failure)
-        incident = self.incidents.observe(failure, subject, now)
-        if incident is not None:
-            failure.evidence["incident"] = incident.id
         self._log(case.id, now, "failure_detected", ENGINE, {
             "failure": failure.id, "detector": detector.name, "category": category,
             "type": type_, "severity": failure.severity,
             "latency_s": round(failure.detection_latency_s, 3)})
+        incident = self.incidents.observe(failure, subject, now)
+        if incident is not None:
+            failure.evidence["incident"] = incident.id
         if not rises:  # evidence on a case already handled at this severity
             return failure
         playbook = self.policy.playbook_for(category, failure.severity)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
+from makegood.adapters.jsontext import to_json
 from makegood.config import Settings
 
 # piped output (CI logs, files) gets room for the tables instead of 80 columns
@@ -36,13 +34,5 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(type(value).__name__)
-
-
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, default=_default, indent=2, ensure_ascii=False))
+    typer.echo(to_json(data, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -132,14 +133,7 @@ def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
     console.print(f"[bold]{info['id']}[/bold] {info['category']} ({info['severity']}), "
                   f"customer {info['customer_id']}, subject {info['subject_key'] or '—'}: "
                   f"[bold]{info['state']}[/bold]")
-    table = Table(show_edge=False)
-    for column in ("at", "what", "who", "details"):
-        table.add_column(column)
-    for entry in detail["timeline"]:
-        details = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
-        table.add_row(f"{entry['at']:%H:%M:%S}", escape(entry["kind"]), escape(entry["actor"]),
-                      escape(details))
-    console.print(table)
+    console.print(_timeline(detail["timeline"]))
 
 
 def summary(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption) -> None:
@@ -204,18 +198,23 @@ def incident(incident_id: str, as_json: bool = typer.Option(False, "--json"),
         with store.engine.connect() as c:
             detail = queries.incident_detail(c, incident_id)
     except NotFound as error:
-        raise fail(str(error)) from None
+        raise fail(escape(str(error))) from None
     if as_json:
         print_json(detail)
         return
     console.print(f"[bold]{escape(detail['id'])}[/bold] {escape(detail['key'])}: "
                   f"[bold]{detail['status']}[/bold], {detail['affected']} customers told, "
                   f"{detail['messages']} messages, {detail['spent']} spent")
+    console.print(_timeline(detail["timeline"][:200]))
+
+
+def _timeline(entries: list[dict[str, Any]]) -> Table:
+    """A timeline as a table: when, what, who, and the details (printed as plain text)."""
     table = Table(show_edge=False)
     for column in ("at", "what", "who", "details"):
         table.add_column(column)
-    for entry in detail["timeline"][:200]:
+    for entry in entries:
         details = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
-        table.add_row(f"{entry['at']:%H:%M:%S}", entry["kind"], escape(entry["actor"]),
+        table.add_row(f"{entry['at']:%Y-%m-%d %H:%M:%S}", entry["kind"], escape(entry["actor"]),
                       escape(details))
-    console.print(table)
+    return table

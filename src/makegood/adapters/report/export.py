@@ -7,17 +7,9 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(type(value).__name__)
+from makegood.adapters.jsontext import to_json as _to_json
 
 
 def jsonable(figures: Any) -> Any:
@@ -26,7 +18,7 @@ def jsonable(figures: Any) -> Any:
 
 
 def to_json(figures: Any) -> str:
-    return json.dumps(figures, default=_default, indent=2, ensure_ascii=False)
+    return _to_json(figures, indent=2)
 
 
 def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +9,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from makegood.adapters.jsontext import to_json
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
-
-
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=_default, separators=(",", ":"))
+    return to_json(value)
 
 
 def create_engine(url: str, schema: str | None = None) -> sa.Engine:

@@ -133,7 +133,9 @@ class InMemorySession:
                            and (v.created_at > since or v.status == "pending")},
             global_spent={d: v for d, v in s.spend.items() if d in days},
             incidents={k: v for k, v in s.incidents.items() if v.status == "open"
-                       or (v.status == "forming" and v.last_at > since) or k in case_ids},
+                       or (v.status == "forming" and v.last_at > since)
+                       or (v.resolved_at is not None and v.resolved_at > since)
+                       or k in case_ids},
             messages_per_day=messages,
         ))
 

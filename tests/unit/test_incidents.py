@@ -170,3 +170,23 @@ def test_the_incident_record_on_sqlite_says_how_fast_it_was_declared_and_told(
     assert listed["to_first_message_s"] == 4 * 60
     assert detail["customers"] == ["c1", "c2", "c3", "c4"]
     assert detail["timeline"][0]["kind"] == "incident_declared"
+
+
+def test_the_tail_of_a_resolved_incident_is_not_a_new_incident(make_engine, incident_policy,
+                                                               clock):
+    store = InMemoryStore()
+    engine = make_engine(store, policy=incident_policy)
+    engine.ingest([ev("a1", "service.alert", T0, "system:monitoring", status="down",
+                      area="Belém"),
+                   *[order(n, "Belém", at=T0 + minutes(n)) for n in range(1, 5)]])
+    clock.set(T0 + minutes(10))
+    engine.ingest([ev("a2", "service.alert", clock.now(), "system:monitoring",
+                      status="restored", area="Belém")])
+    clock.set(T0 + minutes(50))  # the backlog arrives late, within the quiet period
+    engine.tick()
+    assert len(incidents(store)) == 1
+    clock.set(T0 + minutes(300))  # long after: a new cluster is a new incident
+    engine.ingest([order(n, "Belém", at=clock.now()) for n in range(10, 14)])
+    clock.set(T0 + minutes(350))
+    engine.tick()
+    assert len(incidents(store)) == 2

@@ -7,7 +7,8 @@ with an open subject carrying the key) and hands them over in chunks, so ten tho
 never hold up other events. While the incident is open, a new failure with the key joins it:
 that customer hears the incident message instead of an individual acknowledgement (one merged
 communication, not two). After `quiet` without a signal, or a `service.alert` restored, or by
-hand, it resolves and everyone affected hears that too.
+hand, it resolves and everyone affected hears that too. Failures within `quiet` after it
+resolved are its tail (the backlog), not a new incident: a cool-down.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class Incidents:
                                        and failure.category not in spec.spec.categories):
                 continue
             incident = self.world.live_incident(spec.spec.name, str(value))
+            if incident is None and self.world.resolved_since(
+                    spec.spec.name, str(value), now - spec.quiet) is not None:
+                continue  # the tail of an incident just resolved is not a new one (cool-down)
             if incident is None:
                 incident = Incident(m.stable_id("inc", spec.spec.name, str(value), now.isoformat()),
                                     spec.spec.name, str(value), "forming", now, now)

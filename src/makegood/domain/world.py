@@ -181,6 +181,12 @@ class World:
         return next((i for i in self.s.incidents.values()
                      if i.spec == spec and i.key == key and i.status != "resolved"), None)
 
+    def resolved_since(self, spec: str, key: str, since: datetime) -> Incident | None:
+        """An incident of this spec and key resolved after `since` (for a cool-down)."""
+        return next((i for i in self.s.incidents.values()
+                     if i.spec == spec and i.key == key and i.status == "resolved"
+                     and i.resolved_at is not None and i.resolved_at > since), None)
+
     def touch_incident(self, incident: Incident) -> None:
         self.s.incidents[incident.id] = incident
         self.changes.incidents.add(incident.id)

@@ -32,7 +32,9 @@ from makegood.domain.world import Changes, Snapshot
 _LIVE_INCIDENTS = sa.select(t.incidents).where(
     sa.or_(t.incidents.c.status == "open",
            sa.and_(t.incidents.c.status == "forming",
-                   t.incidents.c.last_at > sa.bindparam("since"))))
+                   t.incidents.c.last_at > sa.bindparam("since")),
+           sa.and_(t.incidents.c.status == "resolved",  # for the cool-down
+                   t.incidents.c.resolved_at > sa.bindparam("since"))))
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(

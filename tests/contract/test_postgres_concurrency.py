@@ -17,7 +17,7 @@ from makegood.domain.errors import BudgetConflict
 from makegood.domain.world import Changes, Snapshot
 
 from .conftest import Database
-from .samples import BUDGETS, DAY, T, message, spent, write
+from .samples import BUDGETS, DAY, T, customer, message, spent, write
 
 pytestmark = pytest.mark.postgres
 
@@ -128,3 +128,35 @@ def test_racing_sessions_never_overspend_the_day(postgres_database: Database) ->
         results = in_threads(*(lambda s=s, day=day: spend(s, day) for s in stores))
         assert [r for r in results if not isinstance(r, BudgetConflict)] == [None]
         assert spent(stores[0], day) == {day: Decimal(6)}
+
+
+def test_two_transactions_on_one_customer_take_turns(postgres_database: Database) -> None:
+    """An engine batch and a person's action on the same customer never interleave: `load`
+    locks the customers it loads, so the second waits until the first commits and then sees
+    what it wrote."""
+    first, second, watcher = (postgres_database.store() for _ in range(3))
+    write(first, customer("c1"))
+    loaded = threading.Event()
+    second_pid: list[int] = []
+    seen: list[str | None] = []
+
+    def second_loads() -> None:
+        with second.session() as s:
+            second_pid.append(s.c.exec_driver_sql("select pg_backend_pid()").scalar_one())
+            assert loaded.wait(timeout=10)
+            snap = s.load({"c1"}, (), (), T - timedelta(days=30), ())  # waits for the first
+            seen.append(snap.customers["c1"].tier)
+
+    thread = threading.Thread(target=second_loads)
+    thread.start()
+    try:
+        with first.session() as s:
+            snap = s.load({"c1"}, (), (), T - timedelta(days=30), ())
+            loaded.set()
+            _wait_until_blocked(watcher, second_pid)
+            snap.customers["c1"].tier = "gold"
+            s.save(Changes(customers={"c1"}), snap, BUDGETS)
+    finally:
+        loaded.set()
+        thread.join(timeout=30)
+    assert seen == ["gold"]

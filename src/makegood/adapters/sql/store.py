@@ -35,6 +35,9 @@ _LIVE_INCIDENTS = sa.select(t.incidents).where(
                    t.incidents.c.last_at > sa.bindparam("since")),
            sa.and_(t.incidents.c.status == "resolved",  # for the cool-down
                    t.incidents.c.resolved_at > sa.bindparam("since"))))
+_LOCK_CUSTOMERS = (sa.select(t.customers.c.id)
+                   .where(t.customers.c.id.in_(sa.bindparam("values", expanding=True)))
+                   .order_by(t.customers.c.id).with_for_update())
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(
@@ -186,6 +189,10 @@ class SqlSession:
         customer_ids = set(customer_ids)
         for r in self._where_in(t.cases, "id", case_ids):
             customer_ids.add(r.customer_id)
+        if self.postgres and customer_ids:
+            # one transaction at a time per customer (an engine batch, a person's action):
+            # neither overwrites what the other decided; ordered, so two never deadlock
+            self.c.execute(_LOCK_CUSTOMERS, {"values": sorted(customer_ids)})
         for r in self._where_in(t.customers, "id", customer_ids):
             snap.customers[r.id] = rows.customer_of(r)
         for r in self._where_in(t.cases, "customer_id", customer_ids):

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import uuid
-from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from makegood.domain.money import Money, round_money, to_decimal
@@ -21,25 +16,6 @@ _MONTHS = {
         "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro"
     ).split(),
 }
-
-
-def to_jsonable(value: Any) -> Any:
-    """Decimals as strings (exact), datetimes ISO 8601, mappings and sequences recursively."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal | uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return to_jsonable(value.value)
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return str(value)
 
 
 def format_money(amount: Any, currency: str | None = None, locale: str = "en") -> str:

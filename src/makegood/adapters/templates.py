@@ -35,8 +35,9 @@ from jinja2 import (
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from makegood.adapters.formatting import format_date, format_money, to_jsonable
+from makegood.adapters.formatting import format_date, format_money
 from makegood.domain.errors import MakegoodError
+from makegood.domain.event import jsonable
 from makegood.domain.message import ACTION, OutboxMessage, Rendered
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "policies" / "templates"
@@ -101,7 +102,7 @@ class TemplateRenderer:
     def render(self, message: OutboxMessage) -> Rendered:
         """Raises `TemplateError` (a permanent failure for the dispatcher)."""
         if message.channel in PAYLOAD_CHANNELS:
-            payload = {**to_jsonable(message.context), "action": message.template}
+            payload = {**jsonable(message.context), "action": message.template}
             return Rendered(
                 message_id=message.id,
                 idempotency_key=message.key,

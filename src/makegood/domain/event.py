@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -227,19 +227,22 @@ _PLAIN = (str, int, float, bool, type(None))
 
 
 def jsonable(value: Any) -> Any:
-    """The JSON-able form of a value (datetimes as ISO text, Decimals as text)."""
+    """The JSON-able form of a value: dates and datetimes as ISO 8601 text, Decimals as exact
+    text, mappings, sequences, sets and dataclasses recursively. makegood's one such function."""
     if isinstance(value, _PLAIN):
         return value
     if isinstance(value, dict) and all(type(v) in _PLAIN for v in value.values()):
         return value
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
     return value
 
 

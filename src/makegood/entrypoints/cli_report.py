@@ -19,6 +19,7 @@ from makegood.adapters.sql.metrics import MetricSettings, recovery_metrics
 from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import default_analyzer
 from makegood.domain.errors import PolicyError
+from makegood.domain.event import jsonable
 from makegood.domain.rules import CompiledPolicy
 from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail
 from makegood.entrypoints.cli_common import settings as load_settings
@@ -141,8 +142,8 @@ def replay(
         typer.echo(json.dumps({
             "events": len(raws), "accepted": cand.accepted, "rejected": cand.rejected,
             "seconds": {"baseline": round(base.seconds, 3), "candidate": round(cand.seconds, 3)},
-            "baseline": export.jsonable(base.figures),
-            "candidate": export.jsonable(cand.figures), "rows": export.jsonable(rows)},
+            "baseline": jsonable(base.figures),
+            "candidate": jsonable(cand.figures), "rows": jsonable(rows)},
             indent=2, ensure_ascii=False))
         return
     table = Table(title=f"{events.name}: {len(raws):,} events, {cand.rejected} rejected")

@@ -21,7 +21,7 @@ from types import TracebackType
 import httpx
 
 from makegood import __version__
-from makegood.adapters.formatting import to_jsonable
+from makegood.domain.event import jsonable
 from makegood.domain.message import Delivery, Rendered
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def verify_signature(
 def encode_payload(payload: object) -> bytes:
     """The body makegood sends: compact JSON, keys sorted, UTF-8."""
     text = json.dumps(
-        to_jsonable(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+        jsonable(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=False
     )
     return text.encode("utf-8")
 

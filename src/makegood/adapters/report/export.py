@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from makegood.adapters.jsontext import to_json as _to_json
-
-
-def jsonable(figures: Any) -> Any:
-    """The figures as plain JSON values (datetimes as ISO text, Decimals as text)."""
-    return json.loads(to_json(figures))
+from makegood.domain.event import jsonable
 
 
 def to_json(figures: Any) -> str:

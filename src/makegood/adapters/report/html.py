@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from makegood.adapters.report import charts
-from makegood.adapters.report.export import jsonable
+from makegood.domain.event import jsonable
 
 TEMPLATES = Path(__file__).parent / "templates"
 

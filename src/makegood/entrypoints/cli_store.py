@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,14 +120,8 @@ def cases(
 def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
          db: str = DatabaseOption) -> None:
     """One case with its whole timeline."""
-    store = _store(db)
-    try:
-        with store.engine.connect() as c:
-            detail = queries.case_detail(c, case_id)
-    except NotFound as error:
-        raise fail(escape(str(error))) from None
-    if as_json:
-        print_json(detail)
+    detail = _detail(db, queries.case_detail, case_id, as_json)
+    if detail is None:
         return
     # ids and timeline data come from events: print them as text, never as Rich markup
     info = {key: escape(str(value)) if value else "" for key, value in detail["case"].items()}
@@ -193,14 +188,8 @@ def incidents(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseO
 def incident(incident_id: str, as_json: bool = typer.Option(False, "--json"),
              db: str = DatabaseOption) -> None:
     """One incident with its timeline."""
-    store = _store(db)
-    try:
-        with store.engine.connect() as c:
-            detail = queries.incident_detail(c, incident_id)
-    except NotFound as error:
-        raise fail(escape(str(error))) from None
-    if as_json:
-        print_json(detail)
+    detail = _detail(db, queries.incident_detail, incident_id, as_json)
+    if detail is None:
         return
     console.print(f"[bold]{escape(detail['id'])}[/bold] {escape(detail['key'])}: "
                   f"[bold]{detail['status']}[/bold], {detail['affected']} customers told, "
@@ -218,3 +207,17 @@ def _timeline(entries: list[dict[str, Any]]) -> Table:
         table.add_row(f"{entry['at']:%Y-%m-%d %H:%M:%S}", entry["kind"], escape(entry["actor"]),
                       escape(details))
     return table
+
+
+def _detail(db: str | None, read: Callable[[Any, str], dict[str, Any]], ident: str,
+            as_json: bool) -> dict[str, Any] | None:
+    """One record by id through a read model; printed as JSON (and None returned) if asked."""
+    try:
+        with _store(db).engine.connect() as c:
+            detail = read(c, ident)
+    except NotFound as error:
+        raise fail(escape(str(error))) from None
+    if as_json:
+        print_json(detail)
+        return None
+    return detail

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from makegood.domain import model as m
-from makegood.domain.compensation import check_budgets, compute_amount, required_role
+from makegood.domain.compensation import compute_amount
 from makegood.domain.event import Event, parse_datetime
 from makegood.domain.model import Compensation, Failure, Incident, Subject
 from makegood.domain.rules import CompiledIncident
@@ -197,31 +197,16 @@ class Incidents:
 
     def _compensate(self, incident: Incident, spec: CompiledIncident, customer_id: str,
                     case: m.Case | None, now: datetime) -> Compensation | None:
-        key = f"{incident.id}:comp:{customer_id}"
-        if spec.amount is None or self.world.compensation_by_key(key) is not None:
+        """The incident's compensation, on the ledger like any other (same budgets and tiers);
+        what needs approval waits in the queue without escalating each customer's case."""
+        if spec.amount is None:
             return None
-        customer = self.world.customer(customer_id)
-        amount = compute_amount(spec.amount, {"customer": customer.context()})
-        if amount <= 0:
-            return None
-        case_id = case.id if case is not None else incident.id
-        empowerment = self.policy.policy.empowerment
-        role = required_role(amount, empowerment)
-        budget = check_budgets(self.world, self.policy.policy.budgets, case_id, customer_id,
-                               amount, now)
-        compensation = Compensation(
-            m.stable_id("comp", key), key, case_id, customer_id, incident.id, spec.spec.kind,
-            amount, self.policy.policy.business.currency, m.PENDING, role,
-            f"incident {incident.spec} {incident.key}", now,
-            expires_at=now + spec.expires_in if spec.spec.kind == "voucher" else None)
-        self.world.add_compensation(compensation)
-        if role == "auto" and budget.ok:
-            self.r.grant(compensation, now, "auto")
-            incident.spent += amount
-            return compensation
-        compensation.required_role = "agent" if role == "auto" else role
-        self.r._log(case_id, now, "approval_requested", "engine", {
-            "compensation": compensation.id, "amount": str(amount),
-            "required_role": compensation.required_role,
-            "reason": budget.reason or f"above the automatic limit: needs {role}"})
-        return None
+        amount = compute_amount(spec.amount,
+                                {"customer": self.world.customer(customer_id).context()})
+        granted = self.r.offer(f"{incident.id}:comp:{customer_id}",
+                               case.id if case is not None else incident.id, customer_id,
+                               incident.id, spec.spec.kind, amount,
+                               f"incident {incident.spec} {incident.key}", spec.expires_in, now)
+        if granted is not None:
+            incident.spent += granted.amount
+        return granted

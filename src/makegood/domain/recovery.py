@@ -357,29 +357,39 @@ class Recovery:
             self._log(case.id, now, "experiment_assigned", ENGINE,
                       {"experiment": step.spec.experiment, "arm": arm})
         amount = compute_amount(amount_spec, context) if amount_spec else Decimal(0)
-        if amount <= 0:
+        return self.offer(key, case.id, customer.id, failure.id, step.spec.kind, amount,
+                          f"{failure.category} ({failure.severity})", step.expires_in, now,
+                          case=case)
+
+    def offer(self, key: str, case_id: str, customer_id: str, cause: str, kind: str,
+              amount: Decimal, reason: str, expires_in: timedelta, now: datetime,
+              case: Case | None = None) -> Compensation | None:
+        """Put a compensation on the ledger once per `key`: granted at once within the
+        automatic tier and every budget, otherwise waiting for a person's approval (and
+        `case`, if given, escalated to the queue). Returns it if granted."""
+        if amount <= 0 or self.world.compensation_by_key(key) is not None:
             return None
-        business = self.policy.policy
-        role = role_for(amount, business.empowerment)
-        budget = check_budgets(self.world, business.budgets, case.id, customer.id, amount, now)
-        reason = f"{failure.category} ({failure.severity})"
+        policy = self.policy.policy
+        role = role_for(amount, policy.empowerment)
+        budget = check_budgets(self.world, policy.budgets, case_id, customer_id, amount, now)
         compensation = Compensation(
-            m.stable_id("comp", key), key, case.id, customer.id, failure.id, step.spec.kind,
-            amount, business.business.currency, m.PENDING, role, reason, now,
-            expires_at=now + step.expires_in if step.spec.kind == "voucher" else None)
+            m.stable_id("comp", key), key, case_id, customer_id, cause, kind, amount,
+            policy.business.currency, m.PENDING, role, reason, now,
+            expires_at=now + expires_in if kind == "voucher" else None)
         self.world.add_compensation(compensation)
-        if role == "auto" and budget.ok and not case.needs_person:
+        needs_person = case is not None and case.needs_person
+        if role == "auto" and budget.ok and not needs_person:
             self.grant(compensation, now, "auto")
             return compensation
         why = budget.reason if not budget.ok else (
-            "a person handles this case first" if case.needs_person else
+            "a person handles this case first" if needs_person else
             f"above the automatic limit: needs {role}")
         compensation.required_role = "agent" if role == "auto" else role
-        self._log(case.id, now, "approval_requested", ENGINE,
-                  {"compensation": compensation.id, "amount": str(amount),
-                   "kind": compensation.kind, "required_role": compensation.required_role,
-                   "reason": why})
-        self._escalate(case, now, why)  # an approval is a person's job: the case waits in the queue
+        self._log(case_id, now, "approval_requested", ENGINE,
+                  {"compensation": compensation.id, "amount": str(amount), "kind": kind,
+                   "required_role": compensation.required_role, "reason": why})
+        if case is not None:
+            self._escalate(case, now, why)  # an approval is a person's job: the case waits
         return None
 
     def grant(self, compensation: Compensation, now: datetime, actor: str) -> None:

@@ -30,26 +30,44 @@ def batch(n: int, size: int, start: datetime) -> list[dict[str, object]]:
         k = n * size + i
         at = (start + timedelta(milliseconds=k)).isoformat()
         if k % 2 == 0:
-            events.append({"id": f"b-{k}", "type": "order.placed", "occurred_at": at,
-                           "customer_id": f"c-{k % 5000}", "subject_id": f"o-{k}",
-                           "attributes": {"promised_at": (start + timedelta(hours=1)).isoformat(),
-                                          "value": "23.50"}})
+            events.append(
+                {
+                    "id": f"b-{k}",
+                    "type": "order.placed",
+                    "occurred_at": at,
+                    "customer_id": f"c-{k % 5000}",
+                    "subject_id": f"o-{k}",
+                    "attributes": {
+                        "promised_at": (start + timedelta(hours=1)).isoformat(),
+                        "value": "23.50",
+                    },
+                }
+            )
         else:
-            events.append({"id": f"b-{k}", "type": "order.delivered", "occurred_at": at,
-                           "customer_id": f"c-{(k - 1) % 5000}", "subject_id": f"o-{k - 1}"})
+            events.append(
+                {
+                    "id": f"b-{k}",
+                    "type": "order.delivered",
+                    "occurred_at": at,
+                    "customer_id": f"c-{(k - 1) % 5000}",
+                    "subject_id": f"o-{k - 1}",
+                }
+            )
     return events
 
 
-async def run(url: str, token: str, rate: float, seconds: float, size: int,
-              concurrency: int) -> dict[str, float]:
+async def run(
+    url: str, token: str, rate: float, seconds: float, size: int, concurrency: int
+) -> dict[str, float]:
     start = datetime.now(UTC)
     total = int(rate * seconds)
     bodies = [batch(n, size, start) for n in range(total)]
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         await client.post("/v1/events", json=batch(10**6, 1, start))  # warm up
         began = time.perf_counter()
 
@@ -68,11 +86,15 @@ async def run(url: str, token: str, rate: float, seconds: float, size: int,
         await asyncio.gather(*(one(n) for n in range(total)))
         elapsed = time.perf_counter() - began
     latencies.sort()
-    return {"requests": total, "errors": errors, "seconds": round(elapsed, 2),
-            "requests_per_s": round(total / elapsed, 1),
-            "events_per_s": round(total * size / elapsed),
-            "p50_ms": round(statistics.median(latencies), 1),
-            "p99_ms": round(latencies[min(int(len(latencies) * 0.99), len(latencies) - 1)], 1)}
+    return {
+        "requests": total,
+        "errors": errors,
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(total / elapsed, 1),
+        "events_per_s": round(total * size / elapsed),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[min(int(len(latencies) * 0.99), len(latencies) - 1)], 1),
+    }
 
 
 def main() -> None:
@@ -85,16 +107,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         server = make_server(Path(directory)).start()
         try:
-            result = asyncio.run(run(server.url, server.tokens["ingest"], args.rate, args.seconds,
-                                     args.batch, args.concurrency))
+            result = asyncio.run(
+                run(
+                    server.url,
+                    server.tokens["ingest"],
+                    args.rate,
+                    args.seconds,
+                    args.batch,
+                    args.concurrency,
+                )
+            )
         finally:
             server.stop()
             tail = server.log.read_text(encoding="utf-8").splitlines()
             problems = [line for line in tail if "ERROR" in line or "Traceback" in line]
             if problems:
                 print("\n".join(problems[:5]), file=sys.stderr)
-    print(f"POST /v1/events, batches of {args.batch}, offered {args.rate:g} req/s for "
-          f"{args.seconds:g} s on loopback (SQLite):")
+    print(
+        f"POST /v1/events, batches of {args.batch}, offered {args.rate:g} req/s for "
+        f"{args.seconds:g} s on loopback (SQLite):"
+    )
     for key, value in result.items():
         print(f"  {key:16} {value}")
 

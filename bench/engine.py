@@ -50,14 +50,20 @@ def events_for(orders: int, customers: int) -> list[dict]:
 def throughput(url: str, events: list[dict], batch: int, profile: bool) -> dict:
     store = SqlStore(url)
     store.migrate()
-    engine = Engine(store, load_policy(), SystemClock(), event_time=True,
-                    new_code=new_voucher_code, batch_size=batch)
+    engine = Engine(
+        store,
+        load_policy(),
+        SystemClock(),
+        event_time=True,
+        new_code=new_voucher_code,
+        batch_size=batch,
+    )
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
     for start in range(0, len(events), batch):
-        engine.ingest(events[start:start + batch], source="bench")
+        engine.ingest(events[start : start + batch], source="bench")
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
@@ -65,17 +71,25 @@ def throughput(url: str, events: list[dict], batch: int, profile: bool) -> dict:
     with store.engine.connect() as c:
         failures = c.scalar(sa.select(sa.func.count()).select_from(t.failures))
     store.dispose()
-    result = {"events": len(events), "seconds": seconds, "events_per_s": len(events) / seconds,
-              "cpu_seconds": cpu, "events_per_cpu_s": len(events) / cpu,
-              "failures": failures}
+    result = {
+        "events": len(events),
+        "seconds": seconds,
+        "events_per_s": len(events) / seconds,
+        "cpu_seconds": cpu,
+        "events_per_cpu_s": len(events) / cpu,
+        "failures": failures,
+    }
     if profiler:
         stats = pstats.Stats(profiler)
         total = sum(v[3] for k, v in stats.stats.items() if k[2] == "ingest")  # type: ignore[attr-defined]
         shares = {}
         for label, names in STAGES.items():
             names = (names,) if isinstance(names, str) else names
-            spent = sum(v[3] for k, v in stats.stats.items()  # type: ignore[attr-defined]
-                        if k[2] in names and "makegood" in k[0])
+            spent = sum(
+                v[3]
+                for k, v in stats.stats.items()  # type: ignore[attr-defined]
+                if k[2] in names and "makegood" in k[0]
+            )
             shares[label] = spent / total if total else 0.0
         result["shares"] = shares
     return result
@@ -92,9 +106,16 @@ def deadline_lag(url: str, orders: int, spread_s: float = 4.0) -> dict:
     for i in range(orders):
         due = now + timedelta(seconds=1 + spread_s * i / orders)
         promised = due - timedelta(minutes=15)
-        raws.append({"id": f"lag-{i}", "type": "order.placed", "occurred_at": now.isoformat(),
-                     "customer_id": f"c{i}", "subject_id": f"o{i}",
-                     "attributes": {"promised_at": promised.isoformat(), "value": 20}})
+        raws.append(
+            {
+                "id": f"lag-{i}",
+                "type": "order.placed",
+                "occurred_at": now.isoformat(),
+                "customer_id": f"c{i}",
+                "subject_id": f"o{i}",
+                "attributes": {"promised_at": promised.isoformat(), "value": 20},
+            }
+        )
     engine.ingest(raws, source="bench")
     stop = threading.Event()
     loop = threading.Thread(target=EngineLoop(engine, max_sleep=0.25).run, args=(stop,))
@@ -107,8 +128,13 @@ def deadline_lag(url: str, orders: int, spread_s: float = 4.0) -> dict:
         lags = sorted((r.detected_at - r.occurred_at).total_seconds() for r in rows)
     store.dispose()
     cuts = statistics.quantiles(lags, n=100, method="inclusive")
-    return {"deadlines": orders, "recorded": len(lags), "p50_ms": 1000 * statistics.median(lags),
-            "p99_ms": 1000 * cuts[98], "max_ms": 1000 * lags[-1]}
+    return {
+        "deadlines": orders,
+        "recorded": len(lags),
+        "p50_ms": 1000 * statistics.median(lags),
+        "p99_ms": 1000 * cuts[98],
+        "max_ms": 1000 * lags[-1],
+    }
 
 
 def main() -> None:
@@ -122,25 +148,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         lag_url = args.database_url or f"sqlite:///{Path(tmp) / 'lag.db'}"
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}"
+        )
         events = events_for(args.orders, args.customers)
         kinds = len({e["type"] for e in events})
-        print(f"workload: {len(events):,} events of {kinds} types from the demo simulator "
-              f"({args.orders:,} orders, {args.customers:,} customers), batches of {args.batch}")
+        print(
+            f"workload: {len(events):,} events of {kinds} types from the demo simulator "
+            f"({args.orders:,} orders, {args.customers:,} customers), batches of {args.batch}"
+        )
         result = throughput(url, events, args.batch, profile=False)
-        print(f"end-to-end, event time, {url.split(':')[0]}: {result['events_per_s']:,.0f} "
-              f"events/s ({result['seconds']:.2f} s wall, {result['cpu_seconds']:.2f} s CPU: "
-              f"{result['events_per_cpu_s']:,.0f} events per CPU-second)")
-        profiled = throughput(url.replace("bench.db", "profiled.db"), events, args.batch,
-                              profile=True)
+        print(
+            f"end-to-end, event time, {url.split(':')[0]}: {result['events_per_s']:,.0f} "
+            f"events/s ({result['seconds']:.2f} s wall, {result['cpu_seconds']:.2f} s CPU: "
+            f"{result['events_per_cpu_s']:,.0f} events per CPU-second)"
+        )
+        profiled = throughput(
+            url.replace("bench.db", "profiled.db"), events, args.batch, profile=True
+        )
         print("where the time goes (share of ingest, under cProfile):")
         for label, share in profiled["shares"].items():
             print(f"  {label:34} {100 * share:5.1f} %")
         lag = deadline_lag(lag_url, args.lag_orders)
-        print(f"deadline lag, wall clock, {lag['recorded']}/{lag['deadlines']} deadlines: "
-              f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms, "
-              f"max {lag['max_ms']:.0f} ms")
+        print(
+            f"deadline lag, wall clock, {lag['recorded']}/{lag['deadlines']} deadlines: "
+            f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms, "
+            f"max {lag['max_ms']:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -28,32 +28,61 @@ def run(url: str, customers: int) -> None:
     store = SqlStore(url)
     store.migrate()
     clock = FrozenClock(T0)
-    engine = Engine(store, load_policy(), clock, event_time=False, new_code=new_voucher_code,
-                    batch_size=5000)
-    orders = [{"id": f"p{i}", "type": "order.placed", "occurred_at": T0.isoformat(),
-               "customer_id": f"c{i}", "subject_id": f"o{i}",
-               "attributes": {"promised_at": (T0 + timedelta(minutes=40)).isoformat(),
-                              "value": 20, "area": "Belém"}} for i in range(customers)]
+    engine = Engine(
+        store, load_policy(), clock, event_time=False, new_code=new_voucher_code, batch_size=5000
+    )
+    orders = [
+        {
+            "id": f"p{i}",
+            "type": "order.placed",
+            "occurred_at": T0.isoformat(),
+            "customer_id": f"c{i}",
+            "subject_id": f"o{i}",
+            "attributes": {
+                "promised_at": (T0 + timedelta(minutes=40)).isoformat(),
+                "value": 20,
+                "area": "Belém",
+            },
+        }
+        for i in range(customers)
+    ]
     engine.ingest(orders)
     clock.advance(timedelta(minutes=5))
-    alert = {"id": "alert-1", "type": "service.alert", "occurred_at": clock.now().isoformat(),
-             "customer_id": "system:monitoring",
-             "attributes": {"status": "down", "area": "Belém", "service": "couriers"}}
+    alert = {
+        "id": "alert-1",
+        "type": "service.alert",
+        "occurred_at": clock.now().isoformat(),
+        "customer_id": "system:monitoring",
+        "attributes": {"status": "down", "area": "Belém", "service": "couriers"},
+    }
     started = time.perf_counter()
     engine.ingest([alert])
     declared = time.perf_counter() - started
-    other = [{"id": f"x{i}", "type": "purchase", "occurred_at": clock.now().isoformat(),
-              "customer_id": f"other{i}", "attributes": {"value": 10}} for i in range(1000)]
+    other = [
+        {
+            "id": f"x{i}",
+            "type": "purchase",
+            "occurred_at": clock.now().isoformat(),
+            "customer_id": f"other{i}",
+            "attributes": {"value": 10},
+        }
+        for i in range(1000)
+    ]
     started = time.perf_counter()
     engine.ingest(other)
     after = time.perf_counter() - started
     with store.engine.connect() as c:
-        told = c.scalar(sa.select(sa.func.count()).select_from(t.outbox)
-                        .where(t.outbox.c.template == "incident"))
+        told = c.scalar(
+            sa.select(sa.func.count())
+            .select_from(t.outbox)
+            .where(t.outbox.c.template == "incident")
+        )
     store.dispose()
-    print(f"incident affecting {customers:,} customers: declared and {told:,} proactive "
-          f"messages in the outbox in {declared:.2f} s ({told / declared:,.0f} messages/s); "
-          f"the next 1,000 other events took {after:.2f} s")
+    print(
+        f"incident affecting {customers:,} customers: declared and {told:,} proactive "
+        f"messages in the outbox in {declared:.2f} s ({told / declared:,.0f} messages/s); "
+        f"the next 1,000 other events took {after:.2f} s"
+    )
 
 
 def main() -> None:

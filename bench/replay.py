@@ -53,35 +53,49 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
     parser.add_argument("--sqlite", action="store_true", help="also replay on SQLite")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}, load "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}, load "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     events = history(args.orders, args.customers)
-    print(f"workload: {len(events):,} events from the demo simulator ({args.orders:,} orders, "
-          f"{args.customers:,} customers), batches of {args.batch}")
+    print(
+        f"workload: {len(events):,} events from the demo simulator ({args.orders:,} orders, "
+        f"{args.customers:,} customers), batches of {args.batch}"
+    )
     policy = load_policy()
-    runs = {"memory, no text analysis": {},
-            "memory, lexicon text analysis (as makegood replay)":
-                {"analyzer": default_analyzer(policy)}}
+    runs = {
+        "memory, no text analysis": {},
+        "memory, lexicon text analysis (as makegood replay)": {
+            "analyzer": default_analyzer(policy)
+        },
+    }
     figures = None
     for label, extra in runs.items():
-        best = min((replay(events, policy, batch_size=args.batch, **extra)
-                    for _ in range(args.repeat)), key=lambda r: r.seconds)
+        best = min(
+            (replay(events, policy, batch_size=args.batch, **extra) for _ in range(args.repeat)),
+            key=lambda r: r.seconds,
+        )
         figures = figures or best.figures
         print(f"{label:52} {best.events_per_s:9,.0f} events/s ({best.seconds:.2f} s)")
     if args.sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            result = replay(events, policy, store=sqlite_store(Path(tmp) / "replay.db"),
-                            batch_size=args.batch)
+            result = replay(
+                events, policy, store=sqlite_store(Path(tmp) / "replay.db"), batch_size=args.batch
+            )
             seconds = time.perf_counter() - started
-            print(f"{'sqlite file, synchronous=OFF, no text analysis':52} "
-                  f"{len(events) / seconds:9,.0f} events/s ({seconds:.2f} s)")
+            print(
+                f"{'sqlite file, synchronous=OFF, no text analysis':52} "
+                f"{len(events) / seconds:9,.0f} events/s ({seconds:.2f} s)"
+            )
             same = result.figures == replay(events, policy, batch_size=args.batch).figures
             print(f"same figures on SQLite and in memory: {same}")
     assert figures is not None
-    print(f"decided: {figures['failures']:,} failures, {figures['cases']:,} cases, "
-          f"{figures['messages']:,} messages, spend {figures['spend']}")
+    print(
+        f"decided: {figures['failures']:,} failures, {figures['cases']:,} cases, "
+        f"{figures['messages']:,} messages, spend {figures['spend']}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,13 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def make_engine(policy: CompiledPolicy, clock: FrozenClock) -> Callable[..., Engine]:
     def make(store: Any = None, event_time: bool = False, **kw: Any) -> Engine:
-        return Engine(store if store is not None else InMemoryStore(), kw.pop("policy", policy),
-                      clock, event_time=event_time, new_code=counting_codes(), **kw)
+        return Engine(
+            store if store is not None else InMemoryStore(),
+            kw.pop("policy", policy),
+            clock,
+            event_time=event_time,
+            new_code=counting_codes(),
+            **kw,
+        )
 
     return make

@@ -8,11 +8,22 @@ from typing import Any
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
-def ev(id: str, type: str, at: datetime, customer: str = "c1", subject: str | None = None,
-       **attributes: Any) -> dict[str, Any]:
+def ev(
+    id: str,
+    type: str,
+    at: datetime,
+    customer: str = "c1",
+    subject: str | None = None,
+    **attributes: Any,
+) -> dict[str, Any]:
     """A raw event as a source would send it."""
-    event: dict[str, Any] = {"id": id, "type": type, "occurred_at": at.isoformat(),
-                             "customer_id": customer, "attributes": _jsonable(attributes)}
+    event: dict[str, Any] = {
+        "id": id,
+        "type": type,
+        "occurred_at": at.isoformat(),
+        "customer_id": customer,
+        "attributes": _jsonable(attributes),
+    }
     if subject is not None:
         event["subject_id"] = subject
     return event

@@ -41,8 +41,11 @@ def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
         from makegood.domain.text import text_rules_from_mapping
     except ImportError:  # pragma: no cover - the text adapters ship with the base install
         return None
-    rules = (text_rules_from_mapping(merge_with_defaults(policy.policy.text))
-             if policy.policy.text else load_default_rules())
+    rules = (
+        text_rules_from_mapping(merge_with_defaults(policy.policy.text))
+        if policy.policy.text
+        else load_default_rules()
+    )
     return LexiconAnalyzer(rules)
 
 
@@ -61,13 +64,21 @@ def bootstrap(
     if migrate:
         store.migrate()
     policy = load_policy(settings.policy)
-    engine = Engine(store, policy, clock, event_time=event_time,
-                    analyzer=analyzer or default_analyzer(policy), new_code=new_code,
-                    batch_size=settings.batch_size)
+    engine = Engine(
+        store,
+        policy,
+        clock,
+        event_time=event_time,
+        analyzer=analyzer or default_analyzer(policy),
+        new_code=new_code,
+        batch_size=settings.batch_size,
+    )
     folders = [settings.templates] if settings.templates else []
-    renderer = SurveyLinkRenderer(TemplateRenderer([*folders, shipped_templates()]),
-                                  settings.secret,
-                                  policy.policy.business.survey_base_url)
+    renderer = SurveyLinkRenderer(
+        TemplateRenderer([*folders, shipped_templates()]),
+        settings.secret,
+        policy.policy.business.survey_base_url,
+    )
     if channels is None:
         # the composition root is the one place that reads the environment for channels
         channels = channels_from_settings(settings, os.environ)
@@ -91,8 +102,11 @@ def channels_from_settings(
     environ = environ if environ is not None else {}
     out: Path | None = settings.outbox_file
     file_channel = FileChannel(out) if out else FileChannel(stream=None)
-    channels: dict[str, Channel] = {"file": file_channel, "email": file_channel,
-                                    "webhook": file_channel}
+    channels: dict[str, Channel] = {
+        "file": file_channel,
+        "email": file_channel,
+        "webhook": file_channel,
+    }
     if environ.get("MAKEGOOD_SMTP_HOST", "").strip():
         channels["email"] = SmtpChannel(SmtpSettings.from_env(environ))
     if settings.webhook_url and settings.webhook_secret:

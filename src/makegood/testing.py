@@ -97,20 +97,31 @@ class InMemorySession:
         return copy.deepcopy(self.state.incidents.get(incident_id))
 
     def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
-        return [(s.customer_id, s.id) for s in self.state.subjects.values()
-                if str(s.attributes.get(attribute)) == value
-                and not ({"order.delivered", "order.cancelled"} & set(s.seen))]
+        return [
+            (s.customer_id, s.id)
+            for s in self.state.subjects.values()
+            if str(s.attributes.get(attribute)) == value
+            and not ({"order.delivered", "order.cancelled"} & set(s.seen))
+        ]
 
     def next_timer_due(self) -> datetime | None:
         return min((t.due_at for t in self.state.timers.values()), default=None)
 
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
-        due = sorted((t for t in self.state.timers.values() if t.due_at <= until),
-                     key=lambda t: (t.due_at, t.key))
+        due = sorted(
+            (t for t in self.state.timers.values() if t.due_at <= until),
+            key=lambda t: (t.due_at, t.key),
+        )
         return copy.deepcopy(due[:limit])
 
-    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
-             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+    def load(
+        self,
+        customer_ids: Collection[str],
+        subject_ids: Collection[str],
+        case_ids: Collection[str],
+        since: datetime,
+        days: Collection[date],
+    ) -> Snapshot:
         s = self.state
         customers = set(customer_ids) | {s.cases[c].customer_id for c in case_ids if c in s.cases}
         cases = {k: v for k, v in s.cases.items() if v.customer_id in customers}
@@ -121,23 +132,38 @@ class InMemorySession:
                 continue
             day = message.created_at.date()
             if message.customer_id in customers and day in days and message.channel != ACTION:
-                messages[(message.customer_id, day)] = messages.get((message.customer_id, day),
-                                                                    0) + 1
-        return copy.deepcopy(Snapshot(
-            customers={k: v for k, v in s.customers.items() if k in customers},
-            subjects={k: v for k, v in s.subjects.items() if k in subjects},
-            cases=cases,
-            failures={k: v for k, v in s.failures.items() if v.customer_id in customers
-                      and (v.detected_at > since or v.resolved_at is None)},
-            compensations={k: v for k, v in s.compensations.items() if v.customer_id in customers
-                           and (v.created_at > since or v.status == "pending")},
-            global_spent={d: v for d, v in s.spend.items() if d in days},
-            incidents={k: v for k, v in s.incidents.items() if v.status == "open"
-                       or (v.status == "forming" and v.last_at > since)
-                       or (v.resolved_at is not None and v.resolved_at > since)
-                       or k in case_ids},
-            messages_per_day=messages,
-        ))
+                messages[(message.customer_id, day)] = (
+                    messages.get((message.customer_id, day), 0) + 1
+                )
+        return copy.deepcopy(
+            Snapshot(
+                customers={k: v for k, v in s.customers.items() if k in customers},
+                subjects={k: v for k, v in s.subjects.items() if k in subjects},
+                cases=cases,
+                failures={
+                    k: v
+                    for k, v in s.failures.items()
+                    if v.customer_id in customers
+                    and (v.detected_at > since or v.resolved_at is None)
+                },
+                compensations={
+                    k: v
+                    for k, v in s.compensations.items()
+                    if v.customer_id in customers
+                    and (v.created_at > since or v.status == "pending")
+                },
+                global_spent={d: v for d, v in s.spend.items() if d in days},
+                incidents={
+                    k: v
+                    for k, v in s.incidents.items()
+                    if v.status == "open"
+                    or (v.status == "forming" and v.last_at > since)
+                    or (v.resolved_at is not None and v.resolved_at > since)
+                    or k in case_ids
+                },
+                messages_per_day=messages,
+            )
+        )
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = self.state

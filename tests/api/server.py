@@ -62,9 +62,15 @@ class Server:
         return self.directory / "serve.log"
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "makegood.entrypoints.cli_serve", *args],
-                              env=self.env, cwd=self.directory, capture_output=True, text=True,
-                              timeout=60, check=True)
+        return subprocess.run(
+            [sys.executable, "-m", "makegood.entrypoints.cli_serve", *args],
+            env=self.env,
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
 
     def start(self) -> Server:
         # the first token through the real command; the others directly, to save start-ups
@@ -72,14 +78,25 @@ class Server:
         self.tokens["ingest"] = json.loads(out.stdout)["token"]
         store = SqlStore(self.env["MAKEGOOD_DATABASE_URL"])
         for role in ROLES[1:]:
-            self.tokens[role] = create_token(store.engine, role, f"{role}-1",
-                                             datetime.now(UTC))[1]
+            self.tokens[role] = create_token(store.engine, role, f"{role}-1", datetime.now(UTC))[1]
         store.dispose()
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "makegood.entrypoints.cli_serve", "serve",
-                 "--port", str(self.port), "--max-body-mb", "1"],
-                env=self.env, cwd=self.directory, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "makegood.entrypoints.cli_serve",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--max-body-mb",
+                    "1",
+                ],
+                env=self.env,
+                cwd=self.directory,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
@@ -100,8 +117,9 @@ class Server:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
-    def survey_link(self, case_id: str, reopened: int = 0,
-                    expires_in: timedelta = timedelta(days=1)) -> str:
+    def survey_link(
+        self, case_id: str, reopened: int = 0, expires_in: timedelta = timedelta(days=1)
+    ) -> str:
         survey_id = stable_id("survey", case_id, str(reopened))
         token = survey_token(SECRET, survey_id, case_id, datetime.now(UTC) + expires_in)
         return f"{self.url}/s/{token}"
@@ -109,9 +127,13 @@ class Server:
 
 def make_server(directory: Path, database: Path | None = None) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKEGOOD_")}
-    env.update(MAKEGOOD_DATABASE_URL=f"sqlite:///{database or directory / 'makegood.db'}",
-               MAKEGOOD_SECRET=SECRET, MAKEGOOD_POLICY=str(roomy_policy(directory)),
-               MAKEGOOD_OUTBOX_FILE=str(directory / "outbox.jsonl"), PYTHONIOENCODING="utf-8")
+    env.update(
+        MAKEGOOD_DATABASE_URL=f"sqlite:///{database or directory / 'makegood.db'}",
+        MAKEGOOD_SECRET=SECRET,
+        MAKEGOOD_POLICY=str(roomy_policy(directory)),
+        MAKEGOOD_OUTBOX_FILE=str(directory / "outbox.jsonl"),
+        PYTHONIOENCODING="utf-8",
+    )
     return Server(directory, env)
 
 

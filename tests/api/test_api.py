@@ -21,14 +21,32 @@ def send(server: Server, events: object, role: str = "ingest") -> httpx.Response
 
 def escalated_case(server: Server, customer: str, tier: str = "standard") -> str:
     """A critical case (order cancelled by the business) that waits for a person."""
-    response = send(server, [
-        {"id": f"{customer}-profile", "type": "customer.upserted", "occurred_at": now_iso(),
-         "customer_id": customer, "attributes": {"name": f"Name {customer}", "tier": tier,
-                                                 "email": f"{customer}@example.com",
-                                                 "phone": "+44 20 7946 0958"}},
-        {"id": f"{customer}-cancel", "type": "order.cancelled", "occurred_at": now_iso(),
-         "customer_id": customer, "subject_id": f"{customer}-o1",
-         "attributes": {"by": "business"}, "campaign": "{{ 7 * 7 }}"}])
+    response = send(
+        server,
+        [
+            {
+                "id": f"{customer}-profile",
+                "type": "customer.upserted",
+                "occurred_at": now_iso(),
+                "customer_id": customer,
+                "attributes": {
+                    "name": f"Name {customer}",
+                    "tier": tier,
+                    "email": f"{customer}@example.com",
+                    "phone": "+44 20 7946 0958",
+                },
+            },
+            {
+                "id": f"{customer}-cancel",
+                "type": "order.cancelled",
+                "occurred_at": now_iso(),
+                "customer_id": customer,
+                "subject_id": f"{customer}-o1",
+                "attributes": {"by": "business"},
+                "campaign": "{{ 7 * 7 }}",
+            },
+        ],
+    )
     assert response.status_code == 200, response.text
     with server.client("agent") as client:
         found = client.get("/v1/cases", params={"customer_id": customer}).json()
@@ -55,13 +73,31 @@ def test_tokens_and_roles(server: Server) -> None:
         with server.client(role) as client:
             assert client.get("/v1/cases").status_code == 200
             assert client.get("/v1/incidents").json() == []
-    assert send(server, [{"id": "admin-1", "type": "purchase", "occurred_at": now_iso(),
-                          "customer_id": "c-admin"}], role="admin").status_code == 200
+    assert (
+        send(
+            server,
+            [
+                {
+                    "id": "admin-1",
+                    "type": "purchase",
+                    "occurred_at": now_iso(),
+                    "customer_id": "c-admin",
+                }
+            ],
+            role="admin",
+        ).status_code
+        == 200
+    )
 
 
 def test_events_idempotent_with_per_event_results(server: Server) -> None:
-    event = {"id": "idem-1", "type": "purchase", "occurred_at": now_iso(),
-             "customer_id": "c-idem", "attributes": {"value": "12.50"}}
+    event = {
+        "id": "idem-1",
+        "type": "purchase",
+        "occurred_at": now_iso(),
+        "customer_id": "c-idem",
+        "attributes": {"value": "12.50"},
+    }
     first = send(server, event)
     assert first.status_code == 200
     assert first.json()["results"] == [{"index": 0, "id": "idem-1", "status": "accepted"}]
@@ -71,23 +107,38 @@ def test_events_idempotent_with_per_event_results(server: Server) -> None:
 
 def test_malformed_batches(server: Server) -> None:
     good = {"id": "mal-1", "type": "purchase", "occurred_at": now_iso(), "customer_id": "c-m"}
-    bad = {"id": "mal-2", "type": "order.placed", "occurred_at": "yesterday",
-           "customer_id": "c-m", "subject_id": "o"}
+    bad = {
+        "id": "mal-2",
+        "type": "order.placed",
+        "occurred_at": "yesterday",
+        "customer_id": "c-m",
+        "subject_id": "o",
+    }
     response = send(server, [good, bad])
     assert response.status_code == 422
     body = response.json()
-    assert body["detail"] == [{"index": 1, "field": "occurred_at", "event_id": "mal-2",
-                               "reason": body["detail"][0]["reason"]}]
+    assert body["detail"] == [
+        {
+            "index": 1,
+            "field": "occurred_at",
+            "event_id": "mal-2",
+            "reason": body["detail"][0]["reason"],
+        }
+    ]
     assert [r["status"] for r in body["results"]] == ["accepted", "rejected"]
     with server.client("ingest") as client:
-        not_json = client.post("/v1/events", content=b"{not json",
-                               headers={"content-type": "application/json"})
+        not_json = client.post(
+            "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert not_json.status_code == 422
         assert not_json.json()["detail"][0]["field"] == "body"
         assert client.post("/v1/events", json=[]).status_code == 422
         assert client.post("/v1/events", json=[good] * 1001).status_code == 413
-        huge = client.post("/v1/events", content=b"[" + b" " * (2 * 1024 * 1024) + b"]",
-                           headers={"content-type": "application/json"})
+        huge = client.post(
+            "/v1/events",
+            content=b"[" + b" " * (2 * 1024 * 1024) + b"]",
+            headers={"content-type": "application/json"},
+        )
         assert huge.status_code == 413
         missing = client.post("/v1/events", json={"type": "purchase"})
         assert missing.status_code == 422 and missing.json()["detail"][0]["index"] == 0
@@ -107,8 +158,9 @@ def test_cases_list_filters_paging_and_detail(server: Server) -> None:
     with server.client("agent") as client:
         page = client.get("/v1/cases", params={"severity": "critical", "limit": 2}).json()
         assert page["limit"] == 2 and len(page["items"]) == 2 and page["total"] >= 3
-        second = client.get("/v1/cases", params={"severity": "critical", "limit": 2,
-                                                 "offset": 2}).json()
+        second = client.get(
+            "/v1/cases", params={"severity": "critical", "limit": 2, "offset": 2}
+        ).json()
         assert {c["id"] for c in second["items"]}.isdisjoint(c["id"] for c in page["items"])
         assert client.get("/v1/cases", params={"limit": 0}).status_code == 422
         queue = client.get("/v1/queue").json()
@@ -125,8 +177,10 @@ def test_case_actions_on_the_timeline(server: Server) -> None:
         base = f"/v1/cases/{case_id}"
         assert client.post(f"{base}/notes", json={"text": "called, no answer"}).status_code == 200
         assert client.post(f"{base}/notes", json={"text": ""}).status_code == 422
-        assert client.post(f"{base}/assign", json={"owner": "agent-1"}).json()["case"][
-            "owner"] == "agent-1"
+        assert (
+            client.post(f"{base}/assign", json={"owner": "agent-1"}).json()["case"]["owner"]
+            == "agent-1"
+        )
         shared = client.post(f"{base}/collaborators", json={"name": "lead-1"}).json()
         assert shared["case"]["collaborators"] == ["lead-1"]
         removed = client.delete(f"{base}/collaborators/lead-1").json()
@@ -147,8 +201,10 @@ def test_grants_and_approvals(server: Server) -> None:
     case_id = escalated_case(server, "c-grant")
     with server.client("agent") as agent, server.client("lead") as lead:
         url = f"/v1/cases/{case_id}/compensations"
-        within = agent.post(url, json={"kind": "voucher", "amount": "20", "reason": "sorry",
-                                       "idempotency_key": "k1"})
+        within = agent.post(
+            url,
+            json={"kind": "voucher", "amount": "20", "reason": "sorry", "idempotency_key": "k1"},
+        )
         assert within.status_code == 201
         granted = within.json()
         assert granted["status"] == "granted" and granted["decided_by"] == "agent-1"
@@ -168,16 +224,22 @@ def test_grants_and_approvals(server: Server) -> None:
         assert lead.post(f"/v1/approvals/{above['id']}/approve").status_code == 409
         assert lead.post("/v1/approvals/comp-nope/approve").status_code == 404
         other = agent.post(url, json={"kind": "refund", "amount": "35"}).json()
-        assert lead.post(f"/v1/approvals/{other['id']}/reject", json={"reason": ""}
-                         ).status_code == 422
-        rejected = lead.post(f"/v1/approvals/{other['id']}/reject",
-                             json={"reason": "already refunded"}).json()
+        assert (
+            lead.post(f"/v1/approvals/{other['id']}/reject", json={"reason": ""}).status_code == 422
+        )
+        rejected = lead.post(
+            f"/v1/approvals/{other['id']}/reject", json={"reason": "already refunded"}
+        ).json()
         assert rejected["status"] == "rejected" and rejected["decided_by"] == "lead-1"
         timeline = agent.get(f"/v1/cases/{case_id}").json()["timeline"]
     entries = {(e["kind"], e["actor"]) for e in timeline}
-    assert {("compensation_granted", "agent-1"), ("approval_requested", "agent-1"),
-            ("approval_approved", "lead-1"), ("compensation_granted", "lead-1"),
-            ("approval_rejected", "lead-1")} <= entries
+    assert {
+        ("compensation_granted", "agent-1"),
+        ("approval_requested", "agent-1"),
+        ("approval_approved", "lead-1"),
+        ("compensation_granted", "lead-1"),
+        ("approval_rejected", "lead-1"),
+    } <= entries
     assert any(e["data"].get("reason") == "already refunded" for e in timeline)
 
 
@@ -189,9 +251,17 @@ def test_recovery_metrics(server: Server) -> None:
 
 def test_timers_fire_while_the_server_runs(server: Server) -> None:
     # promised 20 minutes ago: the 15-minute deadline has passed, the engine loop fires it
-    send(server, {"id": "late-1", "type": "order.placed", "occurred_at": now_iso(timedelta(
-        minutes=-40)), "customer_id": "c-late", "subject_id": "o-late",
-        "attributes": {"promised_at": now_iso(timedelta(minutes=-20))}})
+    send(
+        server,
+        {
+            "id": "late-1",
+            "type": "order.placed",
+            "occurred_at": now_iso(timedelta(minutes=-40)),
+            "customer_id": "c-late",
+            "subject_id": "o-late",
+            "attributes": {"promised_at": now_iso(timedelta(minutes=-20))},
+        },
+    )
     deadline = time.monotonic() + 10
     with server.client("agent") as client:
         while time.monotonic() < deadline:
@@ -236,7 +306,9 @@ def test_security_headers_and_logs(server: Server) -> None:
 
 def test_openapi_document(server: Server) -> None:
     schema = httpx.get(f"{server.url}/openapi.json").json()
-    assert "/v1/events" in schema["paths"] and "/v1/approvals/{compensation_id}/approve" in (
-        schema["paths"])
+    assert (
+        "/v1/events" in schema["paths"]
+        and "/v1/approvals/{compensation_id}/approve" in (schema["paths"])
+    )
     assert httpx.get(f"{server.url}/docs").status_code == 200
     json.dumps(schema)

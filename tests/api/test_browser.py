@@ -21,8 +21,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's Chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 
 
@@ -30,9 +31,23 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = Path(tmp_path_factory.mktemp("browser"))
     database = directory / "demo.db"
-    subprocess.run([str(Path(sys.executable).parent / "makegood"), "demo", "--db",
-                    str(database), "--customers", "150", "--orders", "900", "--json"],
-                   cwd=directory, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "makegood"),
+            "demo",
+            "--db",
+            str(database),
+            "--customers",
+            "150",
+            "--orders",
+            "900",
+            "--json",
+        ],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = make_server(directory, database).start()
     yield server
     server.stop()
@@ -43,8 +58,8 @@ def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking"])
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield launched
         launched.close()
 
@@ -90,7 +105,8 @@ def test_agent_lead_and_customer(demo_server: Server, browser: object) -> None:
     sign_in(page, demo_server, "lead")
     page.goto(f"{demo_server.url}/approvals")
     row = page.locator("tr", has=page.locator(f"a[href='/cases/{case_id}']")).filter(
-        has_text="45.00")
+        has_text="45.00"
+    )
     row.locator("button", has_text="Approve").click()
     expect(page.locator(".flash.ok")).to_have_text("Approved and granted.")
     page.goto(case_url)

@@ -22,8 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 def _app(directory: Path) -> tuple[object, str]:
-    app = bootstrap(Settings(database_url=f"sqlite:///{directory / 'schema.db'}",
-                             policy=roomy_policy(directory), secret="schema-secret"))
+    app = bootstrap(
+        Settings(
+            database_url=f"sqlite:///{directory / 'schema.db'}",
+            policy=roomy_policy(directory),
+            secret="schema-secret",
+        )
+    )
     token = create_token(app.store.engine, "admin", "schema-admin", datetime.now(UTC))[1]
     return create_app(app), token
 

@@ -13,8 +13,10 @@ pytestmark = pytest.mark.slow
 
 def test_sigterm_stops_cleanly_without_losing_work(tmp_path: Path) -> None:
     server = make_server(tmp_path).start()
-    events = [{"id": f"t-{n}", "type": "purchase", "occurred_at": now_iso(),
-               "customer_id": f"c-{n % 7}"} for n in range(300)]
+    events = [
+        {"id": f"t-{n}", "type": "purchase", "occurred_at": now_iso(), "customer_id": f"c-{n % 7}"}
+        for n in range(300)
+    ]
     with server.client("ingest") as client:
         assert client.post("/v1/events", json=events).json()["accepted"] == 300
     assert server.stop() == 0

@@ -171,8 +171,11 @@ def app(
     monkeypatch.setenv("MAKEGOOD_SMTP_SECURITY", "none")
     monkeypatch.setenv("MAKEGOOD_SMTP_FROM", "Fresh Bites <care@freshbites.example.com>")
     monkeypatch.setenv("MAKEGOOD_SMTP_TIMEOUT", "5")
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'makegood.db'}",
-                        webhook_url=peer[1], webhook_secret=SECRET)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'makegood.db'}",
+        webhook_url=peer[1],
+        webhook_secret=SECRET,
+    )
     built = bootstrap(settings, clock=FrozenClock(T0))
     try:
         yield built
@@ -187,11 +190,21 @@ def app(
 def late_delivery_in_portuguese(app: App) -> None:
     clock = app.clock
     assert isinstance(clock, FrozenClock)
-    app.engine.ingest([
-        ev("pt-0", "customer.upserted", T0, "c-pt", name="João", email="joao@example.com",
-           locale="pt", tier="bronze"),
-        ev("pt-1", "order.placed", T0, "c-pt", "o-pt", promised_at=PROMISED, value="24.50"),
-    ])
+    app.engine.ingest(
+        [
+            ev(
+                "pt-0",
+                "customer.upserted",
+                T0,
+                "c-pt",
+                name="João",
+                email="joao@example.com",
+                locale="pt",
+                tier="bronze",
+            ),
+            ev("pt-1", "order.placed", T0, "c-pt", "o-pt", promised_at=PROMISED, value="24.50"),
+        ]
+    )
     clock.set(PROMISED + minutes(15))
     app.engine.tick()
     clock.set(PROMISED + minutes(35))
@@ -200,16 +213,32 @@ def late_delivery_in_portuguese(app: App) -> None:
 
 def item_issues(app: App) -> None:
     now = app.clock.now()
-    app.engine.ingest([
-        ev("it-0", "customer.upserted", now, "c-it", name="Ana", email="ana@example.com"),
-        ev("it-1", "order.placed", now, "c-it", "o-busy", value="18.00"),
-        ev("it-2", "order.item_issue", now, "c-it", "o-busy", issue="missing",
-           item_value="6.00"),
-        ev("re-0", "customer.upserted", now, "c-re", name="Rui", email="rui@example.com"),
-        ev("re-1", "order.placed", now, "c-re", "o-refused", value="12.00"),
-        ev("re-2", "order.item_issue", now, "c-re", "o-refused", issue="damaged",
-           item_value="7.00"),
-    ])
+    app.engine.ingest(
+        [
+            ev("it-0", "customer.upserted", now, "c-it", name="Ana", email="ana@example.com"),
+            ev("it-1", "order.placed", now, "c-it", "o-busy", value="18.00"),
+            ev(
+                "it-2",
+                "order.item_issue",
+                now,
+                "c-it",
+                "o-busy",
+                issue="missing",
+                item_value="6.00",
+            ),
+            ev("re-0", "customer.upserted", now, "c-re", name="Rui", email="rui@example.com"),
+            ev("re-1", "order.placed", now, "c-re", "o-refused", value="12.00"),
+            ev(
+                "re-2",
+                "order.item_issue",
+                now,
+                "c-re",
+                "o-refused",
+                issue="damaged",
+                item_value="7.00",
+            ),
+        ]
+    )
 
 
 def drain(app: App, rounds: int = 6) -> None:
@@ -241,8 +270,11 @@ def test_a_portuguese_customer_gets_the_apology_with_the_voucher_by_smtp(
     late_delivery_in_portuguese(app)
     drain(app)
     with app.store.engine.connect() as c:
-        [(code, amount)] = c.execute(sa.select(t.compensations.c.code, t.compensations.c.amount)
-                                     .where(t.compensations.c.customer_id == "c-pt")).all()
+        [(code, amount)] = c.execute(
+            sa.select(t.compensations.c.code, t.compensations.c.amount).where(
+                t.compensations.c.customer_id == "c-pt"
+            )
+        ).all()
     assert code and code.startswith("MG-")
     box = mailbox[0]
     by_subject = {mail["Subject"]: mail for mail in box.received}
@@ -265,8 +297,7 @@ def test_a_webhook_after_two_503s_is_delivered_once_and_the_timeline_shows_the_t
     item_issues(app)
     drain(app)
     endpoint = peer[0]
-    busy = [(k, status) for k, status, body in endpoint.calls
-            if body["order"]["id"] == "o-busy"]
+    busy = [(k, status) for k, status, body in endpoint.calls if body["order"]["id"] == "o-busy"]
     assert [status for _, status in busy] == [503, 503, 200]
     assert len({k for k, _ in busy}) == 1
     assert endpoint.successes() == Counter({busy[0][0]: 1})
@@ -275,9 +306,11 @@ def test_a_webhook_after_two_503s_is_delivered_once_and_the_timeline_shows_the_t
     assert payload["case"]["category"] == "missing_item"
 
     detail = case_of(app, "c-it")
-    deliveries = [(e["kind"], e["data"].get("attempt")) for e in detail["timeline"]
-                  if e["kind"].startswith("message_") and e["data"].get("template")
-                  == "refund_item"]
+    deliveries = [
+        (e["kind"], e["data"].get("attempt"))
+        for e in detail["timeline"]
+        if e["kind"].startswith("message_") and e["data"].get("template") == "refund_item"
+    ]
     assert deliveries == [("message_retry", 1), ("message_retry", 2), ("message_sent", 3)]
     [webhook] = [m for m in detail["messages"] if m["template"] == "refund_item"]
     assert (webhook["status"], webhook["attempts"]) == (SENT, 3)
@@ -302,13 +335,17 @@ def test_a_400_is_dead_lettered_at_once_with_the_reason(
 
     cli = typer.Typer()
     cli.command()(cli_outbox.outbox)
-    result = CliRunner().invoke(cli, ["--status", "dead", "--json", "--db", app.settings
-                                      .database_url])
+    result = CliRunner().invoke(
+        cli, ["--status", "dead", "--json", "--db", app.settings.database_url]
+    )
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)
     assert (row["id"], row["status"], row["attempts"]) == (webhook["id"], DEAD, 1)
-    assert (row["template"], row["channel"], row["last_error"]) == ("refund_item",
-                                                                    webhook["channel"], reason)
+    assert (row["template"], row["channel"], row["last_error"]) == (
+        "refund_item",
+        webhook["channel"],
+        reason,
+    )
     assert "recipient" not in row
     table = CliRunner().invoke(cli, ["--status", "dead", "--db", app.settings.database_url])
     assert table.exit_code == 0, table.output

@@ -96,10 +96,18 @@ def database() -> Iterator[tuple[str, str]]:
 def enqueue(url: str, schema: str, count: int) -> list[str]:
     created = datetime.now(UTC) - timedelta(minutes=1)
     messages = [
-        OutboxMessage(f"msg-{n:04d}", f"race:{n}", "case-race", f"c-{n % 17}", "email",
-                      "acknowledge", "pt" if n % 2 else "en", f"c{n}@example.com",
-                      {**SAMPLE, "order": {**SAMPLE["order"], "id": f"o-{n}"}},
-                      created + timedelta(milliseconds=n))
+        OutboxMessage(
+            f"msg-{n:04d}",
+            f"race:{n}",
+            "case-race",
+            f"c-{n % 17}",
+            "email",
+            "acknowledge",
+            "pt" if n % 2 else "en",
+            f"c{n}@example.com",
+            {**SAMPLE, "order": {**SAMPLE["order"], "id": f"o-{n}"}},
+            created + timedelta(milliseconds=n),
+        )
         for n in range(count)
     ]
     store = SqlStore(url, schema)
@@ -119,9 +127,13 @@ def test_three_dispatcher_processes_deliver_every_message_exactly_once(
     script, out = tmp_path / "worker.py", tmp_path / "deliveries.log"
     script.write_text(WORKER, encoding="utf-8")
     workers = [
-        subprocess.Popen([sys.executable, str(script), url, schema, str(out)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), url, schema, str(out)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(WORKERS)
     ]
     try:
@@ -152,8 +164,11 @@ def test_three_dispatcher_processes_deliver_every_message_exactly_once(
     try:
         with store.engine.connect() as c:
             states = Counter(c.execute(sa.select(t.outbox.c.status, t.outbox.c.attempts)))
-            sends = c.scalar(sa.select(sa.func.count()).select_from(t.timeline)
-                             .where(t.timeline.c.kind == "message_sent"))
+            sends = c.scalar(
+                sa.select(sa.func.count())
+                .select_from(t.timeline)
+                .where(t.timeline.c.kind == "message_sent")
+            )
     finally:
         store.dispose()
     assert states == {(SENT, 1): MESSAGES}

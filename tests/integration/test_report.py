@@ -20,8 +20,17 @@ from makegood.entrypoints.demo.simulator import SimulationSettings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-SECTIONS = ("overview", "failures", "hot-spots", "speed", "funnel", "satisfaction", "spend",
-            "paradox", "experiments")
+SECTIONS = (
+    "overview",
+    "failures",
+    "hot-spots",
+    "speed",
+    "funnel",
+    "satisfaction",
+    "spend",
+    "paradox",
+    "experiments",
+)
 FIGURE = re.compile(r'<span data-figure="([^"]+)" data-value="([^"]*)">')
 
 
@@ -66,16 +75,22 @@ def test_report_has_every_section_and_opens_offline(rendered: tuple[str, dict[st
 
 
 def test_every_figure_on_the_page_equals_the_json_export(
-        rendered: tuple[str, dict[str, Any]]) -> None:
+    rendered: tuple[str, dict[str, Any]],
+) -> None:
     page, figures = rendered
     shown = FIGURE.findall(page)
     assert len(shown) > 100
     for path, value in shown:
         assert json.loads(unescape(value)) == lookup(figures, path), path
     paths = {path for path, _ in shown}
-    for needed in ("period.failures", "spend.granted", "timings_s.detect.p50",
-                   "satisfaction.csat.satisfied.share", "paradox.groups.recovered.n",
-                   "funnel.stages.1.count"):
+    for needed in (
+        "period.failures",
+        "spend.granted",
+        "timings_s.detect.p50",
+        "satisfaction.csat.satisfied.share",
+        "paradox.groups.recovered.n",
+        "funnel.stages.1.count",
+    ):
         assert needed in paths
 
 
@@ -83,8 +98,9 @@ def test_demo_figures_are_consistent(rendered: tuple[str, dict[str, Any]]) -> No
     _, f = rendered
     assert f["period"]["failures"] > 0 and f["funnel"]["stages"][0]["count"] == f["period"]["cases"]
     groups = f["paradox"]["groups"]
-    assert groups["recovered"]["n"] + groups["not_recovered"]["n"] == \
-        f["period"]["customers_failed"]
+    assert (
+        groups["recovered"]["n"] + groups["not_recovered"]["n"] == f["period"]["customers_failed"]
+    )
     assert sum(r["count"] for r in f["pareto"]["category"]["rows"]) <= f["period"]["failures"]
 
 
@@ -97,18 +113,24 @@ def test_csv_lists_the_same_figures(demo_db: Path, rendered: tuple[str, dict[str
     assert rows["spend.granted"] == figures["spend"]["granted"]
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium "
-                    "(apt-get install -y chromium)")
-def test_screenshot_in_headless_chromium(demo_db: Path,
-                                         rendered: tuple[str, dict[str, Any]]) -> None:
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason="no Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+)
+def test_screenshot_in_headless_chromium(
+    demo_db: Path, rendered: tuple[str, dict[str, Any]]
+) -> None:
     """Writes artifacts/report.png (git-ignored); the page asks nothing of the network."""
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install playwright)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))

@@ -23,8 +23,12 @@ def test_without_settings_every_channel_is_the_file_channel(tmp_path: Path) -> N
 
 
 def test_smtp_when_its_host_is_set() -> None:
-    environ = {"MAKEGOOD_SMTP_HOST": "mail.example.com", "MAKEGOOD_SMTP_PORT": "2525",
-               "MAKEGOOD_SMTP_SECURITY": "none", "MAKEGOOD_SMTP_FROM": "care@example.com"}
+    environ = {
+        "MAKEGOOD_SMTP_HOST": "mail.example.com",
+        "MAKEGOOD_SMTP_PORT": "2525",
+        "MAKEGOOD_SMTP_SECURITY": "none",
+        "MAKEGOOD_SMTP_FROM": "care@example.com",
+    }
     channels = channels_from_settings(Settings(), environ)
     email = channels["email"]
     assert isinstance(email, SmtpChannel)
@@ -46,8 +50,9 @@ def test_webhooks_when_url_and_secret_are_set() -> None:
     webhook.close()
 
 
-@pytest.mark.parametrize("half", [{"webhook_url": "https://ops.example.com/hooks"},
-                                  {"webhook_secret": "s3cret"}])
+@pytest.mark.parametrize(
+    "half", [{"webhook_url": "https://ops.example.com/hooks"}, {"webhook_secret": "s3cret"}]
+)
 def test_half_a_webhook_configuration_is_an_error(half: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="MAKEGOOD_WEBHOOK_URL and MAKEGOOD_WEBHOOK_SECRET"):
         channels_from_settings(Settings(**half), {})

@@ -29,7 +29,10 @@ def test_late_delivery_fires_at_promised_plus_15_minutes_by_the_timer(make_engin
     assert engine.tick().failures == 1
     (failure,) = store.state.failures.values()
     assert (failure.detector, failure.category, failure.type) == (
-        "late_delivery", "late_delivery", "process")
+        "late_delivery",
+        "late_delivery",
+        "process",
+    )
     assert failure.occurred_at == PROMISED + minutes(15)
     assert failure.detection_latency_s == 0
     (case,) = store.state.cases.values()
@@ -103,8 +106,9 @@ def test_delivered_before_placed_out_of_order(make_engine, clock):
     store = InMemoryStore()
     engine = make_engine(store)
     clock.set(PROMISED + minutes(60))
-    engine.ingest([delivered("o1", at=PROMISED - minutes(1)),
-                   delivered("o2", at=PROMISED + minutes(40))])
+    engine.ingest(
+        [delivered("o1", at=PROMISED - minutes(1)), delivered("o2", at=PROMISED + minutes(40))]
+    )
     engine.ingest([placed("o1"), placed("o2")])
     failures = list(store.state.failures.values())
     assert [f.subject_id for f in failures] == ["o2"]
@@ -115,8 +119,13 @@ def test_delivered_before_placed_out_of_order(make_engine, clock):
 def test_a_malformed_event_is_quarantined_and_the_rest_goes_through(make_engine):
     store = InMemoryStore()
     engine = make_engine(store)
-    bad = {"id": "bad", "type": "order.placed", "occurred_at": "yesterday", "customer_id": "c1",
-           "subject_id": "o9"}
+    bad = {
+        "id": "bad",
+        "type": "order.placed",
+        "occurred_at": "yesterday",
+        "customer_id": "c1",
+        "subject_id": "o9",
+    }
     report = engine.ingest([placed(), bad, placed("o2")], source="test")
     assert report.accepted == 2
     ((index, rejection),) = report.rejected
@@ -132,12 +141,25 @@ def test_custom_event_types_are_stored_and_usable_by_rules(make_engine, policy):
     from makegood.domain.policy import Detector, FailureSpec
     from makegood.domain.rules import compile_policy
 
-    spec = replace(policy.policy, detectors=(*policy.policy.detectors, Detector(
-        "missed_booking", "match", FailureSpec("process", "missed_booking", "major"),
-        when='type == "booking.missed" and attributes.minutes_waited >= 20')))
+    spec = replace(
+        policy.policy,
+        detectors=(
+            *policy.policy.detectors,
+            Detector(
+                "missed_booking",
+                "match",
+                FailureSpec("process", "missed_booking", "major"),
+                when='type == "booking.missed" and attributes.minutes_waited >= 20',
+            ),
+        ),
+    )
     store = InMemoryStore()
     engine = make_engine(store, policy=compile_policy(spec))
-    engine.ingest([ev("b1", "booking.missed", T0, "c1", "bk1", minutes_waited=25),
-                   ev("b2", "booking.missed", T0, "c2", "bk2", minutes_waited=5)])
+    engine.ingest(
+        [
+            ev("b1", "booking.missed", T0, "c1", "bk1", minutes_waited=25),
+            ev("b2", "booking.missed", T0, "c2", "bk2", minutes_waited=5),
+        ]
+    )
     assert [f.category for f in store.state.failures.values()] == ["missed_booking"]
     assert len(store.state.events) == 2

@@ -13,8 +13,16 @@ from makegood.domain.policy import Amount, Budgets, IncidentSpec
 from makegood.domain.rules import compile_policy
 from makegood.testing import InMemoryStore
 
-SPEC = IncidentSpec("area_delays", "area", ("late_delivery",), threshold=3, window="20m",
-                    quiet="45m", alerts=True, amount=Amount(fixed=Decimal(4)))
+SPEC = IncidentSpec(
+    "area_delays",
+    "area",
+    ("late_delivery",),
+    threshold=3,
+    window="20m",
+    quiet="45m",
+    alerts=True,
+    amount=Amount(fixed=Decimal(4)),
+)
 
 
 @pytest.fixture
@@ -23,8 +31,16 @@ def incident_policy(policy):
 
 
 def order(n: int, area: str, at=T0, customer: str | None = None) -> dict:
-    return ev(f"p{n}", "order.placed", at, customer or f"c{n}", f"o{n}",
-              promised_at=at + minutes(30), area=area, value=20)
+    return ev(
+        f"p{n}",
+        "order.placed",
+        at,
+        customer or f"c{n}",
+        f"o{n}",
+        promised_at=at + minutes(30),
+        area=area,
+        value=20,
+    )
 
 
 def incidents(store: InMemoryStore) -> list:
@@ -37,11 +53,20 @@ def messages(store: InMemoryStore, template: str) -> list:
 
 
 def test_a_cluster_in_one_area_declares_one_incident_spread_failures_do_not(
-        make_engine, incident_policy, clock):
+    make_engine, incident_policy, clock
+):
     store = InMemoryStore()
     engine = make_engine(store, policy=incident_policy)
-    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa"),
-                   order(4, "Alfama"), order(5, "Belém"), order(6, "Benfica")])
+    engine.ingest(
+        [
+            order(1, "Baixa"),
+            order(2, "Baixa"),
+            order(3, "Baixa"),
+            order(4, "Alfama"),
+            order(5, "Belém"),
+            order(6, "Benfica"),
+        ]
+    )
     clock.set(T0 + minutes(46))
     engine.tick()
     (incident,) = incidents(store)
@@ -51,12 +76,19 @@ def test_a_cluster_in_one_area_declares_one_incident_spread_failures_do_not(
 
 
 def test_an_open_order_in_the_area_that_has_not_failed_yet_hears_too(
-        make_engine, incident_policy, clock):
+    make_engine, incident_policy, clock
+):
     store = InMemoryStore()
     engine = make_engine(store, policy=incident_policy)
-    engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa"),
-                   order(9, "Baixa", at=T0 + minutes(40)),  # placed later: not late yet
-                   order(8, "Alfama", at=T0 + minutes(40))])
+    engine.ingest(
+        [
+            order(1, "Baixa"),
+            order(2, "Baixa"),
+            order(3, "Baixa"),
+            order(9, "Baixa", at=T0 + minutes(40)),  # placed later: not late yet
+            order(8, "Alfama", at=T0 + minutes(40)),
+        ]
+    )
     clock.set(T0 + minutes(46))
     engine.tick()
     assert len(incidents(store)) == 1
@@ -69,7 +101,8 @@ def test_an_open_order_in_the_area_that_has_not_failed_yet_hears_too(
 
 
 def test_a_customer_failing_while_the_incident_is_open_is_contacted_once(
-        make_engine, incident_policy, clock):
+    make_engine, incident_policy, clock
+):
     store = InMemoryStore()
     engine = make_engine(store, policy=incident_policy)
     engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa")])
@@ -85,19 +118,41 @@ def test_a_customer_failing_while_the_incident_is_open_is_contacted_once(
 
 
 def test_alerts_open_and_resolve_an_incident_with_both_messages(
-        make_engine, incident_policy, clock):
+    make_engine, incident_policy, clock
+):
     store = InMemoryStore()
     engine = make_engine(store, policy=incident_policy)
     engine.ingest([order(1, "Belém"), order(2, "Belém", at=T0 + minutes(1))])
-    engine.ingest([ev("a1", "service.alert", T0 + minutes(2), "system:monitoring",
-                      status="down", area="Belém", service="couriers")])
+    engine.ingest(
+        [
+            ev(
+                "a1",
+                "service.alert",
+                T0 + minutes(2),
+                "system:monitoring",
+                status="down",
+                area="Belém",
+                service="couriers",
+            )
+        ]
+    )
     engine.tick()
     (incident,) = incidents(store)
     assert (incident.status, incident.source) == ("open", "alert")
     assert {m.customer_id for m in messages(store, "incident")} == {"c1", "c2"}
     clock.set(T0 + minutes(20))
-    engine.ingest([ev("a2", "service.alert", clock.now(), "system:monitoring",
-                      status="restored", area="Belém")])
+    engine.ingest(
+        [
+            ev(
+                "a2",
+                "service.alert",
+                clock.now(),
+                "system:monitoring",
+                status="restored",
+                area="Belém",
+            )
+        ]
+    )
     engine.tick()
     (incident,) = incidents(store)
     assert incident.status == "resolved" and incident.resolved_at == T0 + minutes(20)
@@ -116,21 +171,31 @@ def test_a_quiet_incident_resolves_itself(make_engine, incident_policy, clock):
     assert incident.status == "resolved"
 
 
-def test_budgets_hold_across_incident_and_individual_compensation(
-        make_engine, policy, clock):
-    tight = compile_policy(replace(policy.policy, incidents=(SPEC,), budgets=Budgets(
-        per_case=Decimal(50), per_customer_30d=Decimal(6), global_per_day=Decimal(1000))))
+def test_budgets_hold_across_incident_and_individual_compensation(make_engine, policy, clock):
+    tight = compile_policy(
+        replace(
+            policy.policy,
+            incidents=(SPEC,),
+            budgets=Budgets(
+                per_case=Decimal(50), per_customer_30d=Decimal(6), global_per_day=Decimal(1000)
+            ),
+        )
+    )
     store = InMemoryStore()
     engine = make_engine(store, policy=tight)
     engine.ingest([order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa")])
     clock.set(T0 + minutes(46))
     engine.tick()  # incident: 4.00 each
     clock.set(T0 + minutes(70))
-    engine.ingest([ev(f"d{n}", "order.delivered", clock.now(), f"c{n}", f"o{n}")
-                   for n in (1, 2, 3)])  # 40 min late: 5.00 voucher each would exceed 6
+    engine.ingest(
+        [ev(f"d{n}", "order.delivered", clock.now(), f"c{n}", f"o{n}") for n in (1, 2, 3)]
+    )  # 40 min late: 5.00 voucher each would exceed 6
     for customer in ("c1", "c2", "c3"):
-        granted = sum(c.amount for c in store.state.compensations.values()
-                      if c.customer_id == customer and c.status == "granted")
+        granted = sum(
+            c.amount
+            for c in store.state.compensations.values()
+            if c.customer_id == customer and c.status == "granted"
+        )
         assert granted <= Decimal(6)
     pending = [c for c in store.state.compensations.values() if c.status == "pending"]
     assert pending, "what the budget refused waits for a person"
@@ -138,8 +203,12 @@ def test_budgets_hold_across_incident_and_individual_compensation(
 
 def test_replaying_the_same_events_keeps_one_incident(make_engine, incident_policy):
     store = InMemoryStore()
-    history = [order(1, "Baixa"), order(2, "Baixa"), order(3, "Baixa"),
-               ev("x", "purchase", T0 + minutes(60), "c99")]
+    history = [
+        order(1, "Baixa"),
+        order(2, "Baixa"),
+        order(3, "Baixa"),
+        ev("x", "purchase", T0 + minutes(60), "c99"),
+    ]
     make_engine(store, policy=incident_policy, event_time=True).ingest(history)
     first = [(i.id, i.status, sorted(i.affected)) for i in incidents(store)]
     make_engine(store, policy=incident_policy, event_time=True).ingest(history)
@@ -149,15 +218,22 @@ def test_replaying_the_same_events_keeps_one_incident(make_engine, incident_poli
 
 
 def test_the_incident_record_on_sqlite_says_how_fast_it_was_declared_and_told(
-        make_engine, incident_policy, clock, tmp_path):
+    make_engine, incident_policy, clock, tmp_path
+):
     from makegood.adapters.sql import queries
     from makegood.adapters.sql.store import SqlStore
 
     store = SqlStore(f"sqlite:///{tmp_path / 'incidents.db'}")
     store.migrate()
     engine = make_engine(store, policy=incident_policy)
-    engine.ingest([order(1, "Baixa"), order(2, "Baixa", at=T0 + minutes(2)),
-                   order(3, "Baixa", at=T0 + minutes(4)), order(4, "Baixa", at=T0 + minutes(30))])
+    engine.ingest(
+        [
+            order(1, "Baixa"),
+            order(2, "Baixa", at=T0 + minutes(2)),
+            order(3, "Baixa", at=T0 + minutes(4)),
+            order(4, "Baixa", at=T0 + minutes(30)),
+        ]
+    )
     for at in (45, 47, 49):  # the three deadlines pass one by one
         clock.set(T0 + minutes(at))
         engine.tick()
@@ -172,16 +248,28 @@ def test_the_incident_record_on_sqlite_says_how_fast_it_was_declared_and_told(
     assert detail["timeline"][0]["kind"] == "incident_declared"
 
 
-def test_the_tail_of_a_resolved_incident_is_not_a_new_incident(make_engine, incident_policy,
-                                                               clock):
+def test_the_tail_of_a_resolved_incident_is_not_a_new_incident(make_engine, incident_policy, clock):
     store = InMemoryStore()
     engine = make_engine(store, policy=incident_policy)
-    engine.ingest([ev("a1", "service.alert", T0, "system:monitoring", status="down",
-                      area="Belém"),
-                   *[order(n, "Belém", at=T0 + minutes(n)) for n in range(1, 5)]])
+    engine.ingest(
+        [
+            ev("a1", "service.alert", T0, "system:monitoring", status="down", area="Belém"),
+            *[order(n, "Belém", at=T0 + minutes(n)) for n in range(1, 5)],
+        ]
+    )
     clock.set(T0 + minutes(10))
-    engine.ingest([ev("a2", "service.alert", clock.now(), "system:monitoring",
-                      status="restored", area="Belém")])
+    engine.ingest(
+        [
+            ev(
+                "a2",
+                "service.alert",
+                clock.now(),
+                "system:monitoring",
+                status="restored",
+                area="Belém",
+            )
+        ]
+    )
     clock.set(T0 + minutes(50))  # the backlog arrives late, within the quiet period
     engine.tick()
     assert len(incidents(store)) == 1

@@ -19,8 +19,11 @@ def test_a_message_about_an_order_with_an_open_case_joins_that_case(make_engine,
     assert case.severity == "major"
     engine.ingest([ev("m", "message.received", clock.now(), "c1", "o1", text=ANGRY)])
     assert len(store.state.cases) == 1, "no duplicate case"
-    message_failures = [f for f in store.state.failures.values() if f.case_id == case.id
-                        and f.evidence.get("event_type") == "message.received"]
+    message_failures = [
+        f
+        for f in store.state.failures.values()
+        if f.case_id == case.id and f.evidence.get("event_type") == "message.received"
+    ]
     assert {f.detector for f in message_failures} == {"unhappy_message", "churn_threat"}
     churn = next(f for f in message_failures if f.detector == "churn_threat")
     assert churn.category == "late_delivery"  # named by the text analysis
@@ -34,12 +37,24 @@ def test_a_message_about_an_order_with_an_open_case_joins_that_case(make_engine,
 def test_a_message_without_an_order_attaches_to_the_latest_open_case(make_engine, policy):
     store = InMemoryStore()
     engine = make_engine(store, analyzer=default_analyzer(policy))
-    engine.ingest([ev("i", "order.item_issue", T0, "c1", "o1", issue="damaged", item_value=60),
-                   ev("m", "message.received", T0 + minutes(3), "c1",
-                      text="o pedido chegou quebrado, péssimo")])
+    engine.ingest(
+        [
+            ev("i", "order.item_issue", T0, "c1", "o1", issue="damaged", item_value=60),
+            ev(
+                "m",
+                "message.received",
+                T0 + minutes(3),
+                "c1",
+                text="o pedido chegou quebrado, péssimo",
+            ),
+        ]
+    )
     (case,) = store.state.cases.values()
-    message = next(f for f in store.state.failures.values()
-                   if f.evidence.get("event_type") == "message.received")
+    message = next(
+        f
+        for f in store.state.failures.values()
+        if f.evidence.get("event_type") == "message.received"
+    )
     assert message.case_id == case.id
     assert message.evidence["analysis"]["language"] == "pt"
     assert message.category == "damaged_item"
@@ -48,8 +63,17 @@ def test_a_message_without_an_order_attaches_to_the_latest_open_case(make_engine
 def test_an_unhappy_message_with_no_case_opens_one(make_engine, policy):
     store = InMemoryStore()
     engine = make_engine(store, analyzer=default_analyzer(policy))
-    engine.ingest([ev("m", "message.received", T0, "c9",
-                      text="your agent was rude and hung up on me, terrible service")])
+    engine.ingest(
+        [
+            ev(
+                "m",
+                "message.received",
+                T0,
+                "c9",
+                text="your agent was rude and hung up on me, terrible service",
+            )
+        ]
+    )
     (case,) = store.state.cases.values()
     (failure,) = store.state.failures.values()
     assert failure.type == "people" and failure.category == "rude_agent"

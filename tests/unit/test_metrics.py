@@ -35,40 +35,117 @@ class Builder:
         self.put(t.customers, rows.customer_row(Customer(cid, tier=tier)))
 
     def order(self, sid: str, cid: str, at: datetime, **attributes: Any) -> None:
-        self.put(t.subjects, rows.subject_row(Subject(sid, cid, attributes,
-                                                      {"order.placed": at})))
+        self.put(t.subjects, rows.subject_row(Subject(sid, cid, attributes, {"order.placed": at})))
         self.event("order.placed", cid, at, subject=sid)
 
-    def event(self, type_: str, cid: str, at: datetime, subject: str | None = None,
-              **attributes: Any) -> None:
+    def event(
+        self, type_: str, cid: str, at: datetime, subject: str | None = None, **attributes: Any
+    ) -> None:
         self.n += 1
-        self.put(t.events, {"id": f"e{self.n}", "type": type_, "occurred_at": at,
-                            "customer_id": cid, "subject_id": subject, "attributes": attributes,
-                            "received_at": at})
+        self.put(
+            t.events,
+            {
+                "id": f"e{self.n}",
+                "type": type_,
+                "occurred_at": at,
+                "customer_id": cid,
+                "subject_id": subject,
+                "attributes": attributes,
+                "received_at": at,
+            },
+        )
 
-    def failure(self, fid: str, case: str, cid: str, sid: str | None, category: str,
-                severity: str, at: datetime, latency_s: float, kind: str = "process") -> None:
-        self.put(t.failures, rows.failure_row(Failure(
-            fid, fid, "d", cid, sid, case, kind, category, severity, at,
-            at + timedelta(seconds=latency_s))))
+    def failure(
+        self,
+        fid: str,
+        case: str,
+        cid: str,
+        sid: str | None,
+        category: str,
+        severity: str,
+        at: datetime,
+        latency_s: float,
+        kind: str = "process",
+    ) -> None:
+        self.put(
+            t.failures,
+            rows.failure_row(
+                Failure(
+                    fid,
+                    fid,
+                    "d",
+                    cid,
+                    sid,
+                    case,
+                    kind,
+                    category,
+                    severity,
+                    at,
+                    at + timedelta(seconds=latency_s),
+                )
+            ),
+        )
 
-    def case(self, kid: str, cid: str, at: datetime, ack_s: float | None = None,
-             resolve_s: float | None = None, experiment: dict[str, str] | None = None) -> None:
-        self.put(t.cases, rows.case_row(Case(
-            kid, cid, kid, "resolved", "major", "x", at, at,
-            acknowledged_at=at + timedelta(seconds=ack_s) if ack_s is not None else None,
-            resolved_at=at + timedelta(seconds=resolve_s) if resolve_s is not None else None,
-            experiment=experiment or {})))
+    def case(
+        self,
+        kid: str,
+        cid: str,
+        at: datetime,
+        ack_s: float | None = None,
+        resolve_s: float | None = None,
+        experiment: dict[str, str] | None = None,
+    ) -> None:
+        self.put(
+            t.cases,
+            rows.case_row(
+                Case(
+                    kid,
+                    cid,
+                    kid,
+                    "resolved",
+                    "major",
+                    "x",
+                    at,
+                    at,
+                    acknowledged_at=at + timedelta(seconds=ack_s) if ack_s is not None else None,
+                    resolved_at=at + timedelta(seconds=resolve_s)
+                    if resolve_s is not None
+                    else None,
+                    experiment=experiment or {},
+                )
+            ),
+        )
 
-    def compensation(self, key: str, case: str, cid: str, fid: str, amount: str,
-                     status: str = "granted", kind: str = "voucher") -> None:
-        self.put(t.compensations, rows.compensation_row(Compensation(
-            key, key, case, cid, fid, kind, Decimal(amount), "EUR", status, "auto", "r", T)))
+    def compensation(
+        self,
+        key: str,
+        case: str,
+        cid: str,
+        fid: str,
+        amount: str,
+        status: str = "granted",
+        kind: str = "voucher",
+    ) -> None:
+        self.put(
+            t.compensations,
+            rows.compensation_row(
+                Compensation(
+                    key, key, case, cid, fid, kind, Decimal(amount), "EUR", status, "auto", "r", T
+                )
+            ),
+        )
 
     def followed_up(self, case: str) -> None:
-        self.put(t.timeline, {"case_id": case, "at": T, "kind": "state_changed",
-                              "actor": "engine", "data": {"from": "resolved",
-                                                          "to": "followed_up"}})
+        self.put(
+            t.timeline,
+            {
+                "case_id": case,
+                "at": T,
+                "kind": "state_changed",
+                "actor": "engine",
+                "data": {"from": "resolved", "to": "followed_up"},
+            },
+        )
 
     def figures(self, **settings: Any) -> dict[str, Any]:
         with self.store.engine.connect() as c:
@@ -78,8 +155,13 @@ class Builder:
 @pytest.fixture
 def shop(tmp_path: Path) -> Builder:
     b = Builder(tmp_path)
-    for cid, tier in (("c1", "gold"), ("c2", "standard"), ("c3", "standard"),
-                      ("c4", "standard"), ("c5", "standard")):
+    for cid, tier in (
+        ("c1", "gold"),
+        ("c2", "standard"),
+        ("c3", "standard"),
+        ("c4", "standard"),
+        ("c5", "standard"),
+    ):
         b.customer(cid, tier)
     b.order("o1", "c1", T, area="Alfama")
     b.order("o2", "c2", T + H, area="Alfama")
@@ -112,8 +194,13 @@ def test_funnel_timings_and_satisfaction(shop: Builder) -> None:
     f = shop.figures(budget_per_day=Decimal(100))
     assert f["funnel"]["failures"] == 3
     assert {s["stage"]: s["count"] for s in f["funnel"]["stages"]} == {
-        "failed": 3, "acknowledged": 2, "compensated": 2, "followed_up": 2, "answered": 2,
-        "satisfied": 1}
+        "failed": 3,
+        "acknowledged": 2,
+        "compensated": 2,
+        "followed_up": 2,
+        "answered": 2,
+        "satisfied": 1,
+    }
     # detection latencies 30, 60, 10 s: median 30; p90 at position 1.8 of [10, 30, 60]
     assert f["timings_s"]["detect"] == {"n": 3, "p50": 30, "p90": 30 + 0.8 * 30}
     assert f["timings_s"]["acknowledge"] == {"n": 2, "p50": 60, "p90": 108}
@@ -128,12 +215,18 @@ def test_spend_against_budget(shop: Builder) -> None:
     spend = shop.figures(budget_per_day=Decimal(100))["spend"]
     assert spend["granted"] == "15.00" and spend["compensations"] == 2
     assert spend["budget"] == "100.00" and spend["share_of_budget"] == 0.15
-    assert spend["by_category"] == [{"key": "missing_item", "count": 1, "amount": "10.00"},
-                                    {"key": "late_delivery", "count": 1, "amount": "5.00"}]
-    assert {r["key"]: r["amount"] for r in spend["by_tier"]} == {"standard": "10.00",
-                                                                 "gold": "5.00"}
-    assert {r["key"]: r["amount"] for r in spend["by_severity"]} == {"minor": "10.00",
-                                                                     "major": "5.00"}
+    assert spend["by_category"] == [
+        {"key": "missing_item", "count": 1, "amount": "10.00"},
+        {"key": "late_delivery", "count": 1, "amount": "5.00"},
+    ]
+    assert {r["key"]: r["amount"] for r in spend["by_tier"]} == {
+        "standard": "10.00",
+        "gold": "5.00",
+    }
+    assert {r["key"]: r["amount"] for r in spend["by_severity"]} == {
+        "minor": "10.00",
+        "major": "5.00",
+    }
     assert spend["pending"] == {"count": 1, "amount": "20.00"}
 
 
@@ -177,15 +270,22 @@ def test_hot_spot_when_a_rate_rises(tmp_path: Path) -> None:
     b.failure("f0", "k0", "c0", "first", "late_delivery", "major", T, 1)
     n = 0
     # windows of 1 h: before = (T, T+1h], now = (T+1h, T+2h]; the last failure is at T+2h
-    for area, start, failed in (("X", T + 0.5 * H, 1), ("X", T + 1.5 * H, 10),
-                                ("Y", T + 0.5 * H, 1), ("Y", T + 1.5 * H, 1)):
+    for area, start, failed in (
+        ("X", T + 0.5 * H, 1),
+        ("X", T + 1.5 * H, 10),
+        ("Y", T + 0.5 * H, 1),
+        ("Y", T + 1.5 * H, 1),
+    ):
         for i in range(20):
             n += 1
             sid, cid = f"o{n}", f"c{n}"
             b.order(sid, cid, start + timedelta(seconds=i))
             with b.store.engine.begin() as c:
-                c.execute(sa.update(t.subjects).where(t.subjects.c.id == sid)
-                          .values(attributes={"area": area}))
+                c.execute(
+                    sa.update(t.subjects)
+                    .where(t.subjects.c.id == sid)
+                    .values(attributes={"area": area})
+                )
             if i < failed:
                 b.case(f"k{n}", cid, start)
                 b.failure(f"f{n}", f"k{n}", cid, sid, "late_delivery", "major", start, 1)

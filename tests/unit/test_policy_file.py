@@ -22,22 +22,39 @@ def broken(old: str, new: str) -> tuple[str, int]:
 
 def test_the_shipped_policy_is_valid():
     policy = load_policy()
-    assert {d.name for d in policy.detectors} >= {"late_delivery", "very_late_delivery",
-                                                  "damaged_item", "repeat_failure"}
+    assert {d.name for d in policy.detectors} >= {
+        "late_delivery",
+        "very_late_delivery",
+        "damaged_item",
+        "repeat_failure",
+    }
     late = next(d for d in policy.detectors if d.name == "late_delivery")
     assert late.spec.on == "order.placed"  # `on:` is a key, not YAML 1.1's True
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("deadline: attributes.promised_at + 60m", "deadline: attributes.promised_at + + 60m",
-     "expected an operand"),
-    ("severity: critical}", "severity: huge}", "Input should be 'minor', 'major' or 'critical'"),
-    ("after: 2h", "after: soon", "not a duration: 'soon'"),
-    ("when: type == \"order.cancelled\"", "when: kind == \"order.cancelled\"",
-     "unknown name 'kind'"),
-    ("  per_case: 60", "  per_case: sixty", "valid decimal"),
-    ("  auto: 12", "  auto: 120", "empowerment limits must rise"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "deadline: attributes.promised_at + 60m",
+            "deadline: attributes.promised_at + + 60m",
+            "expected an operand",
+        ),
+        (
+            "severity: critical}",
+            "severity: huge}",
+            "Input should be 'minor', 'major' or 'critical'",
+        ),
+        ("after: 2h", "after: soon", "not a duration: 'soon'"),
+        (
+            'when: type == "order.cancelled"',
+            'when: kind == "order.cancelled"',
+            "unknown name 'kind'",
+        ),
+        ("  per_case: 60", "  per_case: sixty", "valid decimal"),
+        ("  auto: 12", "  auto: 120", "empowerment limits must rise"),
+    ],
+)
 def test_a_broken_policy_names_the_line_and_the_problem(old, new, message):
     text, line = broken(old, new)
     with pytest.raises(PolicyError) as caught:

@@ -8,10 +8,17 @@ from helpers import T0, ev, minutes
 from makegood.testing import InMemoryStore
 
 
-def item_issue(id: str, customer: str = "c1", issue: str = "damaged", value: float = 7.5,
-               at=T0, order: str = "o1"):
-    return ev(id, "order.item_issue", at, customer, order, issue=issue, item="soup",
-              item_value=value)
+def item_issue(
+    id: str,
+    customer: str = "c1",
+    issue: str = "damaged",
+    value: float = 7.5,
+    at=T0,
+    order: str = "o1",
+):
+    return ev(
+        id, "order.item_issue", at, customer, order, issue=issue, item="soup", item_value=value
+    )
 
 
 def test_a_damaged_item_is_refunded_at_its_value_and_the_fix_requested(make_engine):
@@ -19,10 +26,17 @@ def test_a_damaged_item_is_refunded_at_its_value_and_the_fix_requested(make_engi
     make_engine(store).ingest([item_issue("i1")])
     (failure,) = store.state.failures.values()
     assert (failure.category, failure.type, failure.severity) == (
-        "damaged_item", "product", "major")
+        "damaged_item",
+        "product",
+        "major",
+    )
     (refund,) = store.state.compensations.values()
     assert (refund.kind, refund.amount, refund.status, refund.code) == (
-        "refund", 7.5, "granted", None)
+        "refund",
+        7.5,
+        "granted",
+        None,
+    )
     by_template = {m.template: m for m in store.state.outbox.values()}
     assert set(by_template) == {"apology", "refund_item"}
     assert by_template["refund_item"].channel == "action"  # a call to the business's systems
@@ -84,8 +98,13 @@ def test_a_survey_for_someone_elses_case_is_ignored(make_engine, clock):
 def test_several_failures_on_one_order_make_one_case(make_engine, clock):
     store = InMemoryStore()
     engine = make_engine(store)
-    engine.ingest([ev("p", "order.placed", T0, "c1", "o1", promised_at=T0 + minutes(30)),
-                   item_issue("i1", issue="missing"), item_issue("i2", issue="wrong")])
+    engine.ingest(
+        [
+            ev("p", "order.placed", T0, "c1", "o1", promised_at=T0 + minutes(30)),
+            item_issue("i1", issue="missing"),
+            item_issue("i2", issue="wrong"),
+        ]
+    )
     clock.set(T0 + minutes(45))
     engine.tick()
     assert len(store.state.failures) == 3
@@ -108,8 +127,9 @@ def test_the_third_failure_within_30_days_raises_severity(make_engine, clock):
     for n in range(3):
         clock.set(T0 + timedelta(days=n))
         engine.ingest([item_issue(f"i{n}", order=f"o{n}", at=clock.now(), issue="missing")])
-    severities = [f.severity for f in sorted(store.state.failures.values(),
-                                             key=lambda f: f.detected_at)]
+    severities = [
+        f.severity for f in sorted(store.state.failures.values(), key=lambda f: f.detected_at)
+    ]
     assert severities == ["major", "major", "critical"]
     last = max(store.state.failures.values(), key=lambda f: f.detected_at)
     assert last.evidence["repeat"]["earlier_cases"] == 2
@@ -118,8 +138,12 @@ def test_the_third_failure_within_30_days_raises_severity(make_engine, clock):
 def test_gold_customers_never_get_minor_treatment(make_engine):
     store = InMemoryStore()
     engine = make_engine(store)
-    engine.ingest([ev("u", "customer.upserted", T0, "g1", tier="gold", name="Gil"),
-                   ev("r", "behavior.signal", T0, "g1", signal="rage_click", count=9),
-                   ev("r2", "behavior.signal", T0, "c2", signal="rage_click", count=9)])
+    engine.ingest(
+        [
+            ev("u", "customer.upserted", T0, "g1", tier="gold", name="Gil"),
+            ev("r", "behavior.signal", T0, "g1", signal="rage_click", count=9),
+            ev("r2", "behavior.signal", T0, "c2", signal="rage_click", count=9),
+        ]
+    )
     severity = {f.customer_id: f.severity for f in store.state.failures.values()}
     assert severity == {"g1": "major", "c2": "minor"}

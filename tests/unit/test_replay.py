@@ -49,16 +49,35 @@ def history(late: int, on_time: int) -> list[dict[str, Any]]:
         promised = placed + timedelta(minutes=30)
         delivered = promised + timedelta(minutes=20 if i < late else -5)
         order = {"customer_id": f"c{i}", "subject_id": f"o{i}"}
-        events.append({"id": f"p{i}", "type": "order.placed", "occurred_at": placed.isoformat(),
-                       **order, "attributes": {"promised_at": promised.isoformat(),
-                                               "value": "20.00"}})
-        events.append({"id": f"d{i}", "type": "order.delivered",
-                       "occurred_at": delivered.isoformat(), **order, "attributes": {}})
+        events.append(
+            {
+                "id": f"p{i}",
+                "type": "order.placed",
+                "occurred_at": placed.isoformat(),
+                **order,
+                "attributes": {"promised_at": promised.isoformat(), "value": "20.00"},
+            }
+        )
+        events.append(
+            {
+                "id": f"d{i}",
+                "type": "order.delivered",
+                "occurred_at": delivered.isoformat(),
+                **order,
+                "attributes": {},
+            }
+        )
     events.sort(key=lambda e: e["occurred_at"])
     # a last event well after the deliveries lets the watermark pass every deadline
-    events.append({"id": "end", "type": "order.placed",
-                   "occurred_at": (T + timedelta(days=1)).isoformat(), "customer_id": "z",
-                   "attributes": {}})
+    events.append(
+        {
+            "id": "end",
+            "type": "order.placed",
+            "occurred_at": (T + timedelta(days=1)).isoformat(),
+            "customer_id": "z",
+            "attributes": {},
+        }
+    )
     return events
 
 
@@ -110,8 +129,10 @@ def test_experiment_assignment_is_stable_and_close_to_the_weights() -> None:
 
 
 def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
-    p = policy("experiment: level, arms: [{name: holdout, weight: 1}, "
-               "{name: ten, weight: 1, amount: {fixed: 10}}]")
+    p = policy(
+        "experiment: level, arms: [{name: holdout, weight: 1}, "
+        "{name: ten, weight: 1, amount: {fixed: 10}}]"
+    )
     recorder = RecordingStore(ReplayStore())
     codes = count()
     engine = Engine(recorder, p, _Clock(), event_time=True, new_code=lambda: f"C{next(codes)}")
@@ -121,7 +142,7 @@ def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
     assert len(arms) == 40 and set(arms.values()) == {"holdout", "ten"}
     paid = {c.customer_id for c in recorder.decisions.compensations.values()}
     assert paid == {customer for customer, arm in arms.items() if arm == "ten"}
-    weights = ((("holdout", Decimal(1)), ("ten", Decimal(1))))
+    weights = (("holdout", Decimal(1)), ("ten", Decimal(1)))
     assert all(arm == assign_arm(c, "level", weights) for c, arm in arms.items())
 
 

@@ -73,7 +73,8 @@ def test_pareto_orders_and_accumulates() -> None:
     assert [r["share"] for r in rows] == [0.6, 0.2, 0.2]
     assert [r["cumulative"] for r in rows] == [0.6, 0.8, 1.0]
     assert stats.pareto({"a": 1, "b": 1}, limit=1) == [
-        {"key": "a", "count": 1, "share": 0.5, "cumulative": 0.5}]
+        {"key": "a", "count": 1, "share": 0.5, "cumulative": 0.5}
+    ]
 
 
 def test_change_week_over_week() -> None:

@@ -18,15 +18,31 @@ CAP = 4
 
 
 def switch(n: int, channel: str) -> dict[str, Any]:
-    return ev(f"u{n}", "customer.upserted", T0 + minutes(n), "c1", name="Ana",
-              email="ana@example.com", phone="+351900000000", channel=channel)
+    return ev(
+        f"u{n}",
+        "customer.upserted",
+        T0 + minutes(n),
+        "c1",
+        name="Ana",
+        email="ana@example.com",
+        phone="+351900000000",
+        channel=channel,
+    )
 
 
 def missing_item(n: int) -> dict[str, Any]:
     """A missing item on order `o<n>`: a refund, an apology (one message), a `refund_item`
     webhook."""
-    return ev(f"i{n}", "order.item_issue", T0 + minutes(n), "c1", f"o{n}", issue="missing",
-              item="soup", item_value=5)
+    return ev(
+        f"i{n}",
+        "order.item_issue",
+        T0 + minutes(n),
+        "c1",
+        f"o{n}",
+        issue="missing",
+        item="soup",
+        item_value=5,
+    )
 
 
 def day_of_switching_channels() -> list[dict[str, Any]]:
@@ -38,8 +54,9 @@ def day_of_switching_channels() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("batches", ["one batch", "one batch per event"])
-def test_every_customer_channel_counts_toward_the_daily_cap(make_engine: Any, batches: str,
-                                                            policy: Any) -> None:
+def test_every_customer_channel_counts_toward_the_daily_cap(
+    make_engine: Any, batches: str, policy: Any
+) -> None:
     assert policy.policy.suppression.max_messages_per_customer_per_day == CAP
     store = InMemoryStore()
     engine = make_engine(store)
@@ -70,15 +87,31 @@ def test_the_cap_is_per_day(make_engine: Any, clock: Any) -> None:
     engine.ingest(day_of_switching_channels())
     clock.set(T0 + minutes(24 * 60))
     next_day = clock.now()
-    engine.ingest([ev("j1", "order.item_issue", next_day, "c1", "o-next", issue="missing",
-                      item="soup", item_value=5)])
+    engine.ingest(
+        [
+            ev(
+                "j1",
+                "order.item_issue",
+                next_day,
+                "c1",
+                "o-next",
+                issue="missing",
+                item="soup",
+                item_value=5,
+            )
+        ]
+    )
     case_id = next(c.id for c in store.state.cases.values() if c.subject_key == "o-next")
-    [fresh] = [m for m in store.state.outbox.values()
-               if m.case_id == case_id and m.channel != "webhook"]
+    [fresh] = [
+        m for m in store.state.outbox.values() if m.case_id == case_id and m.channel != "webhook"
+    ]
     assert fresh.channel == "file"  # the last channel Ana chose
     # the day's surveys of yesterday's cases went out too: a new day, a new allowance
-    assert not [e for e in store.state.timeline
-                if e.kind == "message_suppressed" and e.at.date() == next_day.date()]
+    assert not [
+        e
+        for e in store.state.timeline
+        if e.kind == "message_suppressed" and e.at.date() == next_day.date()
+    ]
 
 
 def messages_to_a_customer_on_the_webhook_channel(make_engine: Any, batched: bool) -> int:
@@ -87,8 +120,10 @@ def messages_to_a_customer_on_the_webhook_channel(make_engine: Any, batched: boo
     store = InMemoryStore()
     engine = make_engine(store)
     events = [ev("u", "customer.upserted", T0, "c1", name="Ana", channel="webhook")]
-    events += [ev(f"x{n}", "order.cancelled", T0 + minutes(n + 1), "c1", f"o{n}", by="business")
-               for n in range(6)]
+    events += [
+        ev(f"x{n}", "order.cancelled", T0 + minutes(n + 1), "c1", f"o{n}", by="business")
+        for n in range(6)
+    ]
     for batch in [events] if batched else [[e] for e in events]:
         engine.ingest(batch)
     return len(store.state.outbox)

@@ -45,8 +45,10 @@ def test_preview_prints_the_portuguese_apology(cli: typer.Typer) -> None:
     assert lines[0] == "Subject: Pedimos desculpas pelo pedido o-1"
     assert lines[1] == ""
     assert "Olá, Ana," in lines
-    assert "Aqui está um cupom de 5,00 €: MG-7KQ4-X9PW-2MDT (válido até 31 de dezembro de 2026)." \
+    assert (
+        "Aqui está um cupom de 5,00 €: MG-7KQ4-X9PW-2MDT (válido até 31 de dezembro de 2026)."
         in lines
+    )
 
 
 def test_preview_as_json_names_the_locale_used_and_carries_the_html(cli: typer.Typer) -> None:
@@ -92,40 +94,61 @@ def test_policy_check_names_the_template_and_the_unknown_variable(
     cli: typer.Typer, tmp_path: Path
 ) -> None:
     write(tmp_path, "pt", "apology", "Desculpe", "Olá {{ customer.name }}\nCupom: {{ voucher }}")
-    result = runner.invoke(cli, ["policy", "check", str(shipped_policy()),
-                                 "--templates", str(tmp_path)])
+    result = runner.invoke(
+        cli, ["policy", "check", str(shipped_policy()), "--templates", str(tmp_path)]
+    )
     assert result.exit_code == 1
-    assert "template 'apology' (pt): unknown variable 'voucher' (pt/apology.txt)" \
-        in one_line(result.output)
+    assert "template 'apology' (pt): unknown variable 'voucher' (pt/apology.txt)" in one_line(
+        result.output
+    )
 
 
 def test_an_unknown_variable_in_a_branch_the_sample_does_not_take_is_found(
     cli: typer.Typer, tmp_path: Path
 ) -> None:
-    write(tmp_path, "en", "acknowledge", "We are on it",
-          '{% if compensation and compensation.kind == "credit" %}{{ credit_balance }}{% endif %}')
-    result = runner.invoke(cli, ["policy", "check", str(shipped_policy()),
-                                 "--templates", str(tmp_path)])
+    write(
+        tmp_path,
+        "en",
+        "acknowledge",
+        "We are on it",
+        '{% if compensation and compensation.kind == "credit" %}{{ credit_balance }}{% endif %}',
+    )
+    result = runner.invoke(
+        cli, ["policy", "check", str(shipped_policy()), "--templates", str(tmp_path)]
+    )
     assert result.exit_code == 1
-    assert "template 'acknowledge' (en): unknown variable 'credit_balance' (en/acknowledge.txt)" \
+    assert (
+        "template 'acknowledge' (en): unknown variable 'credit_balance' (en/acknowledge.txt)"
         in one_line(result.output)
+    )
 
 
 def test_policy_check_accepts_good_templates_of_a_business(
     cli: typer.Typer, tmp_path: Path
 ) -> None:
-    write(tmp_path, "en", "apology", "Sorry, {{ customer.name }}",
-          "{{ business.name }} is sorry.{% if compensation %} {{ compensation.code }}{% endif %}")
-    result = runner.invoke(cli, ["policy", "check", str(shipped_policy()),
-                                 "--templates", str(tmp_path)])
+    write(
+        tmp_path,
+        "en",
+        "apology",
+        "Sorry, {{ customer.name }}",
+        "{{ business.name }} is sorry.{% if compensation %} {{ compensation.code }}{% endif %}",
+    )
+    result = runner.invoke(
+        cli, ["policy", "check", str(shipped_policy()), "--templates", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     assert "templates acknowledge, apology, compensation" in one_line(result.stdout)
 
 
 def test_unknown_variables_ignore_macro_arguments_and_jinja_globals(tmp_path: Path) -> None:
-    write(tmp_path, "en", "fine", "x",
-          '{% from "en/_m.jinja" import line %}{% set n = 3 %}{% for i in range(n) %}'
-          "{{ line(i) }}{{ loop.index }}{% endfor %}{{ case.id }}")
+    write(
+        tmp_path,
+        "en",
+        "fine",
+        "x",
+        '{% from "en/_m.jinja" import line %}{% set n = 3 %}{% for i in range(n) %}'
+        "{{ line(i) }}{{ loop.index }}{% endfor %}{{ case.id }}",
+    )
     (tmp_path / "en" / "_m.jinja").write_text("{% macro line(v) %}{{ v }}{% endmacro %}")
     renderer = TemplateRenderer([tmp_path])
     assert renderer.unknown_variables(["fine", "absent"], ["en", "pt"], SAMPLE) == []
@@ -140,8 +163,18 @@ def test_outbox_lists_messages_by_status_without_recipients(
     store = SqlStore(f"sqlite:///{db}")
     store.migrate()
     messages = [
-        OutboxMessage(f"m{n}", f"k{n}", "case-1", "c1", "email", "apology", "en",
-                      "ana@example.com", {"x": n}, T0 + timedelta(seconds=n))
+        OutboxMessage(
+            f"m{n}",
+            f"k{n}",
+            "case-1",
+            "c1",
+            "email",
+            "apology",
+            "en",
+            "ana@example.com",
+            {"x": n},
+            T0 + timedelta(seconds=n),
+        )
         for n in range(3)
     ]
     with store.session() as session:
@@ -154,7 +187,10 @@ def test_outbox_lists_messages_by_status_without_recipients(
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [(r["id"], r["status"], r["attempts"]) for r in rows] == [
-        ("m2", "pending", 0), ("m1", "dead", 1), ("m0", "sent", 1)]
+        ("m2", "pending", 0),
+        ("m1", "dead", 1),
+        ("m0", "sent", 1),
+    ]
     assert "ana@example.com" not in result.stdout
     assert rows[1]["last_error"] == "smtp 550 recipient refused: <<address>> unknown"
 

@@ -204,11 +204,21 @@ def test_analyze_many_is_analyze_on_each(analyzer: LexiconAnalyzer) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "not bad at all", "never so good", "this isn't great", "without doubt the best",
-        "I don't love it but it's fine", "kind of nice", "never this happy", "NOT GOOD!!!",
-        "The food was good, but the delivery was terrible.", "nobody helped me, awful",
-        "it's not that the driver wasn't nice", "great 😀 service", "least helpful agent",
-        "", "   padded   ",
+        "not bad at all",
+        "never so good",
+        "this isn't great",
+        "without doubt the best",
+        "I don't love it but it's fine",
+        "kind of nice",
+        "never this happy",
+        "NOT GOOD!!!",
+        "The food was good, but the delivery was terrible.",
+        "nobody helped me, awful",
+        "it's not that the driver wasn't nice",
+        "great 😀 service",
+        "least helpful agent",
+        "",
+        "   padded   ",
     ],
 )
 def test_the_fast_vader_scores_exactly_as_vader(text: str) -> None:

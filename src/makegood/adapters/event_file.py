@@ -43,14 +43,19 @@ def read_lines(stream: IO[str], fmt: str) -> Iterator[Line]:
             try:
                 yield Line(number, json.loads(text), text)
             except json.JSONDecodeError as error:
-                yield Line(number, None, text,
-                           f"not valid JSON: {error.msg} (column {error.colno})")
+                yield Line(
+                    number, None, text, f"not valid JSON: {error.msg} (column {error.colno})"
+                )
         return
     reader = csv.DictReader(stream)
     missing = [c for c in ENVELOPE[:4] if c not in (reader.fieldnames or [])]
     if missing:
-        yield Line(1, None, ",".join(reader.fieldnames or []),
-                   f"CSV header lacks column(s): {', '.join(missing)}")
+        yield Line(
+            1,
+            None,
+            ",".join(reader.fieldnames or []),
+            f"CSV header lacks column(s): {', '.join(missing)}",
+        )
         return
     for row in reader:
         number = reader.line_num
@@ -58,8 +63,11 @@ def read_lines(stream: IO[str], fmt: str) -> Iterator[Line]:
             yield Line(number, None, str(row), "more cells than header columns")
             continue
         event: dict[str, Any] = {k: row[k] for k in ENVELOPE if row.get(k)}
-        event["attributes"] = {k.removeprefix("attributes."): v for k, v in row.items()
-                               if k not in ENVELOPE and v not in (None, "")}
+        event["attributes"] = {
+            k.removeprefix("attributes."): v
+            for k, v in row.items()
+            if k not in ENVELOPE and v not in (None, "")
+        }
         yield Line(number, event, json.dumps(row))
 
 

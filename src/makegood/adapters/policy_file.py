@@ -30,7 +30,8 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 
@@ -76,8 +77,9 @@ def parse_policy(text: str, source: str = "<policy>") -> CompiledPolicy:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise PolicyError(f"not valid YAML: {getattr(error, 'problem', error)}", source,
-                          line) from None
+        raise PolicyError(
+            f"not valid YAML: {getattr(error, 'problem', error)}", source, line
+        ) from None
     if not isinstance(data, dict) or node is None:
         raise PolicyError("a policy is a YAML mapping (detectors:, playbooks:, …)", source, 1)
     lines: dict[Path_, int] = {}

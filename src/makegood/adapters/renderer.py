@@ -26,7 +26,11 @@ class SurveyLinkRenderer:
     def render(self, message: OutboxMessage) -> Rendered:
         survey = message.context.get("survey")
         if isinstance(survey, dict) and message.case_id:
-            token = survey_token(self.secret, str(survey["id"]), message.case_id,
-                                 datetime.fromisoformat(str(survey["expires_at"])))
+            token = survey_token(
+                self.secret,
+                str(survey["id"]),
+                message.case_id,
+                datetime.fromisoformat(str(survey["expires_at"])),
+            )
             message.context = {**message.context, "survey_url": f"{self.base_url}/{token}"}
         return self.inner.render(message)

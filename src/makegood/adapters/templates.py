@@ -196,8 +196,9 @@ class TemplateRenderer:
                 for part in (f"{name}.subject.txt", f"{name}.txt", f"{name}.html"):
                     path = f"{used}/{part}"
                     for variable in sorted(self._undeclared(path) - allowed):
-                        found.append(TemplateError(name, used,
-                                                   f"unknown variable {variable!r} ({path})"))
+                        found.append(
+                            TemplateError(name, used, f"unknown variable {variable!r} ({path})")
+                        )
         return found
 
     def templates(self) -> dict[str, list[str]]:

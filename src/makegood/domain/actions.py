@@ -41,14 +41,16 @@ class Actor:
     role: str  # agent | lead | admin (ingest tokens never act on cases)
 
 
-def log(world: World, case: Case, now: datetime, kind: str, actor: str,
-        data: dict[str, Any]) -> None:
+def log(
+    world: World, case: Case, now: datetime, kind: str, actor: str, data: dict[str, Any]
+) -> None:
     world.log(TimelineEntry(case.id, now, kind, actor, data))
     world.touch_case(case, now)
 
 
-def set_state(world: World, case: Case, state: str, now: datetime, actor: str,
-              reason: str | None = None) -> None:
+def set_state(
+    world: World, case: Case, state: str, now: datetime, actor: str, reason: str | None = None
+) -> None:
     if case.state != state:
         data: dict[str, Any] = {"from": case.state, "to": state}
         if reason:
@@ -80,16 +82,21 @@ def add_collaborator(world: World, case: Case, name: str, now: datetime, actor: 
     log(world, case, now, "collaborator_added", actor.name, {"collaborator": name})
 
 
-def remove_collaborator(world: World, case: Case, name: str, now: datetime,
-                        actor: Actor) -> None:
+def remove_collaborator(world: World, case: Case, name: str, now: datetime, actor: Actor) -> None:
     if name not in case.collaborators:
         return
     case.collaborators = [c for c in case.collaborators if c != name]
     log(world, case, now, "collaborator_removed", actor.name, {"collaborator": name})
 
 
-def resolve(world: World, recovery: Recovery, case: Case, now: datetime, actor: Actor,
-            note: str | None = None) -> None:
+def resolve(
+    world: World,
+    recovery: Recovery,
+    case: Case,
+    now: datetime,
+    actor: Actor,
+    note: str | None = None,
+) -> None:
     """A person settled the case: its failures are resolved and the customer gets the survey."""
     if not case.is_open:
         raise ActionRefused(f"the case is {case.state}, not open")
@@ -111,8 +118,7 @@ def close(world: World, case: Case, now: datetime, actor: Actor) -> None:
     set_state(world, case, m.CLOSED, now, actor.name, "closed by a person")
 
 
-def reopen(world: World, policy: CompiledPolicy, case: Case, now: datetime,
-           actor: Actor) -> None:
+def reopen(world: World, policy: CompiledPolicy, case: Case, now: datetime, actor: Actor) -> None:
     if case.is_open:
         raise ActionRefused(f"the case is {case.state}: open already")
     case.reopened += 1
@@ -120,13 +126,31 @@ def reopen(world: World, policy: CompiledPolicy, case: Case, now: datetime,
     case.needs_person = True
     case.sla_due_at = now + policy.sla[case.severity]
     set_state(world, case, m.REOPENED, now, actor.name, "reopened by a person")
-    world.arm(m.Timer(f"sla:{case.id}:{case.reopened}:{case.severity}", case.sla_due_at, "sla",
-                      case.customer_id, None, case.id, {"severity": case.severity}))
+    world.arm(
+        m.Timer(
+            f"sla:{case.id}:{case.reopened}:{case.severity}",
+            case.sla_due_at,
+            "sla",
+            case.customer_id,
+            None,
+            case.id,
+            {"severity": case.severity},
+        )
+    )
 
 
-def request_compensation(world: World, recovery: Recovery, policy: CompiledPolicy, case: Case,
-                         kind: str, amount: Decimal, reason: str, key: str, now: datetime,
-                         actor: Actor) -> Compensation:
+def request_compensation(
+    world: World,
+    recovery: Recovery,
+    policy: CompiledPolicy,
+    case: Case,
+    kind: str,
+    amount: Decimal,
+    reason: str,
+    key: str,
+    now: datetime,
+    actor: Actor,
+) -> Compensation:
     """Grant within the actor's limit and the budgets; above the limit it waits for approval.
 
     A budget that would be exceeded refuses the request: budgets are hard limits that no
@@ -144,46 +168,91 @@ def request_compensation(world: World, recovery: Recovery, policy: CompiledPolic
     failures = sorted(world.failures_of(case.id), key=lambda f: f.detected_at)
     role = required_role(amount, policy.policy.empowerment)
     comp = Compensation(
-        m.stable_id("comp", key), key, case.id, case.customer_id,
-        failures[-1].id if failures else "", kind, amount, policy.policy.business.currency,
-        m.PENDING, "agent" if role == "auto" else role, reason.strip() or "granted by a person",
-        now, expires_at=now + VOUCHER_VALID if kind == "voucher" else None)
+        m.stable_id("comp", key),
+        key,
+        case.id,
+        case.customer_id,
+        failures[-1].id if failures else "",
+        kind,
+        amount,
+        policy.policy.business.currency,
+        m.PENDING,
+        "agent" if role == "auto" else role,
+        reason.strip() or "granted by a person",
+        now,
+        expires_at=now + VOUCHER_VALID if kind == "voucher" else None,
+    )
     world.add_compensation(comp)
     if may_grant(actor.role, amount, policy.policy.empowerment):
         recovery.grant(comp, now, actor.name)
         notify(world, policy, case, comp, now)
     else:
-        log(world, case, now, "approval_requested", actor.name,
-            {"compensation": comp.id, "amount": str(amount), "kind": kind,
-             "required_role": comp.required_role,
-             "reason": f"above the {actor.role} limit: needs {comp.required_role}"})
+        log(
+            world,
+            case,
+            now,
+            "approval_requested",
+            actor.name,
+            {
+                "compensation": comp.id,
+                "amount": str(amount),
+                "kind": kind,
+                "required_role": comp.required_role,
+                "reason": f"above the {actor.role} limit: needs {comp.required_role}",
+            },
+        )
     return comp
 
 
-def approve(world: World, recovery: Recovery, policy: CompiledPolicy, case: Case,
-            comp: Compensation, now: datetime, actor: Actor) -> None:
+def approve(
+    world: World,
+    recovery: Recovery,
+    policy: CompiledPolicy,
+    case: Case,
+    comp: Compensation,
+    now: datetime,
+    actor: Actor,
+) -> None:
     _decidable(comp, actor)
-    budget = check_budgets(world, policy.policy.budgets, case.id, case.customer_id, comp.amount,
-                           now)
+    budget = check_budgets(
+        world, policy.policy.budgets, case.id, case.customer_id, comp.amount, now
+    )
     if not budget.ok:
         raise ActionRefused(budget.reason)
-    log(world, case, now, "approval_approved", actor.name,
-        {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind})
+    log(
+        world,
+        case,
+        now,
+        "approval_approved",
+        actor.name,
+        {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind},
+    )
     recovery.grant(comp, now, actor.name)
     notify(world, policy, case, comp, now)
 
 
-def reject(world: World, case: Case, comp: Compensation, reason: str, now: datetime,
-           actor: Actor) -> None:
+def reject(
+    world: World, case: Case, comp: Compensation, reason: str, now: datetime, actor: Actor
+) -> None:
     _decidable(comp, actor)
     if not reason.strip():
         raise ActionRefused("a rejection needs a reason")
     comp.status = m.REJECTED
     comp.decided_at, comp.decided_by = now, actor.name
     world.changes.compensations.add(comp.id)
-    log(world, case, now, "approval_rejected", actor.name,
-        {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind,
-         "reason": reason.strip()[:MAX_NOTE]})
+    log(
+        world,
+        case,
+        now,
+        "approval_rejected",
+        actor.name,
+        {
+            "compensation": comp.id,
+            "amount": str(comp.amount),
+            "kind": comp.kind,
+            "reason": reason.strip()[:MAX_NOTE],
+        },
+    )
 
 
 def _decidable(comp: Compensation, actor: Actor) -> None:
@@ -193,23 +262,45 @@ def _decidable(comp: Compensation, actor: Actor) -> None:
         raise NotAllowed(f"this approval needs the {comp.required_role} role")
 
 
-def notify(world: World, policy: CompiledPolicy, case: Case, comp: Compensation,
-           now: datetime) -> None:
+def notify(
+    world: World, policy: CompiledPolicy, case: Case, comp: Compensation, now: datetime
+) -> None:
     """Tell the customer what they were given (within the daily message limit)."""
     customer = world.customer(case.customer_id)
     limit = policy.policy.suppression.max_messages_per_customer_per_day
     if world.messages_on(customer.id, now.date()) >= limit:
-        log(world, case, now, "message_suppressed", "engine",
-            {"template": "compensation", "reason": f"daily limit of {limit} messages"})
+        log(
+            world,
+            case,
+            now,
+            "message_suppressed",
+            "engine",
+            {"template": "compensation", "reason": f"daily limit of {limit} messages"},
+        )
         return
     failure = next((f for f in world.failures_of(case.id) if f.id == comp.failure_id), None)
     subject = world.subject(case.subject_key) if case.subject_key else None
     channel = customer.channel or policy.policy.channel
     context = message_context(policy.policy.business, customer, case, failure, subject, comp)
     key = f"{comp.key}:message"
-    message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id, channel,
-                            "compensation", customer.locale,
-                            customer.email if channel == "email" else None, context, now)
+    message = OutboxMessage(
+        m.stable_id("msg", key),
+        key,
+        case.id,
+        customer.id,
+        channel,
+        "compensation",
+        customer.locale,
+        customer.email if channel == "email" else None,
+        context,
+        now,
+    )
     world.enqueue(message, now.date())
-    log(world, case, now, "message_queued", "engine",
-        {"message": message.id, "template": "compensation", "channel": channel})
+    log(
+        world,
+        case,
+        now,
+        "message_queued",
+        "engine",
+        {"message": message.id, "template": "compensation", "channel": channel},
+    )

@@ -30,8 +30,11 @@ def compute_amount(amount: CompiledAmount, context: Mapping[str, Any]) -> Decima
     elif spec.item_value:
         value = to_decimal(context.get("item_value") or context.get("order_value") or 0)
     elif amount.bands:
-        measure = context.get("lateness") if isinstance(amount.bands[0][0], timedelta) else (
-            context.get("order_value"))
+        measure = (
+            context.get("lateness")
+            if isinstance(amount.bands[0][0], timedelta)
+            else (context.get("order_value"))
+        )
         if measure is not None:
             for threshold, band_amount in amount.bands:
                 if measure >= threshold:
@@ -79,14 +82,19 @@ def check_budgets(
     day: date = now.date()
     limits = (
         ("per case", budgets.per_case - world.granted_to_case(case_id)),
-        ("per customer in 30 days",
-         budgets.per_customer_30d - world.granted_to_customer(customer_id, now - BUDGET_WINDOW)),
+        (
+            "per customer in 30 days",
+            budgets.per_customer_30d - world.granted_to_customer(customer_id, now - BUDGET_WINDOW),
+        ),
         ("global per day", budgets.global_per_day - world.granted_on(day)),
     )
     name, remaining = min(limits, key=lambda item: item[1])
     if amount > remaining:
-        return BudgetCheck(False, f"budget {name} would be exceeded (remaining {remaining})",
-                           max(remaining, Decimal(0)))
+        return BudgetCheck(
+            False,
+            f"budget {name} would be exceeded (remaining {remaining})",
+            max(remaining, Decimal(0)),
+        )
     return BudgetCheck(True, remaining=remaining)
 
 

@@ -12,13 +12,20 @@ from makegood.domain.model import Case, Compensation, Customer, Failure, Subject
 from makegood.domain.policy import Business
 
 NO_ANALYSIS: Mapping[str, Any] = {
-    "language": None, "sentiment": None, "label": None, "cues": {}, "failure_type": None,
-    "category": None, "category_confidence": None,
+    "language": None,
+    "sentiment": None,
+    "label": None,
+    "cues": {},
+    "failure_type": None,
+    "category": None,
+    "category_confidence": None,
 }
 
 
 def event_context(
-    event: Event, customer: Customer, subject: Subject | None,
+    event: Event,
+    customer: Customer,
+    subject: Subject | None,
     analysis: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
@@ -43,14 +50,22 @@ def lateness_of(failure: Failure, now: datetime, reference: datetime | None) -> 
 
 
 def failure_context(
-    failure: Failure, customer: Customer, subject: Subject | None, lateness: timedelta | None,
-    earlier: tuple[Decimal, int], attributes: Mapping[str, Any],
+    failure: Failure,
+    customer: Customer,
+    subject: Subject | None,
+    lateness: timedelta | None,
+    earlier: tuple[Decimal, int],
+    attributes: Mapping[str, Any],
 ) -> dict[str, Any]:
     order = subject.context() if subject else {}
     analysis = failure.evidence.get("analysis") or {}
     return {
-        "failure": {"category": failure.category, "type": failure.type,
-                    "severity": failure.severity, "detector": failure.detector},
+        "failure": {
+            "category": failure.category,
+            "type": failure.type,
+            "severity": failure.severity,
+            "detector": failure.detector,
+        },
         "severity": failure.severity,
         "category": failure.category,
         "customer": customer.context(),
@@ -67,26 +82,40 @@ def failure_context(
 
 
 def message_context(
-    business: Business, customer: Customer, case: Case, failure: Failure | None,
-    subject: Subject | None, compensation: Compensation | None,
+    business: Business,
+    customer: Customer,
+    case: Case,
+    failure: Failure | None,
+    subject: Subject | None,
+    compensation: Compensation | None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context every message gets (JSON-able; no e-mail address or phone)."""
     order = None
     if subject is not None:
-        order = {"id": subject.id, "value": subject.attributes.get("value"),
-                 "currency": subject.attributes.get("currency", business.currency)}
+        order = {
+            "id": subject.id,
+            "value": subject.attributes.get("value"),
+            "currency": subject.attributes.get("currency", business.currency),
+        }
     fail = None
     if failure is not None:
-        fail = {"category": failure.category, "type": failure.type,
-                "severity": failure.severity,
-                "lateness_minutes": round(failure.lateness_s / 60) if failure.lateness_s else None,
-                "evidence": failure.evidence}
+        fail = {
+            "category": failure.category,
+            "type": failure.type,
+            "severity": failure.severity,
+            "lateness_minutes": round(failure.lateness_s / 60) if failure.lateness_s else None,
+            "evidence": failure.evidence,
+        }
     comp = None
     if compensation is not None:
-        comp = {"kind": compensation.kind, "amount": compensation.amount,
-                "currency": compensation.currency, "code": compensation.code,
-                "expires_at": compensation.expires_at}
+        comp = {
+            "kind": compensation.kind,
+            "amount": compensation.amount,
+            "currency": compensation.currency,
+            "code": compensation.code,
+            "expires_at": compensation.expires_at,
+        }
     context = {
         "customer": {"name": customer.name, "locale": customer.locale, "tier": customer.tier},
         "case": {"id": case.id, "category": case.category, "severity": case.severity},

@@ -119,8 +119,15 @@ BUILTIN: dict[str, tuple[bool, dict[str, Check], dict[str, Check]]] = {
     "customer.upserted": (
         False,
         {},
-        {"name": _text, "email": _text, "phone": _text, "locale": _text, "tier": _text,
-         "lifetime_value": _amount, "channel": _text},
+        {
+            "name": _text,
+            "email": _text,
+            "phone": _text,
+            "locale": _text,
+            "tier": _text,
+            "lifetime_value": _amount,
+            "channel": _text,
+        },
     ),
     "order.placed": (
         True,
@@ -140,8 +147,12 @@ BUILTIN: dict[str, tuple[bool, dict[str, Check], dict[str, Check]]] = {
     "survey.answered": (
         False,
         {"score": _integer(1, 7)},
-        {"kind": _choice("csat", "ces"), "case_id": _text, "comment": _string,
-         "ces": _integer(1, 7)},
+        {
+            "kind": _choice("csat", "ces"),
+            "case_id": _text,
+            "comment": _string,
+            "ces": _integer(1, 7),
+        },
     ),
     "service.alert": (
         False,

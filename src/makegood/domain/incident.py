@@ -33,8 +33,9 @@ DECLARED, RESOLVED = 1, 2
 TEMPLATE_SUFFIX = {DECLARED: "", RESOLVED: "_resolved"}
 
 
-def incident_targets(incident: Incident, stage: int,
-                     open_subjects: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+def incident_targets(
+    incident: Incident, stage: int, open_subjects: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """Who a stage speaks to, (customer, subject) pairs in a stable order: when declared, the
     customers whose failures formed it and every open subject carrying its key; when
     resolved, everyone who was told it began."""
@@ -59,26 +60,38 @@ class Incidents:
         joined = None
         for spec in self.policy.incidents:
             value = subject.attributes.get(spec.spec.key)
-            if value in (None, "") or (spec.spec.categories
-                                       and failure.category not in spec.spec.categories):
+            if value in (None, "") or (
+                spec.spec.categories and failure.category not in spec.spec.categories
+            ):
                 continue
             incident = self.world.live_incident(spec.spec.name, str(value))
-            if incident is None and self.world.resolved_since(
-                    spec.spec.name, str(value), now - spec.quiet) is not None:
+            if (
+                incident is None
+                and self.world.resolved_since(spec.spec.name, str(value), now - spec.quiet)
+                is not None
+            ):
                 continue  # the tail of an incident just resolved is not a new one (cool-down)
             if incident is None:
-                incident = Incident(m.stable_id("inc", spec.spec.name, str(value), now.isoformat()),
-                                    spec.spec.name, str(value), "forming", now, now)
+                incident = Incident(
+                    m.stable_id("inc", spec.spec.name, str(value), now.isoformat()),
+                    spec.spec.name,
+                    str(value),
+                    "forming",
+                    now,
+                    now,
+                )
             if not any(s[2] == subject.id for s in incident.signals) and not any(
-                    subject.id in subjects for subjects in incident.affected.values()):
+                subject.id in subjects for subjects in incident.affected.values()
+            ):
                 incident.last_at = now  # a new subject failing keeps the incident going
             if incident.status == "open":
                 self._tell(incident, spec, failure.customer_id, subject.id, DECLARED, now)
                 joined = incident
             else:
                 since = now - spec.window
-                incident.signals = [s for s in incident.signals
-                                    if parse_datetime(s[0], "signal") > since]
+                incident.signals = [
+                    s for s in incident.signals if parse_datetime(s[0], "signal") > since
+                ]
                 incident.signals.append([now.isoformat(), failure.customer_id, subject.id])
                 if len({s[2] for s in incident.signals}) >= spec.spec.threshold:
                     self.declare(incident, spec, now, "cluster")
@@ -98,23 +111,54 @@ class Incidents:
                     self.resolve(incident, now, "monitoring")
                 continue
             if incident is None:
-                incident = Incident(m.stable_id("inc", spec.spec.name, str(area), now.isoformat()),
-                                    spec.spec.name, str(area), "forming", now, now)
+                incident = Incident(
+                    m.stable_id("inc", spec.spec.name, str(area), now.isoformat()),
+                    spec.spec.name,
+                    str(area),
+                    "forming",
+                    now,
+                    now,
+                )
             if incident.status != "open":
                 self.declare(incident, spec, now, "alert", {"alert": event.id})
 
     # stages ----------------------------------------------------------------------------------
-    def declare(self, incident: Incident, spec: CompiledIncident, now: datetime, source: str,
-                data: dict[str, Any] | None = None) -> None:
+    def declare(
+        self,
+        incident: Incident,
+        spec: CompiledIncident,
+        now: datetime,
+        source: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         incident.status, incident.declared_at, incident.stage = "open", now, DECLARED
         incident.source = source
         self.world.touch_incident(incident)
-        self.r._log(incident.id, now, "incident_declared", "engine", {
-            "spec": spec.spec.name, "key": incident.key, "source": source,
-            "signals": len(incident.signals), **(data or {})})
+        self.r._log(
+            incident.id,
+            now,
+            "incident_declared",
+            "engine",
+            {
+                "spec": spec.spec.name,
+                "key": incident.key,
+                "source": source,
+                "signals": len(incident.signals),
+                **(data or {}),
+            },
+        )
         self._fan_out(incident, DECLARED, now)
-        self.world.arm(m.Timer(f"{QUIET}:{incident.id}", now + spec.quiet, QUIET, SYSTEM,
-                               None, incident.id, {"incident": incident.id}))
+        self.world.arm(
+            m.Timer(
+                f"{QUIET}:{incident.id}",
+                now + spec.quiet,
+                QUIET,
+                SYSTEM,
+                None,
+                incident.id,
+                {"incident": incident.id},
+            )
+        )
 
     def resolve(self, incident: Incident, now: datetime, actor: str) -> None:
         incident.status, incident.resolved_at, incident.stage = "resolved", now, RESOLVED
@@ -124,9 +168,17 @@ class Incidents:
         self._fan_out(incident, RESOLVED, now)
 
     def _fan_out(self, incident: Incident, stage: int, now: datetime) -> None:
-        self.world.arm(m.Timer(f"{FANOUT}:{incident.id}:{stage}:0", now, FANOUT, SYSTEM, None,
-                               incident.id, {"incident": incident.id, "stage": stage,
-                                             "offset": 0}))
+        self.world.arm(
+            m.Timer(
+                f"{FANOUT}:{incident.id}:{stage}:0",
+                now,
+                FANOUT,
+                SYSTEM,
+                None,
+                incident.id,
+                {"incident": incident.id, "stage": stage, "offset": 0},
+            )
+        )
 
     # timers ----------------------------------------------------------------------------------
     def fire(self, timer: m.Timer, now: datetime) -> None:
@@ -143,8 +195,9 @@ class Incidents:
             if due <= now:
                 self.resolve(incident, now, "engine")
             else:
-                self.world.arm(m.Timer(timer.key, due, QUIET, SYSTEM, None, incident.id,
-                                       dict(timer.data)))
+                self.world.arm(
+                    m.Timer(timer.key, due, QUIET, SYSTEM, None, incident.id, dict(timer.data))
+                )
             return
         stage = int(timer.data["stage"])
         targets: Sequence[Sequence[str]] = timer.data.get("targets") or ()
@@ -152,13 +205,28 @@ class Incidents:
             self._tell(incident, spec, customer_id, subject_id, stage, now)
         if timer.data.get("more"):
             offset = int(timer.data["offset"]) + len(targets)
-            self.world.arm(m.Timer(f"{FANOUT}:{incident.id}:{stage}:{offset}", now, FANOUT,
-                                   SYSTEM, None, incident.id,
-                                   {"incident": incident.id, "stage": stage, "offset": offset}))
+            self.world.arm(
+                m.Timer(
+                    f"{FANOUT}:{incident.id}:{stage}:{offset}",
+                    now,
+                    FANOUT,
+                    SYSTEM,
+                    None,
+                    incident.id,
+                    {"incident": incident.id, "stage": stage, "offset": offset},
+                )
+            )
 
     # one customer ----------------------------------------------------------------------------
-    def _tell(self, incident: Incident, spec: CompiledIncident, customer_id: str,
-              subject_id: str, stage: int, now: datetime) -> None:
+    def _tell(
+        self,
+        incident: Incident,
+        spec: CompiledIncident,
+        customer_id: str,
+        subject_id: str,
+        stage: int,
+        now: datetime,
+    ) -> None:
         """One message per customer and stage; the first subject names the order."""
         subjects = incident.affected.get(customer_id)
         if stage == DECLARED:
@@ -173,40 +241,73 @@ class Incidents:
         customer = self.world.customer(customer_id)
         subject = self.world.subject(subject_id)
         case = self.world.case_for(customer_id, subject_id)
-        compensation = self._compensate(incident, spec, customer_id, case, now) if (
-            stage == DECLARED and spec.amount is not None) else None
+        compensation = (
+            self._compensate(incident, spec, customer_id, case, now)
+            if (stage == DECLARED and spec.amount is not None)
+            else None
+        )
         if case is not None:
-            self.r._log(case.id, now, "incident_linked", "engine",
-                        {"incident": incident.id, "stage": stage})
-        extra = {"incident": {"id": incident.id, "key": incident.key, "name": incident.spec,
-                              "declared_at": incident.declared_at,
-                              "resolved_at": incident.resolved_at}}
+            self.r._log(
+                case.id, now, "incident_linked", "engine", {"incident": incident.id, "stage": stage}
+            )
+        extra = {
+            "incident": {
+                "id": incident.id,
+                "key": incident.key,
+                "name": incident.spec,
+                "declared_at": incident.declared_at,
+                "resolved_at": incident.resolved_at,
+            }
+        }
         before = len(self.world.changes.outbox)
         self.r._message(
-            case or self._pseudo_case(incident, customer_id, subject_id, now), customer, None,
-            subject, spec.spec.template + TEMPLATE_SUFFIX[stage],
-            f"{incident.id}:{stage}:{customer_id}", now, compensation, extra)
+            case or self._pseudo_case(incident, customer_id, subject_id, now),
+            customer,
+            None,
+            subject,
+            spec.spec.template + TEMPLATE_SUFFIX[stage],
+            f"{incident.id}:{stage}:{customer_id}",
+            now,
+            compensation,
+            extra,
+        )
         incident.messages += len(self.world.changes.outbox) - before
 
-    def _pseudo_case(self, incident: Incident, customer_id: str, subject_id: str,
-                     now: datetime) -> m.Case:
+    def _pseudo_case(
+        self, incident: Incident, customer_id: str, subject_id: str, now: datetime
+    ) -> m.Case:
         """A stand-in case for messages to customers who had no case of their own: the
         incident is their case (its timeline is the incident's)."""
-        return m.Case(incident.id, customer_id, subject_id, "incident", "major", "incident",
-                      now, now)
+        return m.Case(
+            incident.id, customer_id, subject_id, "incident", "major", "incident", now, now
+        )
 
-    def _compensate(self, incident: Incident, spec: CompiledIncident, customer_id: str,
-                    case: m.Case | None, now: datetime) -> Compensation | None:
+    def _compensate(
+        self,
+        incident: Incident,
+        spec: CompiledIncident,
+        customer_id: str,
+        case: m.Case | None,
+        now: datetime,
+    ) -> Compensation | None:
         """The incident's compensation, on the ledger like any other (same budgets and tiers);
         what needs approval waits in the queue without escalating each customer's case."""
         if spec.amount is None:
             return None
-        amount = compute_amount(spec.amount,
-                                {"customer": self.world.customer(customer_id).context()})
-        granted = self.r.offer(f"{incident.id}:comp:{customer_id}",
-                               case.id if case is not None else incident.id, customer_id,
-                               incident.id, spec.spec.kind, amount,
-                               f"incident {incident.spec} {incident.key}", spec.expires_in, now)
+        amount = compute_amount(
+            spec.amount, {"customer": self.world.customer(customer_id).context()}
+        )
+        granted = self.r.offer(
+            f"{incident.id}:comp:{customer_id}",
+            case.id if case is not None else incident.id,
+            customer_id,
+            incident.id,
+            spec.spec.kind,
+            amount,
+            f"incident {incident.spec} {incident.key}",
+            spec.expires_in,
+            now,
+        )
         if granted is not None:
             incident.spent += granted.amount
         return granted

@@ -19,8 +19,16 @@ FOLLOWED_UP = "followed_up"
 CLOSED = "closed"
 ESCALATED = "escalated"
 REOPENED = "reopened"
-CASE_STATES = (DETECTED, ACKNOWLEDGED, RESOLVING, RESOLVED, FOLLOWED_UP, CLOSED, ESCALATED,
-               REOPENED)
+CASE_STATES = (
+    DETECTED,
+    ACKNOWLEDGED,
+    RESOLVING,
+    RESOLVED,
+    FOLLOWED_UP,
+    CLOSED,
+    ESCALATED,
+    REOPENED,
+)
 OPEN_STATES = frozenset({DETECTED, ACKNOWLEDGED, RESOLVING, ESCALATED, REOPENED})
 
 # Compensation statuses
@@ -60,8 +68,14 @@ class Customer:
 
     def context(self) -> dict[str, Any]:
         """What expressions and templates may see (no e-mail address or phone number)."""
-        return {"id": self.id, "name": self.name, "locale": self.locale, "tier": self.tier,
-                "lifetime_value": self.lifetime_value, **self.attributes}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "locale": self.locale,
+            "tier": self.tier,
+            "lifetime_value": self.lifetime_value,
+            **self.attributes,
+        }
 
 
 @dataclass(slots=True)

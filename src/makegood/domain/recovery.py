@@ -75,7 +75,8 @@ class Recovery:
         matching = self._match_by_type.get(event.type)
         if matching is None:  # in policy order, those whose type guard admits this type
             matching = self._match_by_type[event.type] = [
-                d for d in self._match if d.guard in (None, event.type)]
+                d for d in self._match if d.guard in (None, event.type)
+            ]
         for detector in matching:
             if evaluate(detector.when, context):
                 self._on_match(detector, event, customer, subject, analysis, now)
@@ -88,8 +89,14 @@ class Recovery:
                 customer.attributes[key] = value
         self.world.touch_customer(customer)
 
-    def _arm_deadline(self, detector: CompiledDetector, event: Event, subject: Subject,
-                      context: Mapping[str, Any], now: datetime) -> None:
+    def _arm_deadline(
+        self,
+        detector: CompiledDetector,
+        event: Event,
+        subject: Subject,
+        context: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
         if detector.deadline is None:
             return
         try:
@@ -99,8 +106,11 @@ class Recovery:
             return
         if not isinstance(due, datetime):
             return
-        data = {"detector": detector.name, "event_id": event.id,
-                "reference": reference.isoformat() if isinstance(reference, datetime) else None}
+        data = {
+            "detector": detector.name,
+            "event_id": event.id,
+            "reference": reference.isoformat() if isinstance(reference, datetime) else None,
+        }
         ended = [subject.seen[t] for t in detector.spec.until if t in subject.seen]
         if ended:  # the awaited event came first (out of order): late only if after the deadline
             if min(ended) > due:
@@ -108,29 +118,54 @@ class Recovery:
                 if failure is not None:
                     self._settle_failure(failure, min(ended), data, now)
             return
-        self.world.arm(m.Timer(f"deadline:{detector.name}:{subject.id}", due, "deadline",
-                               subject.customer_id, subject.id, None, data))
+        self.world.arm(
+            m.Timer(
+                f"deadline:{detector.name}:{subject.id}",
+                due,
+                "deadline",
+                subject.customer_id,
+                subject.id,
+                None,
+                data,
+            )
+        )
 
-    def _settle_deadline(self, detector: CompiledDetector, event: Event, subject: Subject,
-                         now: datetime) -> None:
+    def _settle_deadline(
+        self, detector: CompiledDetector, event: Event, subject: Subject, now: datetime
+    ) -> None:
         self.world.cancel(f"deadline:{detector.name}:{subject.id}")
         failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
         if failure is not None and failure.resolved_at is None:
-            self._settle_failure(failure, event.occurred_at, failure.evidence, now,
-                                 ended_by=event.type)
+            self._settle_failure(
+                failure, event.occurred_at, failure.evidence, now, ended_by=event.type
+            )
 
-    def _settle_failure(self, failure: Failure, ended_at: datetime, data: Mapping[str, Any],
-                        now: datetime, ended_by: str = "order.delivered") -> None:
+    def _settle_failure(
+        self,
+        failure: Failure,
+        ended_at: datetime,
+        data: Mapping[str, Any],
+        now: datetime,
+        ended_by: str = "order.delivered",
+    ) -> None:
         """A deadline failure's awaited event arrived: record the lateness, resolve it."""
         reference = data.get("reference")
         if reference:
             failure.lateness_s = (ended_at - parse_datetime(reference, "reference")).total_seconds()
-        failure.evidence = {**failure.evidence, "ended_by": ended_by,
-                            "ended_at": ended_at.isoformat()}
+        failure.evidence = {
+            **failure.evidence,
+            "ended_by": ended_by,
+            "ended_at": ended_at.isoformat(),
+        }
         self.world.touch_failure(failure)
         minutes = round((failure.lateness_s or 0) / 60)
-        self._log(failure.case_id, now, "late_arrival", ENGINE,
-                  {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes})
+        self._log(
+            failure.case_id,
+            now,
+            "late_arrival",
+            ENGINE,
+            {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes},
+        )
         self._resolve_failure(failure, now)
 
     # timers ---------------------------------------------------------------------------------
@@ -158,37 +193,70 @@ class Recovery:
             self._log(case.id, now, "sla_breached", ENGINE, {"severity": case.severity})
             self._escalate(case, now, f"SLA for {case.severity} cases breached")
 
-    def _deadline_failure(self, detector: CompiledDetector, subject: Subject, due: datetime,
-                          data: Mapping[str, Any], now: datetime) -> Failure | None:
+    def _deadline_failure(
+        self,
+        detector: CompiledDetector,
+        subject: Subject,
+        due: datetime,
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> Failure | None:
         customer = self.world.customer(subject.customer_id)
         evidence = {"deadline": due.isoformat(), **{k: v for k, v in data.items() if v}}
         return self._detect(detector, customer, subject, subject.id, due, now, evidence, {})
 
     # detection ------------------------------------------------------------------------------
-    def _on_match(self, detector: CompiledDetector, event: Event, customer: Customer,
-                  subject: Subject | None, analysis: Mapping[str, Any] | None,
-                  now: datetime) -> None:
+    def _on_match(
+        self,
+        detector: CompiledDetector,
+        event: Event,
+        customer: Customer,
+        subject: Subject | None,
+        analysis: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> None:
         subject_key = event.subject_id or ""
         if not subject_key and event.type == "message.received":
             # a message about nothing in particular is evidence on the customer's open case
             open_cases = [c for c in self.world.cases_of(customer.id) if c.is_open]
             if open_cases:
                 subject_key = max(open_cases, key=lambda c: c.updated_at).subject_key
-        evidence: dict[str, Any] = {"event_id": event.id, "event_type": event.type,
-                                    "attributes": jsonable(event.attributes)}
+        evidence: dict[str, Any] = {
+            "event_id": event.id,
+            "event_type": event.type,
+            "attributes": jsonable(event.attributes),
+        }
         if analysis:
             evidence["analysis"] = dict(analysis)
         if "text" in event.attributes:
             evidence["text"] = str(event.attributes["text"])[:500]
         key_part = subject_key if event.subject_id else event.id
-        self._detect(detector, customer, subject, subject_key, event.occurred_at, now, evidence,
-                     event.attributes, key_part=key_part, analysis=analysis)
+        self._detect(
+            detector,
+            customer,
+            subject,
+            subject_key,
+            event.occurred_at,
+            now,
+            evidence,
+            event.attributes,
+            key_part=key_part,
+            analysis=analysis,
+        )
 
-    def _detect(self, detector: CompiledDetector, customer: Customer, subject: Subject | None,
-                subject_key: str, occurred_at: datetime, now: datetime,
-                evidence: dict[str, Any], attributes: Mapping[str, Any],
-                key_part: str | None = None, analysis: Mapping[str, Any] | None = None,
-                ) -> Failure | None:
+    def _detect(
+        self,
+        detector: CompiledDetector,
+        customer: Customer,
+        subject: Subject | None,
+        subject_key: str,
+        occurred_at: datetime,
+        now: datetime,
+        evidence: dict[str, Any],
+        attributes: Mapping[str, Any],
+        key_part: str | None = None,
+        analysis: Mapping[str, Any] | None = None,
+    ) -> Failure | None:
         spec = detector.spec.failure
         if spec is None:
             return None
@@ -201,16 +269,37 @@ class Recovery:
             type_ = str(analysis.get("failure_type") or type_)
         case = self.world.case_for(customer.id, subject_key)
         case_id = case.id if case else m.stable_id("case", customer.id, subject_key)
-        failure = Failure(m.stable_id("fail", key), key, detector.name, customer.id,
-                          subject.id if subject else None, case_id, type_, category,
-                          spec.severity, occurred_at, now, evidence)
+        failure = Failure(
+            m.stable_id("fail", key),
+            key,
+            detector.name,
+            customer.id,
+            subject.id if subject else None,
+            case_id,
+            type_,
+            category,
+            spec.severity,
+            occurred_at,
+            now,
+            evidence,
+        )
         failure.severity = self._severity(failure, customer, subject, attributes, now)
         case, rises = self._open_or_join(case, failure, customer.id, subject_key, now)
         self.world.add_failure(failure)
-        self._log(case.id, now, "failure_detected", ENGINE, {
-            "failure": failure.id, "detector": detector.name, "category": category,
-            "type": type_, "severity": failure.severity,
-            "latency_s": round(failure.detection_latency_s, 3)})
+        self._log(
+            case.id,
+            now,
+            "failure_detected",
+            ENGINE,
+            {
+                "failure": failure.id,
+                "detector": detector.name,
+                "category": category,
+                "type": type_,
+                "severity": failure.severity,
+                "latency_s": round(failure.detection_latency_s, 3),
+            },
+        )
         incident = self.incidents.observe(failure, subject, now)
         if incident is not None:
             failure.evidence["incident"] = incident.id
@@ -224,8 +313,14 @@ class Recovery:
             self._resolve_failure(failure, now)
         return failure
 
-    def _severity(self, failure: Failure, customer: Customer, subject: Subject | None,
-                  attributes: Mapping[str, Any], now: datetime) -> str:
+    def _severity(
+        self,
+        failure: Failure,
+        customer: Customer,
+        subject: Subject | None,
+        attributes: Mapping[str, Any],
+        now: datetime,
+    ) -> str:
         severity = failure.severity
         context = self._failure_context(failure, customer, subject, attributes, now)
         for rule, level in self.policy.severity_rules:
@@ -233,23 +328,42 @@ class Recovery:
                 severity = m.max_severity(severity, level)
         for detector in self._repeat:
             since = now - detector.within
-            earlier = {f.case_id for f in self.world.failures_of_customer(customer.id)
-                       if f.case_id != failure.case_id and f.detected_at > since}
+            earlier = {
+                f.case_id
+                for f in self.world.failures_of_customer(customer.id)
+                if f.case_id != failure.case_id and f.detected_at > since
+            }
             if len(earlier) >= detector.spec.count:
                 severity = m.raise_severity(severity, detector.spec.raise_by)
-                failure.evidence["repeat"] = {"detector": detector.name,
-                                              "earlier_cases": len(earlier)}
+                failure.evidence["repeat"] = {
+                    "detector": detector.name,
+                    "earlier_cases": len(earlier),
+                }
         return severity
 
-    def _open_or_join(self, case: Case | None, failure: Failure, customer_id: str,
-                      subject_key: str, now: datetime) -> tuple[Case, bool]:
+    def _open_or_join(
+        self, case: Case | None, failure: Failure, customer_id: str, subject_key: str, now: datetime
+    ) -> tuple[Case, bool]:
         """The failure's case, opened or reopened; and whether the failure raises its stakes."""
         if case is None:
-            case = Case(failure.case_id, customer_id, subject_key, m.DETECTED, failure.severity,
-                        failure.category, now, now)
+            case = Case(
+                failure.case_id,
+                customer_id,
+                subject_key,
+                m.DETECTED,
+                failure.severity,
+                failure.category,
+                now,
+                now,
+            )
             self.world.add_case(case)
-            self._log(case.id, now, "case_opened", ENGINE,
-                      {"category": case.category, "severity": case.severity})
+            self._log(
+                case.id,
+                now,
+                "case_opened",
+                ENGINE,
+                {"category": case.category, "severity": case.severity},
+            )
             self._arm_sla(case, now)
             return case, True
         if not case.is_open:
@@ -260,8 +374,13 @@ class Recovery:
             self._arm_sla(case, now)
             return case, True
         if m.SEVERITY_RANK[failure.severity] > m.SEVERITY_RANK[case.severity]:
-            self._log(case.id, now, "severity_raised", ENGINE,
-                      {"from": case.severity, "to": failure.severity})
+            self._log(
+                case.id,
+                now,
+                "severity_raised",
+                ENGINE,
+                {"from": case.severity, "to": failure.severity},
+            )
             case.severity, case.category = failure.severity, failure.category
             self.world.touch_case(case, now)
             self._arm_sla(case, now)
@@ -273,17 +392,27 @@ class Recovery:
         case.sla_due_at = case.opened_at + self.policy.sla[case.severity]
         if case.reopened:
             case.sla_due_at = now + self.policy.sla[case.severity]
-        self.world.arm(m.Timer(_sla_key(case), case.sla_due_at,
-                               "sla", case.customer_id, None, case.id,
-                               {"severity": case.severity}))
+        self.world.arm(
+            m.Timer(
+                _sla_key(case),
+                case.sla_due_at,
+                "sla",
+                case.customer_id,
+                None,
+                case.id,
+                {"severity": case.severity},
+            )
+        )
 
     # playbook steps -------------------------------------------------------------------------
-    def _run_steps(self, playbook: CompiledPlaybook, on: str, failure: Failure, case: Case,
-                   now: datetime) -> None:
+    def _run_steps(
+        self, playbook: CompiledPlaybook, on: str, failure: Failure, case: Case, now: datetime
+    ) -> None:
         customer = self.world.customer(failure.customer_id)
         subject = self.world.subject(failure.subject_id or "")
-        context = self._failure_context(failure, customer, subject,
-                                        failure.evidence.get("attributes") or {}, now)
+        context = self._failure_context(
+            failure, customer, subject, failure.evidence.get("attributes") or {}, now
+        )
         compensation: Compensation | None = None
         for step in playbook.steps:
             if step.spec.on != on or not evaluate(step.when, context):
@@ -292,78 +421,178 @@ class Recovery:
             do = step.spec.do
             if do in ("acknowledge", "apologise"):
                 if on == "detected" and failure.evidence.get("incident"):
-                    self._log(case.id, now, "message_merged", ENGINE, {
-                        "template": step.spec.template or do,
-                        "incident": failure.evidence["incident"]})
+                    self._log(
+                        case.id,
+                        now,
+                        "message_merged",
+                        ENGINE,
+                        {
+                            "template": step.spec.template or do,
+                            "incident": failure.evidence["incident"],
+                        },
+                    )
                     continue
-                self._message(case, customer, failure, subject, step.spec.template or do, key,
-                              now, compensation)
+                self._message(
+                    case,
+                    customer,
+                    failure,
+                    subject,
+                    step.spec.template or do,
+                    key,
+                    now,
+                    compensation,
+                )
             elif do == "escalate":
                 self._escalate(case, now, step.spec.reason or "the playbook asks for a person")
             elif do == "resolve":
                 self._resolve_action(case, customer, failure, subject, step, key, now)
             elif do == "compensate":
-                compensation = self._compensate(step, failure, case, customer, context, key,
-                                                now) or compensation
+                compensation = (
+                    self._compensate(step, failure, case, customer, context, key, now)
+                    or compensation
+                )
             elif do == "follow_up" and not case.follow_up:
                 case.follow_up = True
                 self.world.touch_case(case, now)
 
-    def _message(self, case: Case, customer: Customer, failure: Failure | None,
-                 subject: Subject | None, template: str, key: str, now: datetime,
-                 compensation: Compensation | None = None,
-                 extra: Mapping[str, Any] | None = None, channel: str | None = None) -> None:
+    def _message(
+        self,
+        case: Case,
+        customer: Customer,
+        failure: Failure | None,
+        subject: Subject | None,
+        template: str,
+        key: str,
+        now: datetime,
+        compensation: Compensation | None = None,
+        extra: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+    ) -> None:
         limit = self.policy.policy.suppression.max_messages_per_customer_per_day
         if self.world.messages_on(customer.id, now.date()) >= limit:
-            self._log(case.id, now, "message_suppressed", ENGINE,
-                      {"template": template, "reason": f"daily limit of {limit} messages"})
+            self._log(
+                case.id,
+                now,
+                "message_suppressed",
+                ENGINE,
+                {"template": template, "reason": f"daily limit of {limit} messages"},
+            )
             return
         channel = channel or customer.channel or self.policy.policy.channel
-        context = message_context(self.policy.policy.business, customer, case, failure, subject,
-                                  compensation, extra)
+        context = message_context(
+            self.policy.policy.business, customer, case, failure, subject, compensation, extra
+        )
         recipient = {"email": customer.email, "sms": customer.phone}.get(channel)
-        message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id, channel,
-                                template, customer.locale, recipient, context, now)
+        message = OutboxMessage(
+            m.stable_id("msg", key),
+            key,
+            case.id,
+            customer.id,
+            channel,
+            template,
+            customer.locale,
+            recipient,
+            context,
+            now,
+        )
         self.world.enqueue(message, now.date())
-        self._log(case.id, now, "message_queued", ENGINE,
-                  {"message": message.id, "template": template, "channel": channel})
+        self._log(
+            case.id,
+            now,
+            "message_queued",
+            ENGINE,
+            {"message": message.id, "template": template, "channel": channel},
+        )
         if case.state in (m.DETECTED, m.REOPENED) and self.world.case(case.id) is case:
             case.acknowledged_at = case.acknowledged_at or now
             self._set_state(case, m.ACKNOWLEDGED, now, ENGINE)
 
-    def _resolve_action(self, case: Case, customer: Customer, failure: Failure,
-                        subject: Subject | None, step: Step, key: str, now: datetime) -> None:
+    def _resolve_action(
+        self,
+        case: Case,
+        customer: Customer,
+        failure: Failure,
+        subject: Subject | None,
+        step: Step,
+        key: str,
+        now: datetime,
+    ) -> None:
         action = step.spec.action or "resolve"
-        context = message_context(self.policy.policy.business, customer, case, failure, subject,
-                                  None, {"action": action})
-        message = OutboxMessage(m.stable_id("msg", key), key, case.id, customer.id,
-                                ACTION, action, customer.locale, None,
-                                context, now)
+        context = message_context(
+            self.policy.policy.business, customer, case, failure, subject, None, {"action": action}
+        )
+        message = OutboxMessage(
+            m.stable_id("msg", key),
+            key,
+            case.id,
+            customer.id,
+            ACTION,
+            action,
+            customer.locale,
+            None,
+            context,
+            now,
+        )
         self.world.changes.outbox.append(message)  # calls to systems do not count against the cap
         self._log(case.id, now, "resolution_requested", ENGINE, {"action": action})
         if case.state in (m.DETECTED, m.ACKNOWLEDGED, m.REOPENED):
             self._set_state(case, m.RESOLVING, now, ENGINE)
 
-    def _compensate(self, step: Step, failure: Failure, case: Case, customer: Customer,
-                    context: Mapping[str, Any], key: str, now: datetime) -> Compensation | None:
+    def _compensate(
+        self,
+        step: Step,
+        failure: Failure,
+        case: Case,
+        customer: Customer,
+        context: Mapping[str, Any],
+        key: str,
+        now: datetime,
+    ) -> Compensation | None:
         if self.world.compensation_by_key(key) is not None:
             return None
         amount_spec = step.amount
         if step.arms:
-            arm = assign_arm(customer.id, str(step.spec.experiment),
-                             tuple((name, weight) for name, weight, _ in step.arms))
+            arm = assign_arm(
+                customer.id,
+                str(step.spec.experiment),
+                tuple((name, weight) for name, weight, _ in step.arms),
+            )
             case.experiment[str(step.spec.experiment)] = arm
             amount_spec = next(a for name, _, a in step.arms if name == arm)
-            self._log(case.id, now, "experiment_assigned", ENGINE,
-                      {"experiment": step.spec.experiment, "arm": arm})
+            self._log(
+                case.id,
+                now,
+                "experiment_assigned",
+                ENGINE,
+                {"experiment": step.spec.experiment, "arm": arm},
+            )
         amount = compute_amount(amount_spec, context) if amount_spec else Decimal(0)
-        return self.offer(key, case.id, customer.id, failure.id, step.spec.kind, amount,
-                          f"{failure.category} ({failure.severity})", step.expires_in, now,
-                          case=case)
+        return self.offer(
+            key,
+            case.id,
+            customer.id,
+            failure.id,
+            step.spec.kind,
+            amount,
+            f"{failure.category} ({failure.severity})",
+            step.expires_in,
+            now,
+            case=case,
+        )
 
-    def offer(self, key: str, case_id: str, customer_id: str, cause: str, kind: str,
-              amount: Decimal, reason: str, expires_in: timedelta, now: datetime,
-              case: Case | None = None) -> Compensation | None:
+    def offer(
+        self,
+        key: str,
+        case_id: str,
+        customer_id: str,
+        cause: str,
+        kind: str,
+        amount: Decimal,
+        reason: str,
+        expires_in: timedelta,
+        now: datetime,
+        case: Case | None = None,
+    ) -> Compensation | None:
         """Put a compensation on the ledger once per `key`: granted at once within the
         automatic tier and every budget, otherwise waiting for a person's approval (and
         `case`, if given, escalated to the queue). Returns it if granted."""
@@ -373,21 +602,48 @@ class Recovery:
         role = role_for(amount, policy.empowerment)
         budget = check_budgets(self.world, policy.budgets, case_id, customer_id, amount, now)
         compensation = Compensation(
-            m.stable_id("comp", key), key, case_id, customer_id, cause, kind, amount,
-            policy.business.currency, m.PENDING, role, reason, now,
-            expires_at=now + expires_in if kind == "voucher" else None)
+            m.stable_id("comp", key),
+            key,
+            case_id,
+            customer_id,
+            cause,
+            kind,
+            amount,
+            policy.business.currency,
+            m.PENDING,
+            role,
+            reason,
+            now,
+            expires_at=now + expires_in if kind == "voucher" else None,
+        )
         self.world.add_compensation(compensation)
         needs_person = case is not None and case.needs_person
         if role == "auto" and budget.ok and not needs_person:
             self.grant(compensation, now, "auto")
             return compensation
-        why = budget.reason if not budget.ok else (
-            "a person handles this case first" if needs_person else
-            f"above the automatic limit: needs {role}")
+        why = (
+            budget.reason
+            if not budget.ok
+            else (
+                "a person handles this case first"
+                if needs_person
+                else f"above the automatic limit: needs {role}"
+            )
+        )
         compensation.required_role = "agent" if role == "auto" else role
-        self._log(case_id, now, "approval_requested", ENGINE,
-                  {"compensation": compensation.id, "amount": str(amount), "kind": kind,
-                   "required_role": compensation.required_role, "reason": why})
+        self._log(
+            case_id,
+            now,
+            "approval_requested",
+            ENGINE,
+            {
+                "compensation": compensation.id,
+                "amount": str(amount),
+                "kind": kind,
+                "required_role": compensation.required_role,
+                "reason": why,
+            },
+        )
         if case is not None:
             self._escalate(case, now, why)  # an approval is a person's job: the case waits
         return None
@@ -399,9 +655,18 @@ class Recovery:
         if compensation.kind == "voucher" and compensation.code is None:
             compensation.code = self.new_code()
         self.world.record_grant(compensation, now.date())
-        self._log(compensation.case_id, now, "compensation_granted", actor,
-                  {"compensation": compensation.id, "kind": compensation.kind,
-                   "amount": str(compensation.amount), "currency": compensation.currency})
+        self._log(
+            compensation.case_id,
+            now,
+            "compensation_granted",
+            actor,
+            {
+                "compensation": compensation.id,
+                "kind": compensation.kind,
+                "amount": str(compensation.amount),
+                "currency": compensation.currency,
+            },
+        )
 
     # case life ------------------------------------------------------------------------------
     def _escalate(self, case: Case, now: datetime, reason: str) -> None:
@@ -420,12 +685,15 @@ class Recovery:
         if open_failures:
             return
         # the most severe failure of this round speaks for the case; the others are superseded
-        round_failures = [f for f in self.world.failures_of(case.id)
-                          if f.detected_at >= case.opened_at and f.playbook]
-        primary = max(round_failures or [failure],
-                      key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at))
-        playbook = next((p for p in self.policy.playbooks if p.spec.name == primary.playbook),
-                        None)
+        round_failures = [
+            f
+            for f in self.world.failures_of(case.id)
+            if f.detected_at >= case.opened_at and f.playbook
+        ]
+        primary = max(
+            round_failures or [failure], key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at)
+        )
+        playbook = next((p for p in self.policy.playbooks if p.spec.name == primary.playbook), None)
         if playbook is not None:
             self._run_steps(playbook, "resolved", primary, case, now)
         if not case.needs_person:
@@ -437,23 +705,52 @@ class Recovery:
         self.world.cancel(_sla_key(case))
         self._set_state(case, m.RESOLVED, now, actor)
         if case.follow_up:
-            self.world.arm(m.Timer(f"follow_up:{case.id}:{case.reopened}",
-                                   now + self.policy.follow_up_after, "follow_up",
-                                   case.customer_id, None, case.id))
+            self.world.arm(
+                m.Timer(
+                    f"follow_up:{case.id}:{case.reopened}",
+                    now + self.policy.follow_up_after,
+                    "follow_up",
+                    case.customer_id,
+                    None,
+                    case.id,
+                )
+            )
 
     def _send_survey(self, case: Case, now: datetime) -> None:
         follow_up = self.policy.policy.follow_up
         customer = self.world.customer(case.customer_id)
         survey_id = m.stable_id("survey", case.id, str(case.reopened))
         expires = now + self.policy.survey_expires_in
-        extra = {"survey": {"id": survey_id, "case_id": case.id, "kind": follow_up.survey,
-                            "expires_at": expires.isoformat()}}
+        extra = {
+            "survey": {
+                "id": survey_id,
+                "case_id": case.id,
+                "kind": follow_up.survey,
+                "expires_at": expires.isoformat(),
+            }
+        }
         subject = self.world.subject(case.subject_key) if case.subject_key else None
-        self._message(case, customer, None, subject, follow_up.template,
-                      f"{case.id}:survey:{case.reopened}", now, extra=extra)
+        self._message(
+            case,
+            customer,
+            None,
+            subject,
+            follow_up.template,
+            f"{case.id}:survey:{case.reopened}",
+            now,
+            extra=extra,
+        )
         self._set_state(case, m.FOLLOWED_UP, now, ENGINE)
-        self.world.arm(m.Timer(f"survey_expiry:{case.id}:{case.reopened}", expires,
-                               "survey_expiry", case.customer_id, None, case.id))
+        self.world.arm(
+            m.Timer(
+                f"survey_expiry:{case.id}:{case.reopened}",
+                expires,
+                "survey_expiry",
+                case.customer_id,
+                None,
+                case.id,
+            )
+        )
 
     def _survey_answered(self, event: Event, now: datetime) -> None:
         case = self.world.case(str(event.attributes["case_id"]))
@@ -462,8 +759,13 @@ class Recovery:
         score = int(event.attributes["score"])
         follow_up = self.policy.policy.follow_up
         case.survey_score = score
-        self._log(case.id, now, "survey_answered", f"customer:{case.customer_id}",
-                  {"score": score, "comment": event.attributes.get("comment")})
+        self._log(
+            case.id,
+            now,
+            "survey_answered",
+            f"customer:{case.customer_id}",
+            {"score": score, "comment": event.attributes.get("comment")},
+        )
         if score <= follow_up.reopen_at_or_below:
             case.reopened += 1
             case.closed_at = None
@@ -473,8 +775,9 @@ class Recovery:
             case.closed_at = now
             self._set_state(case, m.CLOSED, now, ENGINE, f"survey score {score}")
 
-    def _set_state(self, case: Case, state: str, now: datetime, actor: str,
-                   reason: str | None = None) -> None:
+    def _set_state(
+        self, case: Case, state: str, now: datetime, actor: str, reason: str | None = None
+    ) -> None:
         if case.state != state:
             data: dict[str, Any] = {"from": case.state, "to": state}
             if reason:
@@ -483,21 +786,30 @@ class Recovery:
             case.state = state
         self.world.touch_case(case, now)
 
-    def _failure_context(self, failure: Failure, customer: Customer, subject: Subject | None,
-                         attributes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def _failure_context(
+        self,
+        failure: Failure,
+        customer: Customer,
+        subject: Subject | None,
+        attributes: Mapping[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
         reference = failure.evidence.get("reference")
-        lateness = lateness_of(failure, now, parse_datetime(reference, "reference")
-                               if reference else None)
+        lateness = lateness_of(
+            failure, now, parse_datetime(reference, "reference") if reference else None
+        )
         since = now - timedelta(days=30)
-        earlier = [c for c in self.world.compensations_of(customer.id)
-                   if c.status == m.GRANTED
-                   and c.decided_at is not None and c.decided_at > since]
+        earlier = [
+            c
+            for c in self.world.compensations_of(customer.id)
+            if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since
+        ]
         total = sum((c.amount for c in earlier), Decimal(0))
-        return failure_context(failure, customer, subject, lateness, (total, len(earlier)),
-                               attributes)
+        return failure_context(
+            failure, customer, subject, lateness, (total, len(earlier)), attributes
+        )
 
-    def _log(self, case_id: str, at: datetime, kind: str, actor: str,
-             data: dict[str, Any]) -> None:
+    def _log(self, case_id: str, at: datetime, kind: str, actor: str, data: dict[str, Any]) -> None:
         self.world.log(TimelineEntry(case_id, at, kind, actor, data))
 
 

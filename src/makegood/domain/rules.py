@@ -26,12 +26,39 @@ from makegood.domain.policy import (
 )
 
 DETECTOR_NAMES = frozenset(
-    {"id", "type", "occurred_at", "customer_id", "subject_id", "attributes", "customer", "order",
-     "language", "sentiment", "label", "cues", "failure_type", "category", "category_confidence"}
+    {
+        "id",
+        "type",
+        "occurred_at",
+        "customer_id",
+        "subject_id",
+        "attributes",
+        "customer",
+        "order",
+        "language",
+        "sentiment",
+        "label",
+        "cues",
+        "failure_type",
+        "category",
+        "category_confidence",
+    }
 )
 FAILURE_NAMES = frozenset(
-    {"failure", "customer", "order", "lateness", "order_value", "earlier_compensation",
-     "earlier_compensations", "attributes", "severity", "category", "cues", "sentiment"}
+    {
+        "failure",
+        "customer",
+        "order",
+        "lateness",
+        "order_value",
+        "earlier_compensation",
+        "earlier_compensations",
+        "attributes",
+        "severity",
+        "category",
+        "cues",
+        "sentiment",
+    }
 )
 
 
@@ -157,8 +184,13 @@ class CompiledPolicy:
 def _amount(spec: Amount | None, path: str) -> CompiledAmount | None:
     if spec is None:
         return None
-    forms = [spec.fixed is not None, spec.percent is not None, bool(spec.bands), spec.item_value,
-             spec.expr is not None]
+    forms = [
+        spec.fixed is not None,
+        spec.percent is not None,
+        bool(spec.bands),
+        spec.item_value,
+        spec.expr is not None,
+    ]
     if sum(forms) != 1:
         raise PolicyError("give exactly one of fixed, percent, bands, item_value, expr", path)
     bands: list[tuple[timedelta | Decimal, Decimal]] = []
@@ -222,8 +254,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         if compiled is not None:
             severity_rules.append((compiled, rule.severity))
     playbooks = tuple(
-        CompiledPlaybook(p, tuple(_step(s, j, f"playbooks[{i}].steps[{j}]")
-                                  for j, s in enumerate(p.steps)))
+        CompiledPlaybook(
+            p, tuple(_step(s, j, f"playbooks[{i}].steps[{j}]") for j, s in enumerate(p.steps))
+        )
         for i, p in enumerate(policy.playbooks)
     )
     if not playbooks:
@@ -231,8 +264,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     sla = {s: duration(getattr(policy.sla, s), f"sla.{s}") for s in SEVERITIES}
     e = policy.empowerment
     if not e.auto <= e.agent <= e.lead:
-        raise PolicyError("empowerment limits must rise: auto <= agent <= lead",
-                          "empowerment.auto")
+        raise PolicyError("empowerment limits must rise: auto <= agent <= lead", "empowerment.auto")
     incidents = []
     for i, spec in enumerate(policy.incidents):
         path = f"incidents[{i}]"
@@ -240,10 +272,15 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             raise PolicyError("key names a subject attribute, e.g. area or merchant", f"{path}.key")
         if spec.threshold < 1:
             raise PolicyError("threshold must be at least 1", f"{path}.threshold")
-        incidents.append(CompiledIncident(
-            spec, duration(spec.window, f"{path}.window"),
-            duration(spec.quiet, f"{path}.quiet"), _amount(spec.amount, f"{path}.amount"),
-            duration(spec.expires_in, f"{path}.expires_in")))
+        incidents.append(
+            CompiledIncident(
+                spec,
+                duration(spec.window, f"{path}.window"),
+                duration(spec.quiet, f"{path}.quiet"),
+                _amount(spec.amount, f"{path}.amount"),
+                duration(spec.expires_in, f"{path}.expires_in"),
+            )
+        )
     return CompiledPolicy(
         policy,
         detectors,

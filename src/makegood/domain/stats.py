@@ -26,8 +26,13 @@ class Proportion:
     high: float | None
 
     def as_dict(self) -> dict[str, float | int | None]:
-        return {"successes": self.successes, "n": self.n, "share": _r(self.share),
-                "low": _r(self.low), "high": _r(self.high)}
+        return {
+            "successes": self.successes,
+            "n": self.n,
+            "share": _r(self.share),
+            "low": _r(self.low),
+            "high": _r(self.high),
+        }
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
@@ -64,8 +69,12 @@ class Difference:
         return self.low > 0 or self.high < 0
 
     def as_dict(self) -> dict[str, float | bool]:
-        return {"difference": _f(self.difference), "low": _f(self.low), "high": _f(self.high),
-                "clear": self.clear}
+        return {
+            "difference": _f(self.difference),
+            "low": _f(self.low),
+            "high": _f(self.high),
+            "clear": self.clear,
+        }
 
 
 def difference(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> Difference | None:
@@ -106,8 +115,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
-    return {"n": len(values), "p50": _r(percentile(values, 0.5)),
-            "p90": _r(percentile(values, 0.9))}
+    return {
+        "n": len(values),
+        "p50": _r(percentile(values, 0.5)),
+        "p90": _r(percentile(values, 0.9)),
+    }
 
 
 def pareto(counts: Mapping[str, int], limit: int | None = None) -> list[dict[str, object]]:
@@ -117,8 +129,14 @@ def pareto(counts: Mapping[str, int], limit: int | None = None) -> list[dict[str
     cumulative = 0
     for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]:
         cumulative += count
-        rows.append({"key": key, "count": count, "share": _f(count / total),
-                     "cumulative": _f(cumulative / total)})
+        rows.append(
+            {
+                "key": key,
+                "count": count,
+                "share": _f(count / total),
+                "cumulative": _f(cumulative / total),
+            }
+        )
     return rows
 
 

@@ -83,8 +83,10 @@ class World:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""
         s = self.s
         pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (
-            (s.customers, extra.customers), (s.subjects, extra.subjects),
-            (s.incidents, extra.incidents))
+            (s.customers, extra.customers),
+            (s.subjects, extra.subjects),
+            (s.incidents, extra.incidents),
+        )
         for mine, theirs in pairs:
             for key, value in theirs.items():
                 mine.setdefault(key, value)
@@ -178,14 +180,29 @@ class World:
 
     def live_incident(self, spec: str, key: str) -> Incident | None:
         """The forming or open incident of this spec and key, if there is one."""
-        return next((i for i in self.s.incidents.values()
-                     if i.spec == spec and i.key == key and i.status != "resolved"), None)
+        return next(
+            (
+                i
+                for i in self.s.incidents.values()
+                if i.spec == spec and i.key == key and i.status != "resolved"
+            ),
+            None,
+        )
 
     def resolved_since(self, spec: str, key: str, since: datetime) -> Incident | None:
         """An incident of this spec and key resolved after `since` (for a cool-down)."""
-        return next((i for i in self.s.incidents.values()
-                     if i.spec == spec and i.key == key and i.status == "resolved"
-                     and i.resolved_at is not None and i.resolved_at > since), None)
+        return next(
+            (
+                i
+                for i in self.s.incidents.values()
+                if i.spec == spec
+                and i.key == key
+                and i.status == "resolved"
+                and i.resolved_at is not None
+                and i.resolved_at > since
+            ),
+            None,
+        )
 
     def touch_incident(self, incident: Incident) -> None:
         self.s.incidents[incident.id] = incident
@@ -229,13 +246,20 @@ class World:
         self._comps_by_case[compensation.case_id].append(compensation)
 
     def granted_to_case(self, case_id: str) -> Decimal:
-        return sum((c.amount for c in self.compensations_of_case(case_id)
-                    if c.status == GRANTED), Decimal(0))
+        return sum(
+            (c.amount for c in self.compensations_of_case(case_id) if c.status == GRANTED),
+            Decimal(0),
+        )
 
     def granted_to_customer(self, customer_id: str, since: datetime) -> Decimal:
-        return sum((c.amount for c in self.compensations_of(customer_id)
-                    if c.status == GRANTED and c.decided_at is not None
-                    and c.decided_at > since), Decimal(0))
+        return sum(
+            (
+                c.amount
+                for c in self.compensations_of(customer_id)
+                if c.status == GRANTED and c.decided_at is not None and c.decided_at > since
+            ),
+            Decimal(0),
+        )
 
     def granted_on(self, day: date) -> Decimal:
         return self.s.global_spent.get(day, Decimal(0))

@@ -17,8 +17,11 @@ from makegood.config import Settings
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
-DatabaseOption = typer.Option(None, "--db", help="Database URL or SQLite file "
-                              "(default: $MAKEGOOD_DATABASE_URL or ./makegood.db)")
+DatabaseOption = typer.Option(
+    None,
+    "--db",
+    help="Database URL or SQLite file (default: $MAKEGOOD_DATABASE_URL or ./makegood.db)",
+)
 
 
 def settings(db: str | None = None) -> Settings:

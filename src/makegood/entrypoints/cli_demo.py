@@ -26,8 +26,13 @@ def demo(
     """Run a simulated day of a food-delivery business through makegood."""
     settings = SimulationSettings(seed=seed, customers=customers, orders=orders)
     started = time.perf_counter()
-    with Progress(TextColumn("[bold]simulating a day"), BarColumn(), TimeElapsedColumn(),
-                  console=err, disable=as_json or not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("[bold]simulating a day"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
         task = bar.add_task("day", total=1.0)
         result = run_demo(db, settings, lambda share: bar.update(task, completed=share))
     elapsed = time.perf_counter() - started
@@ -38,10 +43,14 @@ def demo(
     if as_json:
         print_json(figures)
         return
-    console.print(f"[bold]makegood demo[/bold]: {settings.customers:,} customers, "
-                  f"{settings.orders:,} orders over {settings.hours} hours, "
-                  f"{result.events:,} events, simulated in {elapsed:.1f} s")
+    console.print(
+        f"[bold]makegood demo[/bold]: {settings.customers:,} customers, "
+        f"{settings.orders:,} orders over {settings.hours} hours, "
+        f"{result.events:,} events, simulated in {elapsed:.1f} s"
+    )
     show_summary(console, figures, app.policy.policy.business.currency)
-    console.print(f"\nMessages makegood sent: {result.outbox_file}\n"
-                  f"Browse the store: makegood cases --db {db}  ·  makegood case ID --db {db}  ·  "
-                  f"makegood summary --db {db}")
+    console.print(
+        f"\nMessages makegood sent: {result.outbox_file}\n"
+        f"Browse the store: makegood cases --db {db}  ·  makegood case ID --db {db}  ·  "
+        f"makegood summary --db {db}"
+    )

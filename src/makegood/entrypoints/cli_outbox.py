@@ -21,15 +21,29 @@ from makegood.entrypoints.cli_common import DatabaseOption, err, fail, print_jso
 from makegood.entrypoints.cli_common import settings as load_settings
 
 STATUSES = (PENDING, SENT, DEAD)
-COLUMNS = ("id", "case_id", "template", "channel", "status", "attempts", "last_error",
-           "created_at", "next_attempt_at", "sent_at")
+COLUMNS = (
+    "id",
+    "case_id",
+    "template",
+    "channel",
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+    "next_attempt_at",
+    "sent_at",
+)
 
 
-def list_messages(c: sa.Connection, status: str | None, channel: str | None,
-                  limit: int) -> list[dict[str, Any]]:
+def list_messages(
+    c: sa.Connection, status: str | None, channel: str | None, limit: int
+) -> list[dict[str, Any]]:
     """Outbox rows, newest first, without recipient or context."""
-    query = (sa.select(*(t.outbox.c[name] for name in COLUMNS))
-             .order_by(t.outbox.c.created_at.desc(), t.outbox.c.id).limit(limit))
+    query = (
+        sa.select(*(t.outbox.c[name] for name in COLUMNS))
+        .order_by(t.outbox.c.created_at.desc(), t.outbox.c.id)
+        .limit(limit)
+    )
     if status:
         query = query.where(t.outbox.c.status == status)
     if channel:
@@ -64,8 +78,10 @@ def outbox(
         return
     # one line a message (and its error indented below): readable at any width, greppable
     for row in found:
-        typer.echo(f"{row['id']}  {row['status']:<7} {row['channel']:<8} {row['template']:<14} "
-                   f"tries={row['attempts']}  case={row['case_id'] or '-'}")
+        typer.echo(
+            f"{row['id']}  {row['status']:<7} {row['channel']:<8} {row['template']:<14} "
+            f"tries={row['attempts']}  case={row['case_id'] or '-'}"
+        )
         if row["last_error"]:
             typer.echo(f"    {' '.join(row['last_error'].split())}")
     if not found:

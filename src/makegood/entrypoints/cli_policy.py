@@ -19,11 +19,21 @@ app = typer.Typer(help="Write and check recovery policies.", no_args_is_help=Tru
 SAMPLE: dict[str, Any] = {
     "customer": {"name": "Ana", "locale": "en", "tier": "gold"},
     "case": {"id": "case-1", "category": "late_delivery", "severity": "major"},
-    "failure": {"category": "late_delivery", "type": "process", "severity": "major",
-                "lateness_minutes": 35, "evidence": {}},
+    "failure": {
+        "category": "late_delivery",
+        "type": "process",
+        "severity": "major",
+        "lateness_minutes": 35,
+        "evidence": {},
+    },
     "order": {"id": "o-1", "value": "24.50", "currency": "EUR"},
-    "compensation": {"kind": "voucher", "amount": "5.00", "currency": "EUR",
-                     "code": "MG-7KQ4-X9PW-2MDT", "expires_at": "2026-12-31T00:00:00+00:00"},
+    "compensation": {
+        "kind": "voucher",
+        "amount": "5.00",
+        "currency": "EUR",
+        "code": "MG-7KQ4-X9PW-2MDT",
+        "expires_at": "2026-12-31T00:00:00+00:00",
+    },
     "survey_url": "http://127.0.0.1:8000/s/token",
     "business": {"name": "Fresh Bites", "support_email": "help@example.com"},
 }
@@ -31,7 +41,11 @@ SAMPLE: dict[str, Any] = {
 
 LOCALES = ("en", "pt")
 TemplatesOption = typer.Option(
-    None, "--templates", exists=True, file_okay=False, readable=True,
+    None,
+    "--templates",
+    exists=True,
+    file_okay=False,
+    readable=True,
     help="A folder of templates (<locale>/<name>.txt …) that overrides the shipped ones",
 )
 
@@ -52,17 +66,28 @@ def check(
     except PolicyError as error:
         raise fail(escape(f"{file}: {error}")) from None
     # "compensation" is not named by a step: the engine sends it when a grant is approved
-    names = sorted({s.spec.template or s.spec.do for p in policy.playbooks for s in p.steps
-                    if s.spec.do in ("acknowledge", "apologise")}
-                   | {policy.policy.follow_up.template, "compensation"})
+    names = sorted(
+        {
+            s.spec.template or s.spec.do
+            for p in policy.playbooks
+            for s in p.steps
+            if s.spec.do in ("acknowledge", "apologise")
+        }
+        | {policy.policy.follow_up.template, "compensation"}
+    )
     renderer = renderer_for(templates)
     unknown = renderer.unknown_variables(names, LOCALES, SAMPLE)
     problems = [str(error) for error in unknown]
     flagged = {(error.name, error.locale) for error in unknown}  # rendering would say it again
     for locale in LOCALES:
-        problems += renderer.check([n for n in names if (n, renderer.resolve_locale(n, locale))
-                                    not in flagged], [locale], SAMPLE)
+        problems += renderer.check(
+            [n for n in names if (n, renderer.resolve_locale(n, locale)) not in flagged],
+            [locale],
+            SAMPLE,
+        )
     if problems:
         raise fail(escape(f"{file}: " + "; ".join(problems)))
-    console.print(f"[green]ok[/green] {escape(str(file))}: {len(policy.detectors)} detectors, "
-                  f"{len(policy.playbooks)} playbooks, templates {', '.join(names)}")
+    console.print(
+        f"[green]ok[/green] {escape(str(file))}: {len(policy.detectors)} detectors, "
+        f"{len(policy.playbooks)} playbooks, templates {', '.join(names)}"
+    )

@@ -26,32 +26,53 @@ from makegood.entrypoints.cli_common import settings as load_settings
 from makegood.service_layer import replay as backtest
 
 
-def metric_settings(policy: CompiledPolicy, repurchase_types: list[str],
-                    keys: list[str]) -> MetricSettings:
+def metric_settings(
+    policy: CompiledPolicy, repurchase_types: list[str], keys: list[str]
+) -> MetricSettings:
     """The report's settings from the policy: budget, repurchase window, survey thresholds and
     each experiment's control (its first declared arm)."""
     p = policy.policy
-    controls = {step.experiment: step.arms[0].name for playbook in p.playbooks
-                for step in playbook.steps if step.experiment and step.arms}
+    controls = {
+        step.experiment: step.arms[0].name
+        for playbook in p.playbooks
+        for step in playbook.steps
+        if step.experiment and step.arms
+    }
     return MetricSettings(
-        budget_per_day=p.budgets.global_per_day, repurchase_window=policy.repurchase_window,
+        budget_per_day=p.budgets.global_per_day,
+        repurchase_window=policy.repurchase_window,
         satisfied_at=p.follow_up.close_at_or_above if p.follow_up.survey == "csat" else 4,
-        keys=tuple(keys) or None, repurchase_types=tuple(repurchase_types), controls=controls)
+        keys=tuple(keys) or None,
+        repurchase_types=tuple(repurchase_types),
+        controls=controls,
+    )
 
 
 def report(
     db: str = DatabaseOption,
-    out: Path = typer.Option(None, "--out", "-o",
-                             help="file to write (default: makegood-report.html; "
-                                  "JSON and CSV go to stdout)"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="file to write (default: makegood-report.html; JSON and CSV go to stdout)",
+    ),
     fmt: str = typer.Option("html", "--format", help="html, json or csv"),
-    policy_file: Path = typer.Option(None, "--policy", exists=True, dir_okay=False,
-                                     help="policy for budget and windows (default: "
-                                          "$MAKEGOOD_POLICY or the shipped one)"),
-    purchase_type: list[str] = typer.Option(["purchase"], "--purchase-type",
-                                            help="event types that count as buying again"),
-    key: list[str] = typer.Option([], "--key", help="attribute for Pareto tables and hot "
-                                  "spots (repeatable; default: discovered, e.g. area)"),
+    policy_file: Path = typer.Option(
+        None,
+        "--policy",
+        exists=True,
+        dir_okay=False,
+        help="policy for budget and windows (default: $MAKEGOOD_POLICY or the shipped one)",
+    ),
+    purchase_type: list[str] = typer.Option(
+        ["purchase"], "--purchase-type", help="event types that count as buying again"
+    ),
+    key: list[str] = typer.Option(
+        [],
+        "--key",
+        help="attribute for Pareto tables and hot "
+        "spots (repeatable; default: discovered, e.g. area)",
+    ),
     title: str = typer.Option("Recovery report", help="the page's title"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -64,19 +85,29 @@ def report(
     except PolicyError as error:
         raise fail(escape(str(error))) from None
     store = SqlStore(settings.database_url, settings.database_schema)
-    with Progress(TextColumn("[bold]report[/bold] {task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err,
-                  disable=quiet or not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("[bold]report[/bold] {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+    ) as bar:
         task = bar.add_task("reading", total=1.0)
         with store.engine.connect() as connection:
             figures = recovery_metrics(
-                connection, metric_settings(policy, purchase_type, key),
-                lambda name, share: bar.update(task, completed=share, description=name))
+                connection,
+                metric_settings(policy, purchase_type, key),
+                lambda name, share: bar.update(task, completed=share, description=name),
+            )
     store.dispose()
     if fmt == "html":
-        page = html.render(figures, title=title, currency=policy.policy.business.currency,
-                           source=_redacted(settings.database_url),
-                           generated_at=datetime.now(UTC))
+        page = html.render(
+            figures,
+            title=title,
+            currency=policy.policy.business.currency,
+            source=_redacted(settings.database_url),
+            generated_at=datetime.now(UTC),
+        )
         target = out or Path("makegood-report.html")
         target.write_text(page, encoding="utf-8")
         if not quiet:
@@ -107,24 +138,41 @@ def _events(path: Path) -> list[Any]:
     return raws
 
 
-def _run(name: str, raws: list[Any], policy: CompiledPolicy, batch_size: int,
-         quiet: bool) -> backtest.ReplayResult:
-    with Progress(TextColumn(f"[bold]replay[/bold] {name}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, disable=quiet or not err.is_terminal) as bar:
+def _run(
+    name: str, raws: list[Any], policy: CompiledPolicy, batch_size: int, quiet: bool
+) -> backtest.ReplayResult:
+    with Progress(
+        TextColumn(f"[bold]replay[/bold] {name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+    ) as bar:
         task = bar.add_task(name, total=len(raws))
-        return backtest.replay(raws, policy, analyzer=default_analyzer(policy),
-                               batch_size=batch_size,
-                               progress=lambda done: bar.update(task, completed=done))
+        return backtest.replay(
+            raws,
+            policy,
+            analyzer=default_analyzer(policy),
+            batch_size=batch_size,
+            progress=lambda done: bar.update(task, completed=done),
+        )
 
 
 def replay(
-    events: Path = typer.Option(..., "--events", exists=True, dir_okay=False,
-                                help="history to replay (JSONL or CSV)"),
-    candidate: Path = typer.Option(..., "--policy", exists=True, dir_okay=False,
-                                   help="the candidate policy"),
-    baseline: Path = typer.Option(None, "--baseline", exists=True, dir_okay=False,
-                                  help="the current policy (default: $MAKEGOOD_POLICY or "
-                                       "the shipped one)"),
+    events: Path = typer.Option(
+        ..., "--events", exists=True, dir_okay=False, help="history to replay (JSONL or CSV)"
+    ),
+    candidate: Path = typer.Option(
+        ..., "--policy", exists=True, dir_okay=False, help="the candidate policy"
+    ),
+    baseline: Path = typer.Option(
+        None,
+        "--baseline",
+        exists=True,
+        dir_okay=False,
+        help="the current policy (default: $MAKEGOOD_POLICY or the shipped one)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
     batch_size: int = typer.Option(5000, min=1, max=100_000),
 ) -> None:
@@ -139,12 +187,24 @@ def replay(
     cand = _run("candidate", raws, policies[1], batch_size, as_json)
     rows = backtest.compare(base.figures, cand.figures)
     if as_json:
-        typer.echo(json.dumps({
-            "events": len(raws), "accepted": cand.accepted, "rejected": cand.rejected,
-            "seconds": {"baseline": round(base.seconds, 3), "candidate": round(cand.seconds, 3)},
-            "baseline": jsonable(base.figures),
-            "candidate": jsonable(cand.figures), "rows": jsonable(rows)},
-            indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {
+                    "events": len(raws),
+                    "accepted": cand.accepted,
+                    "rejected": cand.rejected,
+                    "seconds": {
+                        "baseline": round(base.seconds, 3),
+                        "candidate": round(cand.seconds, 3),
+                    },
+                    "baseline": jsonable(base.figures),
+                    "candidate": jsonable(cand.figures),
+                    "rows": jsonable(rows),
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(title=f"{events.name}: {len(raws):,} events, {cand.rejected} rejected")
     for column in ("figure", "baseline", "candidate", "difference"):
@@ -153,13 +213,19 @@ def replay(
         diff = row["difference"]
         shown = f"{diff:+}" if diff else "·"
         colour = "green" if diff and diff < 0 else "yellow" if diff else "dim"
-        table.add_row(row["figure"], str(row["baseline"]), str(row["candidate"]),
-                      f"[{colour}]{shown}[/{colour}]")
+        table.add_row(
+            row["figure"],
+            str(row["baseline"]),
+            str(row["candidate"]),
+            f"[{colour}]{shown}[/{colour}]",
+        )
     console.print(table)
     speed = len(raws) / max(base.seconds + cand.seconds, 1e-9) * 2
-    console.print(f"replayed twice in {base.seconds + cand.seconds:.1f} s "
-                  f"({speed:,.0f} events/s); nothing was sent. Spend in "
-                  f"{policies[1].policy.business.currency}.")
+    console.print(
+        f"replayed twice in {base.seconds + cand.seconds:.1f} s "
+        f"({speed:,.0f} events/s); nothing was sent. Spend in "
+        f"{policies[1].policy.business.currency}."
+    )
 
 
 __all__ = ["metric_settings", "replay", "report"]

@@ -17,8 +17,9 @@ from makegood.domain.errors import PolicyError
 from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, print_json
 from makegood.entrypoints.cli_common import settings as load_settings
 
-token_app = typer.Typer(help="API and dashboard tokens (only a hash is stored).",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="API and dashboard tokens (only a hash is stored).", no_args_is_help=True
+)
 
 
 def serve(
@@ -42,8 +43,15 @@ def serve(
     except (ValueError, PolicyError) as error:
         raise fail(escape(str(error))) from None
     api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024))
-    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False,
-                            server_header=False, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        api,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
     # uvicorn re-raises the signal that stopped it once it is done; by then the engine has
     # stopped cleanly, so that second delivery only needs to be absorbed for a zero exit code
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -93,8 +101,9 @@ def list_(db: str = DatabaseOption) -> None:
     rows: list[dict[str, Any]] = list_tokens(store.engine)
     for row in rows:
         revoked = f" revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else ""
-        console.print(f"{row['id']}  {escape(str(row['name']))}  {row['role']}{revoked}",
-                      highlight=False)
+        console.print(
+            f"{row['id']}  {escape(str(row['name']))}  {row['role']}{revoked}", highlight=False
+        )
 
 
 @token_app.command("revoke")

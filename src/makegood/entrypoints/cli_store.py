@@ -30,8 +30,11 @@ def _store(db: str | None) -> SqlStore:
 def ingest(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     fmt: str = typer.Option(None, "--format", help="jsonl or csv (default: by file suffix)"),
-    clock: str = typer.Option("event", help="event: timers follow event time (historical "
-                              "files); wall: timers follow the real clock (live feeds)"),
+    clock: str = typer.Option(
+        "event",
+        help="event: timers follow event time (historical "
+        "files); wall: timers follow the real clock (live feeds)",
+    ),
     db: str = DatabaseOption,
     batch_size: int = typer.Option(2000, min=1, max=100_000),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -47,10 +50,17 @@ def ingest(
     app.engine.batch_size = batch_size
     accepted = duplicates = rejected = failures = 0
     total = count_lines(file)
-    with file.open(encoding="utf-8", newline="") as stream, Progress(
-        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, disable=quiet or not err.is_terminal,
-    ) as progress:
+    with (
+        file.open(encoding="utf-8", newline="") as stream,
+        Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet or not err.is_terminal,
+        ) as progress,
+    ):
         task = progress.add_task("lines", total=total)
         batch: list[object] = []
         numbers: list[int | None] = []
@@ -73,16 +83,20 @@ def ingest(
                 rejected += 1
                 report_line(f"{file}:{line.number}: {line.error}")
                 with app.store.session() as session:
-                    session.add_quarantined([Quarantined(str(file), line.number, line.text,
-                                                         "", line.error)], app.clock.now())
+                    session.add_quarantined(
+                        [Quarantined(str(file), line.number, line.text, "", line.error)],
+                        app.clock.now(),
+                    )
                 continue
             batch.append(line.raw)
             numbers.append(line.number)
             if len(batch) >= batch_size:
                 flush()
         flush()
-    console.print(f"{accepted} accepted, {duplicates} duplicates, {rejected} rejected "
-                  f"(quarantined), {failures} failures detected")
+    console.print(
+        f"{accepted} accepted, {duplicates} duplicates, {rejected} rejected "
+        f"(quarantined), {failures} failures detected"
+    )
     if rejected:
         raise typer.Exit(2)
 
@@ -111,23 +125,37 @@ def cases(
     for column in ("id", "customer", "subject", "state", "severity", "category", "updated"):
         table.add_column(column)
     for row in found:
-        table.add_row(*map(escape, (row["id"], row["customer_id"], row["subject_key"] or "—",
-                                    row["state"], row["severity"], row["category"])),
-                      f"{row['updated_at']:%Y-%m-%d %H:%M}")
+        table.add_row(
+            *map(
+                escape,
+                (
+                    row["id"],
+                    row["customer_id"],
+                    row["subject_key"] or "—",
+                    row["state"],
+                    row["severity"],
+                    row["category"],
+                ),
+            ),
+            f"{row['updated_at']:%Y-%m-%d %H:%M}",
+        )
     console.print(table)
 
 
-def case(case_id: str, as_json: bool = typer.Option(False, "--json"),
-         db: str = DatabaseOption) -> None:
+def case(
+    case_id: str, as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption
+) -> None:
     """One case with its whole timeline."""
     detail = _detail(db, queries.case_detail, case_id, as_json)
     if detail is None:
         return
     # ids and timeline data come from events: print them as text, never as Rich markup
     info = {key: escape(str(value)) if value else "" for key, value in detail["case"].items()}
-    console.print(f"[bold]{info['id']}[/bold] {info['category']} ({info['severity']}), "
-                  f"customer {info['customer_id']}, subject {info['subject_key'] or '—'}: "
-                  f"[bold]{info['state']}[/bold]")
+    console.print(
+        f"[bold]{info['id']}[/bold] {info['category']} ({info['severity']}), "
+        f"customer {info['customer_id']}, subject {info['subject_key'] or '—'}: "
+        f"[bold]{info['state']}[/bold]"
+    )
     console.print(_timeline(detail["timeline"]))
 
 
@@ -171,29 +199,49 @@ def incidents(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseO
         print_json(found)
         return
     table = Table(show_edge=False)
-    for column in ("id", "key", "status", "source", "declared", "resolved", "customers",
-                   "messages", "spent", "to declare", "to first message"):
+    for column in (
+        "id",
+        "key",
+        "status",
+        "source",
+        "declared",
+        "resolved",
+        "customers",
+        "messages",
+        "spent",
+        "to declare",
+        "to first message",
+    ):
         table.add_column(column)
     for i in found:
         table.add_row(
-            escape(i["id"]), escape(i["key"]), i["status"], i["source"],
+            escape(i["id"]),
+            escape(i["key"]),
+            i["status"],
+            i["source"],
             f"{i['declared_at']:%Y-%m-%d %H:%M}" if i["declared_at"] else "—",
             f"{i['resolved_at']:%Y-%m-%d %H:%M}" if i["resolved_at"] else "—",
-            str(i["affected"]), str(i["messages"]), i["spent"],
+            str(i["affected"]),
+            str(i["messages"]),
+            i["spent"],
             f"{(i['to_declare_s'] or 0) / 60:.1f} min",
-            f"{(i['to_first_message_s'] or 0) / 60:.1f} min")
+            f"{(i['to_first_message_s'] or 0) / 60:.1f} min",
+        )
     console.print(table)
 
 
-def incident(incident_id: str, as_json: bool = typer.Option(False, "--json"),
-             db: str = DatabaseOption) -> None:
+def incident(
+    incident_id: str, as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption
+) -> None:
     """One incident with its timeline."""
     detail = _detail(db, queries.incident_detail, incident_id, as_json)
     if detail is None:
         return
-    console.print(f"[bold]{escape(detail['id'])}[/bold] {escape(detail['key'])}: "
-                  f"[bold]{detail['status']}[/bold], {detail['affected']} customers told, "
-                  f"{detail['messages']} messages, {detail['spent']} spent")
+    console.print(
+        f"[bold]{escape(detail['id'])}[/bold] {escape(detail['key'])}: "
+        f"[bold]{detail['status']}[/bold], {detail['affected']} customers told, "
+        f"{detail['messages']} messages, {detail['spent']} spent"
+    )
     console.print(_timeline(detail["timeline"][:200]))
 
 
@@ -204,13 +252,18 @@ def _timeline(entries: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for entry in entries:
         details = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
-        table.add_row(f"{entry['at']:%Y-%m-%d %H:%M:%S}", entry["kind"], escape(entry["actor"]),
-                      escape(details))
+        table.add_row(
+            f"{entry['at']:%Y-%m-%d %H:%M:%S}",
+            entry["kind"],
+            escape(entry["actor"]),
+            escape(details),
+        )
     return table
 
 
-def _detail(db: str | None, read: Callable[[Any, str], dict[str, Any]], ident: str,
-            as_json: bool) -> dict[str, Any] | None:
+def _detail(
+    db: str | None, read: Callable[[Any, str], dict[str, Any]], ident: str, as_json: bool
+) -> dict[str, Any] | None:
     """One record by id through a read model; printed as JSON (and None returned) if asked."""
     try:
         with _store(db).engine.connect() as c:

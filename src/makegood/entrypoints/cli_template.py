@@ -49,8 +49,15 @@ def preview(
         raise fail(escape(str(error))) from None
     used = renderer.resolve_locale(name, locale)
     if as_json:
-        print_json({"name": name, "locale": used, "subject": rendered.subject,
-                    "text": rendered.text, "html": rendered.html})
+        print_json(
+            {
+                "name": name,
+                "locale": used,
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+            }
+        )
         return
     if html and rendered.html is None:
         raise fail(escape(f"template {name!r} ({used}) has no HTML part"))

@@ -45,30 +45,42 @@ def _side_by_side(console: Console, *tables: Table) -> None:
 def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> None:
     failures = s["failures"]
     console.rule("[bold]What makegood detected")
-    console.print(f"{s['events']:,} events processed, {s['quarantined']} quarantined; "
-                  f"[bold]{failures['total']:,} failures[/bold] in {s['cases']['total']:,} cases")
-    _side_by_side(console, _counts("by type", failures["by_type"], failures["total"]),
-                  _counts("by category", failures["by_category"], failures["total"]),
-                  _counts("by severity", failures["by_severity"], failures["total"]))
+    console.print(
+        f"{s['events']:,} events processed, {s['quarantined']} quarantined; "
+        f"[bold]{failures['total']:,} failures[/bold] in {s['cases']['total']:,} cases"
+    )
+    _side_by_side(
+        console,
+        _counts("by type", failures["by_type"], failures["total"]),
+        _counts("by category", failures["by_category"], failures["total"]),
+        _counts("by severity", failures["by_severity"], failures["total"]),
+    )
 
     for incident in s.get("incidents", []):
         resolved = incident["resolved_at"]
         console.print(
             f"incident in [bold]{escape(incident['key'])}[/bold] ({incident['source']}): declared "
             f"{incident['declared_at']:%H:%M}, resolved "
-            f"{f'{resolved:%H:%M}' if resolved else '—'}, {incident['customers']} customers told")
+            f"{f'{resolved:%H:%M}' if resolved else '—'}, {incident['customers']} customers told"
+        )
 
     console.rule("[bold]What it did")
     actions = s["actions"]
-    _side_by_side(console, _counts("messages by template", actions["messages_by_template"]),
-                  _counts("cases by state", s["cases"]["by_state"]))
-    console.print(f"compensations granted: [bold]{actions['compensations_granted']}[/bold] "
-                  + ", ".join(f"{k} {v} {currency}"
-                              for k, v in actions["compensations_by_kind"].items()))
-    console.print(f"waiting for a person: [bold]{s['cases']['waiting_for_a_person']}[/bold] "
-                  f"cases; approvals waiting: [bold]{s['approvals']['waiting']}[/bold] "
-                  f"({s['approvals']['amount']} {currency}, by role "
-                  f"{s['approvals']['by_role'] or '—'})")
+    _side_by_side(
+        console,
+        _counts("messages by template", actions["messages_by_template"]),
+        _counts("cases by state", s["cases"]["by_state"]),
+    )
+    console.print(
+        f"compensations granted: [bold]{actions['compensations_granted']}[/bold] "
+        + ", ".join(f"{k} {v} {currency}" for k, v in actions["compensations_by_kind"].items())
+    )
+    console.print(
+        f"waiting for a person: [bold]{s['cases']['waiting_for_a_person']}[/bold] "
+        f"cases; approvals waiting: [bold]{s['approvals']['waiting']}[/bold] "
+        f"({s['approvals']['amount']} {currency}, by role "
+        f"{s['approvals']['by_role'] or '—'})"
+    )
 
     console.rule("[bold]What it spent")
     spend = s["spend"]
@@ -79,8 +91,9 @@ def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> 
     table.add_column("used", justify="right")
     for day, amount in spend["by_day"].items():
         used = 100 * float(amount) / float(spend["budget_per_day"])
-        table.add_row(day, f"{amount} {currency}", f"{spend['budget_per_day']} {currency}",
-                      f"{used:.0f} %")
+        table.add_row(
+            day, f"{amount} {currency}", f"{spend['budget_per_day']} {currency}", f"{used:.0f} %"
+        )
     console.print(table)
 
     console.rule("[bold]What it learned")
@@ -94,5 +107,7 @@ def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> 
     console.print(table)
     sat = s["satisfaction"]
     share = "—" if sat["satisfied_share"] is None else f"{100 * sat['satisfied_share']:.0f} %"
-    console.print(f"recovery satisfaction: [bold]{share}[/bold] of {sat['answered']} answered "
-                  f"follow-ups scored 4 or 5 (mean {sat['mean_score'] or '—'} of 5)")
+    console.print(
+        f"recovery satisfaction: [bold]{share}[/bold] of {sat['answered']} answered "
+        f"follow-ups scored 4 or 5 (mean {sat['mean_score'] or '—'} of 5)"
+    )

@@ -76,12 +76,23 @@ class Actions:
     def reopen(self, case_id: str, actor: Actor) -> None:
         self._run(case_id, lambda w, r, c, now: act.reopen(w, self.policy, c, now, actor))
 
-    def grant(self, case_id: str, actor: Actor, kind: str, amount: Decimal, reason: str,
-              idempotency_key: str | None = None) -> Compensation:
+    def grant(
+        self,
+        case_id: str,
+        actor: Actor,
+        kind: str,
+        amount: Decimal,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> Compensation:
         """Granted at once within the actor's limit; above it, a pending approval."""
         key = f"manual:{case_id}:{idempotency_key or uuid.uuid4().hex}"
-        return self._run(case_id, lambda w, r, c, now: act.request_compensation(
-            w, r, self.policy, c, kind, amount, reason, key, now, actor))
+        return self._run(
+            case_id,
+            lambda w, r, c, now: act.request_compensation(
+                w, r, self.policy, c, kind, amount, reason, key, now, actor
+            ),
+        )
 
     # approvals ----------------------------------------------------------------------------
     def approve(self, case_id: str, compensation_id: str, actor: Actor) -> Compensation:
@@ -92,8 +103,7 @@ class Actions:
 
         return self._run(case_id, change)
 
-    def reject(self, case_id: str, compensation_id: str, actor: Actor,
-               reason: str) -> Compensation:
+    def reject(self, case_id: str, compensation_id: str, actor: Actor, reason: str) -> Compensation:
         def change(w: World, r: Recovery, c: Case, now: datetime) -> Compensation:
             comp = _compensation(w, c, compensation_id)
             act.reject(w, c, comp, reason, now, actor)

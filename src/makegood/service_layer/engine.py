@@ -58,9 +58,17 @@ class IngestReport:
 
 
 class Engine:
-    def __init__(self, store: Store, policy: CompiledPolicy, clock: Clock, *,
-                 event_time: bool = True, analyzer: Analyzer | None = None,
-                 new_code: Callable[[], str], batch_size: int = 2000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: CompiledPolicy,
+        clock: Clock,
+        *,
+        event_time: bool = True,
+        analyzer: Analyzer | None = None,
+        new_code: Callable[[], str],
+        batch_size: int = 2000,
+    ) -> None:
         self.store = store
         self.policy = policy
         self.clock = clock
@@ -68,12 +76,14 @@ class Engine:
         self.analyzer = analyzer
         self.new_code = new_code
         self.batch_size = batch_size
-        self.history = max([policy.repurchase_window, timedelta(days=30)]
-                           + [d.within for d in policy.detectors])
+        self.history = max(
+            [policy.repurchase_window, timedelta(days=30)] + [d.within for d in policy.detectors]
+        )
 
     # inputs ---------------------------------------------------------------------------------
-    def ingest(self, raws: Iterable[object], source: str = "api",
-               lines: Sequence[int | None] | None = None) -> IngestReport:
+    def ingest(
+        self, raws: Iterable[object], source: str = "api", lines: Sequence[int | None] | None = None
+    ) -> IngestReport:
         """Validate and process untrusted events; refused ones land in the quarantine."""
         report = IngestReport()
         events: list[Event] = []
@@ -83,13 +93,17 @@ class Engine:
             line = lines[index] if lines is not None else None
             if isinstance(parsed, Rejection):
                 report.rejected.append((index, parsed))
-                refused.append(Quarantined(source, line, _text(raw), parsed.field,
-                                           parsed.reason, parsed.event_id))
+                refused.append(
+                    Quarantined(
+                        source, line, _text(raw), parsed.field, parsed.reason, parsed.event_id
+                    )
+                )
             else:
                 events.append(parsed)
         for start in range(0, max(len(events), 1), self.batch_size):
-            report.add(self.process(events[start:start + self.batch_size],
-                                    refused if start == 0 else ()))
+            report.add(
+                self.process(events[start : start + self.batch_size], refused if start == 0 else ())
+            )
         return report
 
     def process(self, events: Sequence[Event], refused: Sequence[Quarantined] = ()) -> IngestReport:
@@ -107,8 +121,9 @@ class Engine:
         return self.process(())
 
     # the batch ------------------------------------------------------------------------------
-    def _process(self, session: StoreSession, events: Sequence[Event],
-                 refused: Sequence[Quarantined]) -> IngestReport:
+    def _process(
+        self, session: StoreSession, events: Sequence[Event], refused: Sequence[Quarantined]
+    ) -> IngestReport:
         received = self.clock.now()
         report = IngestReport()
         unique: dict[str, Event] = {}
@@ -131,8 +146,8 @@ class Engine:
             return report
         snapshot = session.load(
             {e.customer_id for e in new} | {t.customer_id for t in due},
-            {e.subject_id for e in new if e.subject_id} | {t.subject_id for t in due
-                                                            if t.subject_id},
+            {e.subject_id for e in new if e.subject_id}
+            | {t.subject_id for t in due if t.subject_id},
             {t.case_id for t in due if t.case_id},
             start - self.history,
             _days(start, final),
@@ -172,8 +187,9 @@ class Engine:
             session.set_value(WATERMARK, final.isoformat())
         return report
 
-    def _resolve_fanout(self, session: StoreSession, world: World, timer: Timer,
-                        start: datetime, final: datetime) -> None:
+    def _resolve_fanout(
+        self, session: StoreSession, world: World, timer: Timer, start: datetime, final: datetime
+    ) -> None:
         """Who an incident stage speaks to, with their state loaded into the batch's World:
         open subjects in the store, corrected by what this batch already changed."""
         incident_id = str(timer.data.get("incident"))
@@ -194,12 +210,14 @@ class Engine:
         customers = {c for c, _ in targets if c not in world.s.customers}
         subjects = {s for _, s in targets if s not in world.s.subjects}
         if customers or subjects:
-            world.merge(session.load(customers, subjects, (), start - self.history,
-                                     _days(start, final)))
+            world.merge(
+                session.load(customers, subjects, (), start - self.history, _days(start, final))
+            )
         timer.data["targets"] = [list(pair) for pair in targets]
 
-    def _times(self, session: StoreSession, new: Sequence[Event],
-               received: datetime) -> tuple[list[datetime], datetime, datetime | None]:
+    def _times(
+        self, session: StoreSession, new: Sequence[Event], received: datetime
+    ) -> tuple[list[datetime], datetime, datetime | None]:
         """`now` for each event, the first and the last `now` of the batch."""
         if not self.event_time:
             return [received] * len(new), received, received
@@ -218,19 +236,28 @@ class Engine:
     def _analyze(self, events: Sequence[Event]) -> Mapping[str, Mapping[str, Any]]:
         if self.analyzer is None:
             return {}
-        texts = [(e.id, str(e.attributes.get("text") or e.attributes.get("comment")))
-                 for e in events
-                 if e.type in ("message.received", "survey.answered")
-                 and (e.attributes.get("text") or e.attributes.get("comment"))]
+        texts = [
+            (e.id, str(e.attributes.get("text") or e.attributes.get("comment")))
+            for e in events
+            if e.type in ("message.received", "survey.answered")
+            and (e.attributes.get("text") or e.attributes.get("comment"))
+        ]
         if not texts:
             return {}
         results = self.analyzer.analyze_many([text for _, text in texts])
-        return {event_id: result.as_context()
-                for (event_id, _), result in zip(texts, results, strict=True)}
+        return {
+            event_id: result.as_context()
+            for (event_id, _), result in zip(texts, results, strict=True)
+        }
 
 
-def _fire_until(recovery: Recovery, world: World, heap: list[tuple[datetime, str, int, Timer]],
-                now: datetime, prepare: Callable[[Timer], None]) -> int:
+def _fire_until(
+    recovery: Recovery,
+    world: World,
+    heap: list[tuple[datetime, str, int, Timer]],
+    now: datetime,
+    prepare: Callable[[Timer], None],
+) -> int:
     fired = 0
     while heap and heap[0][0] <= now:
         _, key, _, timer = heapq.heappop(heap)

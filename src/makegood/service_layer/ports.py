@@ -86,8 +86,14 @@ class StoreSession(Protocol):
         """Timers due at or before `until`, oldest first; claimed (SKIP LOCKED) where supported."""
         ...
 
-    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
-             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+    def load(
+        self,
+        customer_ids: Collection[str],
+        subject_ids: Collection[str],
+        case_ids: Collection[str],
+        since: datetime,
+        days: Collection[date],
+    ) -> Snapshot:
         """State of these customers: profiles, subjects, cases, failures and compensations
         since `since` (and all that are still open or pending), spend and message counts on
         `days`."""

@@ -76,9 +76,12 @@ class ReplaySession:
         return self.s.incidents.get(incident_id)
 
     def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
-        return [(x.customer_id, x.id) for x in self.s.subjects.values()
-                if str(x.attributes.get(attribute)) == value
-                and not ({"order.delivered", "order.cancelled"} & set(x.seen))]
+        return [
+            (x.customer_id, x.id)
+            for x in self.s.subjects.values()
+            if str(x.attributes.get(attribute)) == value
+            and not ({"order.delivered", "order.cancelled"} & set(x.seen))
+        ]
 
     def next_timer_due(self) -> datetime | None:
         due = self.due_timers(datetime.max.replace(tzinfo=UTC), 1)
@@ -95,8 +98,14 @@ class ReplaySession:
             heapq.heappush(heap, entry)
         return [entry[3] for entry in due]
 
-    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
-             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+    def load(
+        self,
+        customer_ids: Collection[str],
+        subject_ids: Collection[str],
+        case_ids: Collection[str],
+        since: datetime,
+        days: Collection[date],
+    ) -> Snapshot:
         s = self.s
         customers = set(customer_ids) | {s.cases[c].customer_id for c in case_ids if c in s.cases}
         snap = Snapshot()
@@ -121,8 +130,13 @@ class ReplaySession:
         snap.subjects = {i: s.subjects[i] for i in wanted if i in s.subjects}
         snap.global_spent = {d: s.spend[d] for d in days if d in s.spend}
         if hasattr(snap, "incidents"):  # forming and open ones, as the other stores load them
-            snap.incidents = {k: v for k, v in s.incidents.items() if v.status == "open" or (
-                v.status == "forming" and v.last_at > since) or k in case_ids}
+            snap.incidents = {
+                k: v
+                for k, v in s.incidents.items()
+                if v.status == "open"
+                or (v.status == "forming" and v.last_at > since)
+                or k in case_ids
+            }
         return snap
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
@@ -213,10 +227,12 @@ class Decisions:
         by = Counter(f"{f.category} / {f.severity}" for f in self.failures.values())
         return {
             "failures": len(self.failures),
-            "failures_by_category": dict(sorted(Counter(
-                f.category for f in self.failures.values()).items())),
-            "failures_by_severity": dict(sorted(Counter(
-                f.severity for f in self.failures.values()).items())),
+            "failures_by_category": dict(
+                sorted(Counter(f.category for f in self.failures.values()).items())
+            ),
+            "failures_by_severity": dict(
+                sorted(Counter(f.severity for f in self.failures.values()).items())
+            ),
             "failures_by_category_and_severity": dict(sorted(by.items())),
             "cases": len(self.cases),
             "messages": sum(self.messages.values()),
@@ -228,8 +244,9 @@ class Decisions:
             "approvals_waiting": len(pending),
             "approvals_amount": sum((c.amount for c in pending), Decimal(0)),
             "escalations": len(self.escalated),
-            "incidents": sum(1 for i in self.incidents.values()
-                             if getattr(i, "status", None) != "forming"),
+            "incidents": sum(
+                1 for i in self.incidents.values() if getattr(i, "status", None) != "forming"
+            ),
         }
 
 
@@ -265,8 +282,14 @@ class _RecordingSession:
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
         return self.inner.due_timers(until, limit)
 
-    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
-             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+    def load(
+        self,
+        customer_ids: Collection[str],
+        subject_ids: Collection[str],
+        case_ids: Collection[str],
+        since: datetime,
+        days: Collection[date],
+    ) -> Snapshot:
         return self.inner.load(customer_ids, subject_ids, case_ids, since, days)
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
@@ -308,21 +331,34 @@ class ReplayResult:
         return self.events / self.seconds if self.seconds else float("inf")
 
 
-def replay(raws: Sequence[object], policy: CompiledPolicy, *, store: Store | None = None,
-           analyzer: Analyzer | None = None, batch_size: int = 5000,
-           progress: Callable[[int], None] | None = None) -> ReplayResult:
+def replay(
+    raws: Sequence[object],
+    policy: CompiledPolicy,
+    *,
+    store: Store | None = None,
+    analyzer: Analyzer | None = None,
+    batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayResult:
     """Run `raws` (event mappings, in file order) through the engine in event time.
 
     Nothing is sent: messages stay in the throwaway store's outbox. Voucher codes are counters,
     so the same history under the same policy gives identical figures."""
     recorder = RecordingStore(store if store is not None else ReplayStore())
     codes = count(1)
-    engine = Engine(recorder, policy, _FixedClock(), event_time=True, analyzer=analyzer,
-                    new_code=lambda: f"REPLAY-{next(codes):08d}", batch_size=batch_size)
+    engine = Engine(
+        recorder,
+        policy,
+        _FixedClock(),
+        event_time=True,
+        analyzer=analyzer,
+        new_code=lambda: f"REPLAY-{next(codes):08d}",
+        batch_size=batch_size,
+    )
     started = time.perf_counter()
     accepted = rejected = 0
     for start in range(0, len(raws), batch_size):
-        report = engine.ingest(raws[start:start + batch_size], source="replay")
+        report = engine.ingest(raws[start : start + batch_size], source="replay")
         accepted += report.accepted
         rejected += len(report.rejected)
         if progress:

@@ -17,8 +17,12 @@ log = logging.getLogger(__name__)
 
 
 class EngineLoop:
-    def __init__(self, engine: Engine, max_sleep: float = 0.25,
-                 on_tick: Callable[[IngestReport], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_sleep: float = 0.25,
+        on_tick: Callable[[IngestReport], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.max_sleep = max_sleep
         self.on_tick = on_tick

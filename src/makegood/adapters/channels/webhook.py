@@ -73,9 +73,7 @@ def verify_signature(
 
 def encode_payload(payload: object) -> bytes:
     """The body makegood sends: compact JSON, keys sorted, UTF-8."""
-    text = json.dumps(
-        jsonable(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=False
-    )
+    text = json.dumps(jsonable(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return text.encode("utf-8")
 
 

@@ -24,7 +24,8 @@ def _fig(path: str, value: Any, text: str | None = None) -> Markup:
     shown = text if text is not None else ("–" if value is None else str(value))
     return Markup(  # noqa: S704 (path, value and text are escaped)
         f'<span data-figure="{escape(path)}" data-value="{escape(json.dumps(value))}">'
-        f'{escape(shown)}</span>')
+        f"{escape(shown)}</span>"
+    )
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -44,16 +45,30 @@ def duration(seconds: float | None) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals.update(fig=_fig, charts=charts, pct=pct, duration=duration)
     return env
 
 
-def render(figures: dict[str, Any], *, title: str, currency: str, source: str,
-           generated_at: datetime) -> str:
+def render(
+    figures: dict[str, Any], *, title: str, currency: str, source: str, generated_at: datetime
+) -> str:
     """The page for `figures` (as `recovery_metrics` returns them)."""
     data = jsonable(figures)
-    return _environment().get_template("report.html").render(
-        f=data, title=title, currency=currency, source=source,
-        generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"))
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            f=data,
+            title=title,
+            currency=currency,
+            source=source,
+            generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    )

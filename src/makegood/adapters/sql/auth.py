@@ -45,13 +45,18 @@ def create_token(engine: sa.Engine, role: str, name: str, now: datetime) -> tupl
     if role not in ROLES:
         raise TokenError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if not NAME.match(name):
-        raise TokenError("name must be 1-100 letters, digits, dots, dashes or underscores "
-                         "(no e-mail addresses: names appear in the audit trail)")
+        raise TokenError(
+            "name must be 1-100 letters, digits, dots, dashes or underscores "
+            "(no e-mail addresses: names appear in the audit trail)"
+        )
     token = PREFIX + secrets.token_urlsafe(32)
     token_id = secrets.token_hex(8)
     with engine.begin() as c:
-        c.execute(sa.insert(t.api_tokens).values(id=token_id, name=name, role=role,
-                                                 token_hash=hash_token(token), created_at=now))
+        c.execute(
+            sa.insert(t.api_tokens).values(
+                id=token_id, name=name, role=role, token_hash=hash_token(token), created_at=now
+            )
+        )
     return token_id, token
 
 
@@ -80,14 +85,23 @@ def principal_by_id(engine: sa.Engine, token_id: str) -> Principal | None:
 
 def revoke_token(engine: sa.Engine, token_id: str, now: datetime) -> bool:
     with engine.begin() as c:
-        result = c.execute(sa.update(t.api_tokens).where(t.api_tokens.c.id == token_id,
-                                                         t.api_tokens.c.revoked_at.is_(None))
-                           .values(revoked_at=now))
+        result = c.execute(
+            sa.update(t.api_tokens)
+            .where(t.api_tokens.c.id == token_id, t.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     return bool(result.rowcount)
 
 
 def list_tokens(engine: sa.Engine) -> list[dict[str, object]]:
     with engine.connect() as c:
-        return [{"id": r.id, "name": r.name, "role": r.role, "created_at": r.created_at,
-                 "revoked_at": r.revoked_at}
-                for r in c.execute(sa.select(t.api_tokens).order_by(t.api_tokens.c.created_at))]
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role,
+                "created_at": r.created_at,
+                "revoked_at": r.revoked_at,
+            }
+            for r in c.execute(sa.select(t.api_tokens).order_by(t.api_tokens.c.created_at))
+        ]

@@ -31,8 +31,9 @@ def _case_filters(query: Any, filters: dict[str, Any]) -> Any:
     return query
 
 
-def list_cases(conn: sa.Connection, filters: dict[str, Any], limit: int,
-               offset: int) -> dict[str, Any]:
+def list_cases(
+    conn: sa.Connection, filters: dict[str, Any], limit: int, offset: int
+) -> dict[str, Any]:
     """A page of cases, most recently changed first, with the total for the filters."""
     query = _case_filters(sa.select(t.cases), filters)
     total = conn.scalar(_case_filters(sa.select(sa.func.count()).select_from(t.cases), filters))
@@ -44,28 +45,42 @@ def list_cases(conn: sa.Connection, filters: dict[str, Any], limit: int,
 def queue(conn: sa.Connection, filters: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
     """Open cases by priority: severity, then customer tier, then the SLA clock running out."""
     query = _case_filters(
-        sa.select(t.cases, t.customers.c.name.label("customer_name"),
-                  t.customers.c.tier.label("customer_tier"))
-        .join(t.customers, t.customers.c.id == t.cases.c.customer_id, isouter=True),
-        {"open": True, **filters})
+        sa.select(
+            t.cases,
+            t.customers.c.name.label("customer_name"),
+            t.customers.c.tier.label("customer_tier"),
+        ).join(t.customers, t.customers.c.id == t.cases.c.customer_id, isouter=True),
+        {"open": True, **filters},
+    )
     found = []
     for r in conn.execute(query):
         item = rows.case_row(rows.case_of(r))
         item["customer_name"] = r.customer_name
         item["customer_tier"] = r.customer_tier or "standard"
         found.append(item)
-    found.sort(key=lambda i: (-SEVERITY_RANK.get(i["severity"], 0),
-                              -TIER_RANK.get(i["customer_tier"], 0),
-                              i["sla_due_at"] or FAR, i["id"]))
+    found.sort(
+        key=lambda i: (
+            -SEVERITY_RANK.get(i["severity"], 0),
+            -TIER_RANK.get(i["customer_tier"], 0),
+            i["sla_due_at"] or FAR,
+            i["id"],
+        )
+    )
     return found[:limit]
 
 
 def pending_approvals(conn: sa.Connection) -> list[dict[str, Any]]:
-    query = (sa.select(t.compensations, t.cases.c.category, t.cases.c.severity,
-                       t.cases.c.state.label("case_state"))
-             .join(t.cases, t.cases.c.id == t.compensations.c.case_id)
-             .where(t.compensations.c.status == "pending")
-             .order_by(t.compensations.c.created_at, t.compensations.c.id))
+    query = (
+        sa.select(
+            t.compensations,
+            t.cases.c.category,
+            t.cases.c.severity,
+            t.cases.c.state.label("case_state"),
+        )
+        .join(t.cases, t.cases.c.id == t.compensations.c.case_id)
+        .where(t.compensations.c.status == "pending")
+        .order_by(t.compensations.c.created_at, t.compensations.c.id)
+    )
     found = []
     for r in conn.execute(query):
         item = rows.compensation_row(rows.compensation_of(r))
@@ -75,8 +90,9 @@ def pending_approvals(conn: sa.Connection) -> list[dict[str, Any]]:
 
 
 def compensation_case(conn: sa.Connection, compensation_id: str) -> str:
-    case_id = conn.scalar(sa.select(t.compensations.c.case_id)
-                          .where(t.compensations.c.id == compensation_id))
+    case_id = conn.scalar(
+        sa.select(t.compensations.c.case_id).where(t.compensations.c.id == compensation_id)
+    )
     if case_id is None:
         raise NotFound(f"no compensation {compensation_id!r}")
     return str(case_id)
@@ -93,49 +109,82 @@ def event_exists(conn: sa.Connection, event_id: str) -> bool:
 def known_event_ids(conn: sa.Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 900):
-        part = ids[start:start + 900]
+        part = ids[start : start + 900]
         found.update(conn.scalars(sa.select(t.events.c.id).where(t.events.c.id.in_(part))))
     return found
 
 
-def case_page(conn: sa.Connection, case_id: str, budgets: Budgets,
-              now: datetime) -> dict[str, Any]:
+def case_page(conn: sa.Connection, case_id: str, budgets: Budgets, now: datetime) -> dict[str, Any]:
     """A case's whole story: the case, its customer and their history, and what is left to give."""
     detail = queries.case_detail(conn, case_id)
     case = detail["case"]
-    row = conn.execute(sa.select(t.customers)
-                       .where(t.customers.c.id == case["customer_id"])).first()
-    detail["customer"] = rows.customer_row(rows.customer_of(row)) if row else {
-        "id": case["customer_id"], "name": None, "tier": "standard", "locale": "en"}
+    row = conn.execute(
+        sa.select(t.customers).where(t.customers.c.id == case["customer_id"])
+    ).first()
+    detail["customer"] = (
+        rows.customer_row(rows.customer_of(row))
+        if row
+        else {"id": case["customer_id"], "name": None, "tier": "standard", "locale": "en"}
+    )
     detail["history"] = [
-        {"id": r.id, "category": r.category, "severity": r.severity, "state": r.state,
-         "opened_at": r.opened_at}
-        for r in conn.execute(sa.select(t.cases).where(
-            t.cases.c.customer_id == case["customer_id"], t.cases.c.id != case_id)
-            .order_by(t.cases.c.opened_at.desc()).limit(20))]
-    comps = list(conn.execute(sa.select(t.compensations).where(
-        t.compensations.c.customer_id == case["customer_id"],
-        t.compensations.c.status == "granted")))
+        {
+            "id": r.id,
+            "category": r.category,
+            "severity": r.severity,
+            "state": r.state,
+            "opened_at": r.opened_at,
+        }
+        for r in conn.execute(
+            sa.select(t.cases)
+            .where(t.cases.c.customer_id == case["customer_id"], t.cases.c.id != case_id)
+            .order_by(t.cases.c.opened_at.desc())
+            .limit(20)
+        )
+    ]
+    comps = list(
+        conn.execute(
+            sa.select(t.compensations).where(
+                t.compensations.c.customer_id == case["customer_id"],
+                t.compensations.c.status == "granted",
+            )
+        )
+    )
     since = now - timedelta(days=30)
     to_case = sum((r.amount for r in comps if r.case_id == case_id), Decimal(0))
-    to_customer = sum((r.amount for r in comps if r.decided_at and r.decided_at > since),
-                      Decimal(0))
-    spent_minor = conn.scalar(sa.select(t.budget_spend.c.spent_minor)
-                              .where(t.budget_spend.c.day == now.date())) or 0
+    to_customer = sum(
+        (r.amount for r in comps if r.decided_at and r.decided_at > since), Decimal(0)
+    )
+    spent_minor = (
+        conn.scalar(
+            sa.select(t.budget_spend.c.spent_minor).where(t.budget_spend.c.day == now.date())
+        )
+        or 0
+    )
     today = Decimal(spent_minor) / 100
     detail["budget"] = {
-        "per_case": {"limit": budgets.per_case, "granted": to_case,
-                     "remaining": max(budgets.per_case - to_case, Decimal(0))},
-        "per_customer_30d": {"limit": budgets.per_customer_30d, "granted": to_customer,
-                             "remaining": max(budgets.per_customer_30d - to_customer,
-                                              Decimal(0))},
-        "global_today": {"limit": budgets.global_per_day, "granted": today,
-                         "remaining": max(budgets.global_per_day - today, Decimal(0))},
+        "per_case": {
+            "limit": budgets.per_case,
+            "granted": to_case,
+            "remaining": max(budgets.per_case - to_case, Decimal(0)),
+        },
+        "per_customer_30d": {
+            "limit": budgets.per_customer_30d,
+            "granted": to_customer,
+            "remaining": max(budgets.per_customer_30d - to_customer, Decimal(0)),
+        },
+        "global_today": {
+            "limit": budgets.global_per_day,
+            "granted": today,
+            "remaining": max(budgets.global_per_day - today, Decimal(0)),
+        },
     }
     detail["budget"]["remaining"] = min(v["remaining"] for v in detail["budget"].values())
-    outbox_events = conn.execute(sa.select(t.events.c.id, t.events.c.type, t.events.c.occurred_at)
-                                 .where(t.events.c.customer_id == case["customer_id"])
-                                 .order_by(t.events.c.occurred_at.desc()).limit(30))
+    outbox_events = conn.execute(
+        sa.select(t.events.c.id, t.events.c.type, t.events.c.occurred_at)
+        .where(t.events.c.customer_id == case["customer_id"])
+        .order_by(t.events.c.occurred_at.desc())
+        .limit(30)
+    )
     detail["events"] = [dict(r._mapping) for r in outbox_events]
     return detail
 
@@ -143,22 +192,35 @@ def case_page(conn: sa.Connection, case_id: str, budgets: Budgets,
 def metrics(conn: sa.Connection, budgets: Budgets) -> dict[str, Any]:
     """The recovery numbers: the summary, the funnel, and failures by category over time."""
     figures = queries.summary(conn, budgets.global_per_day)
-    cases = list(conn.execute(sa.select(t.cases.c.acknowledged_at, t.cases.c.resolved_at,
-                                        t.cases.c.state, t.cases.c.survey_score,
-                                        t.cases.c.closed_at)))
+    cases = list(
+        conn.execute(
+            sa.select(
+                t.cases.c.acknowledged_at,
+                t.cases.c.resolved_at,
+                t.cases.c.state,
+                t.cases.c.survey_score,
+                t.cases.c.closed_at,
+            )
+        )
+    )
     figures["funnel"] = [
         {"step": "detected", "cases": len(cases)},
         {"step": "acknowledged", "cases": sum(1 for r in cases if r.acknowledged_at)},
         {"step": "resolved", "cases": sum(1 for r in cases if r.resolved_at or r.closed_at)},
-        {"step": "surveyed", "cases": sum(1 for r in cases if r.survey_score is not None
-                                          or r.state in ("followed_up",))},
+        {
+            "step": "surveyed",
+            "cases": sum(
+                1 for r in cases if r.survey_score is not None or r.state in ("followed_up",)
+            ),
+        },
         {"step": "satisfied", "cases": sum(1 for r in cases if (r.survey_score or 0) >= 4)},
     ]
     buckets: dict[str, Counter[str]] = defaultdict(Counter)
     for r in conn.execute(sa.select(t.failures.c.detected_at, t.failures.c.category)):
         buckets[r.detected_at.strftime("%Y-%m-%dT%H:00Z")][r.category] += 1
-    figures["failures_over_time"] = [{"hour": hour, "by_category": dict(buckets[hour])}
-                                     for hour in sorted(buckets)]
+    figures["failures_over_time"] = [
+        {"hour": hour, "by_category": dict(buckets[hour])} for hour in sorted(buckets)
+    ]
     return figures
 
 
@@ -166,13 +228,23 @@ def gauges(conn: sa.Connection) -> dict[str, float]:
     """Cheap current figures for Prometheus."""
     c = t.cases.c
     by_state: dict[str, int] = dict(
-        conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all())
-    waiting = conn.scalar(sa.select(sa.func.count()).select_from(t.cases)
-                          .where(c.needs_person.is_(True), c.state.in_(sorted(OPEN_STATES))))
-    pending = conn.scalar(sa.select(sa.func.count()).select_from(t.compensations)
-                          .where(t.compensations.c.status == "pending"))
-    outbox: dict[str, int] = dict(conn.execute(sa.select(t.outbox.c.status, sa.func.count())
-                               .group_by(t.outbox.c.status)).all())
+        conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all()
+    )
+    waiting = conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(t.cases)
+        .where(c.needs_person.is_(True), c.state.in_(sorted(OPEN_STATES)))
+    )
+    pending = conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(t.compensations)
+        .where(t.compensations.c.status == "pending")
+    )
+    outbox: dict[str, int] = dict(
+        conn.execute(
+            sa.select(t.outbox.c.status, sa.func.count()).group_by(t.outbox.c.status)
+        ).all()
+    )
     timers = conn.scalar(sa.select(sa.func.count()).select_from(t.timers))
     result: dict[str, float] = {f'makegood_cases{{state="{k}"}}': v for k, v in by_state.items()}
     result["makegood_cases_waiting_for_a_person"] = waiting or 0

@@ -22,8 +22,9 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
     """An engine for `url`. SQLite gets WAL and one writer at a time (BEGIN IMMEDIATE);
     PostgreSQL may be given a `schema` (its search_path), so test runs do not collide."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, json_serializer=dumps,
-                                  connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(
+            url, json_serializer=dumps, connect_args={"timeout": 30, "check_same_thread": False}
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -42,8 +43,9 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
-    return sa.create_engine(url, json_serializer=dumps, connect_args=connect_args,
-                            pool_pre_ping=True)
+    return sa.create_engine(
+        url, json_serializer=dumps, connect_args=connect_args, pool_pre_ping=True
+    )
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

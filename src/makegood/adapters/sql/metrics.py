@@ -67,59 +67,119 @@ class _Data:
 
 def _load(c: sa.Connection, s: MetricSettings, progress: Progress) -> _Data:
     f, k, p, e = t.failures, t.cases, t.compensations, t.events
-    failures = list(c.execute(sa.select(
-        f.c.id, f.c.customer_id, f.c.subject_id, f.c.case_id, f.c.type, f.c.category,
-        f.c.severity, f.c.occurred_at, f.c.detected_at, f.c.evidence).order_by(f.c.occurred_at)))
+    failures = list(
+        c.execute(
+            sa.select(
+                f.c.id,
+                f.c.customer_id,
+                f.c.subject_id,
+                f.c.case_id,
+                f.c.type,
+                f.c.category,
+                f.c.severity,
+                f.c.occurred_at,
+                f.c.detected_at,
+                f.c.evidence,
+            ).order_by(f.c.occurred_at)
+        )
+    )
     progress("failures", 0.1)
-    cases = {r.id: r for r in c.execute(sa.select(
-        k.c.id, k.c.customer_id, k.c.opened_at, k.c.acknowledged_at, k.c.resolved_at,
-        k.c.experiment))}
-    comps = list(c.execute(sa.select(p.c.case_id, p.c.customer_id, p.c.failure_id, p.c.kind,
-                                     p.c.amount, p.c.status)))
+    cases = {
+        r.id: r
+        for r in c.execute(
+            sa.select(
+                k.c.id,
+                k.c.customer_id,
+                k.c.opened_at,
+                k.c.acknowledged_at,
+                k.c.resolved_at,
+                k.c.experiment,
+            )
+        )
+    }
+    comps = list(
+        c.execute(
+            sa.select(
+                p.c.case_id, p.c.customer_id, p.c.failure_id, p.c.kind, p.c.amount, p.c.status
+            )
+        )
+    )
     tiers = {r.id: r.tier for r in c.execute(sa.select(t.customers.c.id, t.customers.c.tier))}
     progress("cases", 0.25)
-    subjects = {r.id: (r.attributes or {}, _first_seen(r.seen))
-                for r in c.execute(sa.select(t.subjects.c.id, t.subjects.c.attributes,
-                                             t.subjects.c.seen))}
+    subjects = {
+        r.id: (r.attributes or {}, _first_seen(r.seen))
+        for r in c.execute(sa.select(t.subjects.c.id, t.subjects.c.attributes, t.subjects.c.seen))
+    }
     progress("subjects", 0.4)
-    followed = {r.case_id for r in c.execute(
-        sa.select(t.timeline.c.case_id).where(
-            t.timeline.c.kind == "state_changed",
-            t.timeline.c.data["to"].as_string() == "followed_up"))}
+    followed = {
+        r.case_id
+        for r in c.execute(
+            sa.select(t.timeline.c.case_id).where(
+                t.timeline.c.kind == "state_changed",
+                t.timeline.c.data["to"].as_string() == "followed_up",
+            )
+        )
+    }
     answers: dict[str, tuple[str, int]] = {}
-    for r in c.execute(sa.select(e.c.customer_id, e.c.attributes)
-                       .where(e.c.type == "survey.answered").order_by(e.c.occurred_at)):
+    for r in c.execute(
+        sa.select(e.c.customer_id, e.c.attributes)
+        .where(e.c.type == "survey.answered")
+        .order_by(e.c.occurred_at)
+    ):
         case = cases.get(str((r.attributes or {}).get("case_id")))
         score = (r.attributes or {}).get("score")
         if case is not None and case.customer_id == r.customer_id and isinstance(score, int):
             answers[case.id] = (str(r.attributes.get("kind") or "csat"), score)
     progress("surveys", 0.55)
     purchases: dict[str, list[datetime]] = defaultdict(list)
-    for customer_id, at in c.execute(sa.select(e.c.customer_id, e.c.occurred_at)
-                                     .where(e.c.type.in_(s.repurchase_types))
-                                     .order_by(e.c.occurred_at)):
+    for customer_id, at in c.execute(
+        sa.select(e.c.customer_id, e.c.occurred_at)
+        .where(e.c.type.in_(s.repurchase_types))
+        .order_by(e.c.occurred_at)
+    ):
         purchases[customer_id].append(at)
-    anchors = {r[0]: _aware(r[1]) for r in c.execute(
-        sa.select(e.c.customer_id, sa.func.min(e.c.occurred_at))
-        .where(e.c.type.in_(s.anchor_types + s.repurchase_types)).group_by(e.c.customer_id))}
+    anchors = {
+        r[0]: _aware(r[1])
+        for r in c.execute(
+            sa.select(e.c.customer_id, sa.func.min(e.c.occurred_at))
+            .where(e.c.type.in_(s.anchor_types + s.repurchase_types))
+            .group_by(e.c.customer_id)
+        )
+    }
     observed_until = c.scalar(sa.select(sa.func.max(e.c.occurred_at)))
-    spend = {str(r.day): Decimal(r.spent_minor) / 100
-             for r in c.execute(sa.select(t.budget_spend).order_by(t.budget_spend.c.day))}
+    spend = {
+        str(r.day): Decimal(r.spent_minor) / 100
+        for r in c.execute(sa.select(t.budget_spend).order_by(t.budget_spend.c.day))
+    }
     progress("events", 0.7)
-    return _Data(failures, cases, [r for r in comps if r.status == "granted"],
-                 [r for r in comps if r.status == "pending"], tiers, subjects, followed,
-                 answers, dict(purchases), anchors, spend,
-                 _aware(observed_until) if observed_until else None)
+    return _Data(
+        failures,
+        cases,
+        [r for r in comps if r.status == "granted"],
+        [r for r in comps if r.status == "pending"],
+        tiers,
+        subjects,
+        followed,
+        answers,
+        dict(purchases),
+        anchors,
+        spend,
+        _aware(observed_until) if observed_until else None,
+    )
 
 
-def recovery_metrics(c: sa.Connection, settings: MetricSettings,
-                     progress: Progress | None = None) -> dict[str, Any]:
+def recovery_metrics(
+    c: sa.Connection, settings: MetricSettings, progress: Progress | None = None
+) -> dict[str, Any]:
     """Every figure of the recovery report. Precondition: one read transaction (`c`)."""
     step = progress or (lambda _name, _share: None)
     data = _load(c, settings, step)
     keys = settings.keys if settings.keys is not None else _discover_keys(data)
-    satisfied = {case_id for case_id, (kind, score) in data.answers.items()
-                 if score >= (settings.easy_at if kind == "ces" else settings.satisfied_at)}
+    satisfied = {
+        case_id
+        for case_id, (kind, score) in data.answers.items()
+        if score >= (settings.easy_at if kind == "ces" else settings.satisfied_at)
+    }
     figures = {
         "period": _period(data),
         "funnel": _funnel(data, satisfied),
@@ -139,9 +199,14 @@ def recovery_metrics(c: sa.Connection, settings: MetricSettings,
 def _period(d: _Data) -> dict[str, Any]:
     first = d.failures[0].occurred_at if d.failures else None
     last = d.failures[-1].occurred_at if d.failures else None
-    return {"first_failure": first, "last_failure": last, "observed_until": d.observed_until,
-            "failures": len(d.failures), "cases": len(d.cases),
-            "customers_failed": len({r.customer_id for r in d.failures})}
+    return {
+        "first_failure": first,
+        "last_failure": last,
+        "observed_until": d.observed_until,
+        "failures": len(d.failures),
+        "cases": len(d.cases),
+        "customers_failed": len({r.customer_id for r in d.failures}),
+    }
 
 
 def _funnel(d: _Data, satisfied: set[str]) -> dict[str, Any]:
@@ -155,20 +220,28 @@ def _funnel(d: _Data, satisfied: set[str]) -> dict[str, Any]:
         ("satisfied", len(satisfied)),
     ]
     total = len(d.cases)
-    return {"unit": "cases", "failures": len(d.failures),
-            "stages": [{"stage": name, "count": n, "share": round(n / total, 4) if total else None}
-                       for name, n in stages]}
+    return {
+        "unit": "cases",
+        "failures": len(d.failures),
+        "stages": [
+            {"stage": name, "count": n, "share": round(n / total, 4) if total else None}
+            for name, n in stages
+        ],
+    }
 
 
 def _timings(d: _Data) -> dict[str, Any]:
     cases = d.cases.values()
     return {
-        "detect": stats.percentiles([(r.detected_at - r.occurred_at).total_seconds()
-                                     for r in d.failures]),
-        "acknowledge": stats.percentiles([(r.acknowledged_at - r.opened_at).total_seconds()
-                                          for r in cases if r.acknowledged_at]),
-        "resolve": stats.percentiles([(r.resolved_at - r.opened_at).total_seconds()
-                                      for r in cases if r.resolved_at]),
+        "detect": stats.percentiles(
+            [(r.detected_at - r.occurred_at).total_seconds() for r in d.failures]
+        ),
+        "acknowledge": stats.percentiles(
+            [(r.acknowledged_at - r.opened_at).total_seconds() for r in cases if r.acknowledged_at]
+        ),
+        "resolve": stats.percentiles(
+            [(r.resolved_at - r.opened_at).total_seconds() for r in cases if r.resolved_at]
+        ),
     }
 
 
@@ -178,27 +251,38 @@ def _satisfaction(d: _Data, s: MetricSettings) -> dict[str, Any]:
     return {
         "followed_up": len(d.followed_up & d.cases.keys()),
         "answered": len(d.answers),
-        "csat": {"satisfied_at": s.satisfied_at,
-                 "satisfied": stats.proportion(sum(1 for x in csat if x >= s.satisfied_at),
-                                               len(csat)).as_dict(),
-                 "mean": round(statistics.fmean(csat), 2) if csat else None},
-        "ces": {"easy_at": s.easy_at,
-                "easy": stats.proportion(sum(1 for x in ces if x >= s.easy_at),
-                                         len(ces)).as_dict(),
-                "mean": round(statistics.fmean(ces), 2) if ces else None},
+        "csat": {
+            "satisfied_at": s.satisfied_at,
+            "satisfied": stats.proportion(
+                sum(1 for x in csat if x >= s.satisfied_at), len(csat)
+            ).as_dict(),
+            "mean": round(statistics.fmean(csat), 2) if csat else None,
+        },
+        "ces": {
+            "easy_at": s.easy_at,
+            "easy": stats.proportion(sum(1 for x in ces if x >= s.easy_at), len(ces)).as_dict(),
+            "mean": round(statistics.fmean(ces), 2) if ces else None,
+        },
     }
 
 
 def _spend(d: _Data, s: MetricSettings) -> dict[str, Any]:
     by_failure = {r.id: r for r in d.failures}
-    groups: dict[str, Counter[str]] = {"category": Counter(), "severity": Counter(),
-                                       "tier": Counter(), "kind": Counter()}
+    groups: dict[str, Counter[str]] = {
+        "category": Counter(),
+        "severity": Counter(),
+        "tier": Counter(),
+        "kind": Counter(),
+    }
     sums: dict[str, dict[str, Decimal]] = {name: defaultdict(Decimal) for name in groups}
     for r in d.granted:
         failure = by_failure.get(r.failure_id)
-        labels = {"category": failure.category if failure else "unknown",
-                  "severity": failure.severity if failure else "unknown",
-                  "tier": d.tiers.get(r.customer_id, "unknown"), "kind": r.kind}
+        labels = {
+            "category": failure.category if failure else "unknown",
+            "severity": failure.severity if failure else "unknown",
+            "tier": d.tiers.get(r.customer_id, "unknown"),
+            "kind": r.kind,
+        }
         for name, label in labels.items():
             groups[name][label] += 1
             sums[name][label] += r.amount
@@ -206,18 +290,33 @@ def _spend(d: _Data, s: MetricSettings) -> dict[str, Any]:
     days = sorted(d.spend_by_day)
     budget = s.budget_per_day * len(days)
     return {
-        "granted": money(total), "compensations": len(d.granted),
-        "budget_per_day": money(s.budget_per_day), "days": len(days),
+        "granted": money(total),
+        "compensations": len(d.granted),
+        "budget_per_day": money(s.budget_per_day),
+        "days": len(days),
         "budget": money(budget),
         "share_of_budget": round(float(total / budget), 4) if budget else None,
-        "by_day": [{"day": day, "spent": money(d.spend_by_day[day]),
-                    "share": round(float(d.spend_by_day[day] / s.budget_per_day), 4)
-                    if s.budget_per_day else None} for day in days],
-        **{f"by_{name}": [{"key": key, "count": groups[name][key], "amount": money(amount)}
-                          for key, amount in sorted(sums[name].items(), key=lambda kv: -kv[1])]
-           for name in groups},
-        "pending": {"count": len(d.pending),
-                    "amount": money(sum((r.amount for r in d.pending), Decimal(0)))},
+        "by_day": [
+            {
+                "day": day,
+                "spent": money(d.spend_by_day[day]),
+                "share": round(float(d.spend_by_day[day] / s.budget_per_day), 4)
+                if s.budget_per_day
+                else None,
+            }
+            for day in days
+        ],
+        **{
+            f"by_{name}": [
+                {"key": key, "count": groups[name][key], "amount": money(amount)}
+                for key, amount in sorted(sums[name].items(), key=lambda kv: -kv[1])
+            ]
+            for name in groups
+        },
+        "pending": {
+            "count": len(d.pending),
+            "amount": money(sum((r.amount for r in d.pending), Decimal(0))),
+        },
     }
 
 
@@ -232,8 +331,10 @@ def _value_of(d: _Data, failure: Any, *, key: str) -> str | None:
 def _paretos(d: _Data, keys: Iterable[str], limit: int) -> dict[str, Any]:
     end = d.failures[-1].occurred_at if d.failures else None
     labels: dict[str, Callable[[Any], str | None]] = {
-        "type": lambda r: r.type, "category": lambda r: r.category,
-        "severity": lambda r: r.severity}
+        "type": lambda r: r.type,
+        "category": lambda r: r.category,
+        "severity": lambda r: r.severity,
+    }
     for key in keys:
         labels[key] = partial(_value_of, d, key=key)
     tables: dict[str, Any] = {}
@@ -253,8 +354,11 @@ def _paretos(d: _Data, keys: Iterable[str], limit: int) -> dict[str, Any]:
         rows = stats.pareto(total, limit)
         for row in rows:
             key_ = str(row["key"])
-            row.update(this_week=this_week[key_], last_week=last_week[key_],
-                       change=stats.change(this_week[key_], last_week[key_]))
+            row.update(
+                this_week=this_week[key_],
+                last_week=last_week[key_],
+                change=stats.change(this_week[key_], last_week[key_]),
+            )
         tables[name] = {"rows": rows, "total": sum(total.values()), "keys": len(total)}
     return tables
 
@@ -283,10 +387,16 @@ def _hot_spots(d: _Data, keys: Iterable[str]) -> dict[str, Any]:
             test = stats.two_proportion_z(x1, n1, x2, n2)
             if test is None or x1 < MIN_HOT_FAILURES or test[0] <= 0 or test[1] / 2 >= 0.05:
                 continue
-            rows.append({"key": key, "value": value,
-                         "now": stats.proportion(x1, n1).as_dict(),
-                         "before": stats.proportion(x2, n2).as_dict(),
-                         "z": round(test[0], 3), "p": round(test[1] / 2, 5)})
+            rows.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "now": stats.proportion(x1, n1).as_dict(),
+                    "before": stats.proportion(x2, n2).as_dict(),
+                    "z": round(test[0], 3),
+                    "p": round(test[1] / 2, 5),
+                }
+            )
     rows.sort(key=lambda r: -float(r["z"]))
     return {"window_s": window.total_seconds(), "rows": rows}
 
@@ -305,38 +415,58 @@ def _paradox(d: _Data, s: MetricSettings, satisfied: set[str]) -> dict[str, Any]
     groups: dict[str, list[bool]] = {"recovered": [], "not_recovered": [], "never_failed": []}
     truncated = 0
     for customer_id, anchor in {**d.anchors, **first}.items():
-        group = ("never_failed" if customer_id not in first else
-                 "recovered" if customer_id in recovered else "not_recovered")
+        group = (
+            "never_failed"
+            if customer_id not in first
+            else "recovered"
+            if customer_id in recovered
+            else "not_recovered"
+        )
         groups[group].append(_bought_within(d, customer_id, anchor, s.repurchase_window))
         if d.observed_until and anchor + s.repurchase_window > d.observed_until:
             truncated += 1
     counts = {name: (sum(v), len(v)) for name, v in groups.items()}
     comparisons = []
-    for a, b in (("recovered", "not_recovered"), ("recovered", "never_failed"),
-                 ("not_recovered", "never_failed")):
+    for a, b in (
+        ("recovered", "not_recovered"),
+        ("recovered", "never_failed"),
+        ("not_recovered", "never_failed"),
+    ):
         diff = stats.difference(*counts[a], *counts[b])
-        comparisons.append({"a": a, "b": b,
-                            "difference": diff.as_dict() if diff else None,
-                            "verdict": _verdict(a, b, diff, counts[a][1], counts[b][1])})
-    return {"window_days": s.repurchase_window.total_seconds() / 86400,
-            "repurchase_types": list(s.repurchase_types),
-            "groups": {name: stats.proportion(*counts[name]).as_dict() for name in groups},
-            "comparisons": comparisons, "truncated_windows": truncated,
-            "observed_until": d.observed_until}
+        comparisons.append(
+            {
+                "a": a,
+                "b": b,
+                "difference": diff.as_dict() if diff else None,
+                "verdict": _verdict(a, b, diff, counts[a][1], counts[b][1]),
+            }
+        )
+    return {
+        "window_days": s.repurchase_window.total_seconds() / 86400,
+        "repurchase_types": list(s.repurchase_types),
+        "groups": {name: stats.proportion(*counts[name]).as_dict() for name in groups},
+        "comparisons": comparisons,
+        "truncated_windows": truncated,
+        "observed_until": d.observed_until,
+    }
 
 
 def _verdict(a: str, b: str, diff: stats.Difference | None, na: int, nb: int) -> str:
-    names = {"recovered": "recovered customers", "not_recovered": "unrecovered customers",
-             "never_failed": "customers never failed"}
+    names = {
+        "recovered": "recovered customers",
+        "not_recovered": "unrecovered customers",
+        "never_failed": "customers never failed",
+    }
     if diff is None or min(na, nb) < 10:
         return f"Too few customers to compare {names[a]} with {names[b]}."
     interval = f"{100 * diff.low:+.1f} to {100 * diff.high:+.1f} points"
     if not diff.clear:
-        return (f"The data cannot tell {names[a]} and {names[b]} apart "
-                f"(95 % interval {interval}).")
+        return f"The data cannot tell {names[a]} and {names[b]} apart (95 % interval {interval})."
     word = "more" if diff.difference > 0 else "less"
-    return (f"{names[a].capitalize()} bought again {word} often than {names[b]} "
-            f"({100 * diff.difference:+.1f} points, 95 % interval {interval}).")
+    return (
+        f"{names[a].capitalize()} bought again {word} often than {names[b]} "
+        f"({100 * diff.difference:+.1f} points, 95 % interval {interval})."
+    )
 
 
 def _experiments(d: _Data, s: MetricSettings, satisfied: set[str]) -> list[dict[str, Any]]:
@@ -353,26 +483,38 @@ def _experiments(d: _Data, s: MetricSettings, satisfied: set[str]) -> list[dict[
         for arm, cases in sorted(arms[name].items()):
             spent = sum((cost[c.id] for c in cases), Decimal(0))
             answered = [c for c in cases if c.id in d.answers]
-            bought = sum(_bought_within(d, c.customer_id, c.opened_at, s.repurchase_window)
-                         for c in cases)
-            rows[arm] = {"arm": arm, "cases": len(cases), "cost": money(spent),
-                         "cost_per_case": money(spent / len(cases)),
-                         "satisfied": stats.proportion(
-                             sum(1 for c in answered if c.id in satisfied), len(answered)),
-                         "repurchase": stats.proportion(bought, len(cases))}
+            bought = sum(
+                _bought_within(d, c.customer_id, c.opened_at, s.repurchase_window) for c in cases
+            )
+            rows[arm] = {
+                "arm": arm,
+                "cases": len(cases),
+                "cost": money(spent),
+                "cost_per_case": money(spent / len(cases)),
+                "satisfied": stats.proportion(
+                    sum(1 for c in answered if c.id in satisfied), len(answered)
+                ),
+                "repurchase": stats.proportion(bought, len(cases)),
+            }
         control = s.controls.get(name) or next(
             (a for a in ("control", "holdout") if a in rows),
-            min(rows, key=lambda a: (Decimal(rows[a]["cost_per_case"]), a)))
+            min(rows, key=lambda a: (Decimal(rows[a]["cost_per_case"]), a)),
+        )
         base = rows[control]
         for row in rows.values():
             for measure in ("satisfied", "repurchase"):
                 mine, ref = row[measure], base[measure]
                 diff = stats.difference(mine.successes, mine.n, ref.successes, ref.n)
                 test = stats.two_proportion_z(mine.successes, mine.n, ref.successes, ref.n)
-                row[f"{measure}_vs_control"] = None if row["arm"] == control else {
-                    "difference": diff.as_dict() if diff else None,
-                    "z": round(test[0], 3) if test else None,
-                    "p": round(test[1], 5) if test else None}
+                row[f"{measure}_vs_control"] = (
+                    None
+                    if row["arm"] == control
+                    else {
+                        "difference": diff.as_dict() if diff else None,
+                        "z": round(test[0], 3) if test else None,
+                        "p": round(test[1], 5) if test else None,
+                    }
+                )
         for row in rows.values():
             row["satisfied"] = row["satisfied"].as_dict()
             row["repurchase"] = row["repurchase"].as_dict()
@@ -389,8 +531,11 @@ def _discover_keys(d: _Data, most: int = 500) -> tuple[str, ...]:
         for key, value in attributes.items():
             if isinstance(value, str) and len(values[key]) <= most:
                 values[key].add(value)
-    return tuple(sorted(k for k, v in values.items()
-                        if 2 <= len(v) <= most and not any(_numeric(x) for x in v)))
+    return tuple(
+        sorted(
+            k for k, v in values.items() if 2 <= len(v) <= most and not any(_numeric(x) for x in v)
+        )
+    )
 
 
 def _numeric(text: str) -> bool:

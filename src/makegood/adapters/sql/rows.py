@@ -20,19 +20,40 @@ from makegood.domain.model import (
 
 
 def customer_row(c: Customer) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "locale": c.locale,
-            "tier": c.tier, "lifetime_value": Decimal(c.lifetime_value), "channel": c.channel,
-            "attributes": jsonable(c.attributes)}
+    return {
+        "id": c.id,
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "locale": c.locale,
+        "tier": c.tier,
+        "lifetime_value": Decimal(c.lifetime_value),
+        "channel": c.channel,
+        "attributes": jsonable(c.attributes),
+    }
 
 
 def customer_of(r: Any) -> Customer:
-    return Customer(r.id, r.name, r.email, r.phone, r.locale, r.tier, r.lifetime_value,
-                    r.channel, dict(r.attributes))
+    return Customer(
+        r.id,
+        r.name,
+        r.email,
+        r.phone,
+        r.locale,
+        r.tier,
+        r.lifetime_value,
+        r.channel,
+        dict(r.attributes),
+    )
 
 
 def subject_row(s: Subject) -> dict[str, Any]:
-    return {"id": s.id, "customer_id": s.customer_id, "attributes": jsonable(s.attributes),
-            "seen": {k: v.isoformat() for k, v in s.seen.items()}}
+    return {
+        "id": s.id,
+        "customer_id": s.customer_id,
+        "attributes": jsonable(s.attributes),
+        "seen": {k: v.isoformat() for k, v in s.seen.items()},
+    }
 
 
 def subject_of(r: Any) -> Subject:
@@ -47,18 +68,42 @@ def subject_of(r: Any) -> Subject:
 
 
 def timer_row(t: Timer) -> dict[str, Any]:
-    return {"key": t.key, "due_at": t.due_at, "kind": t.kind, "customer_id": t.customer_id,
-            "subject_id": t.subject_id, "case_id": t.case_id, "data": jsonable(t.data)}
+    return {
+        "key": t.key,
+        "due_at": t.due_at,
+        "kind": t.kind,
+        "customer_id": t.customer_id,
+        "subject_id": t.subject_id,
+        "case_id": t.case_id,
+        "data": jsonable(t.data),
+    }
 
 
 def timer_of(r: Any) -> Timer:
     return Timer(r.key, r.due_at, r.kind, r.customer_id, r.subject_id, r.case_id, dict(r.data))
 
 
-CASE_FIELDS = ("id", "customer_id", "subject_key", "state", "severity", "category", "opened_at",
-               "updated_at", "needs_person", "owner", "collaborators", "sla_due_at",
-               "acknowledged_at", "resolved_at", "closed_at", "survey_score", "reopened",
-               "follow_up", "experiment")
+CASE_FIELDS = (
+    "id",
+    "customer_id",
+    "subject_key",
+    "state",
+    "severity",
+    "category",
+    "opened_at",
+    "updated_at",
+    "needs_person",
+    "owner",
+    "collaborators",
+    "sla_due_at",
+    "acknowledged_at",
+    "resolved_at",
+    "closed_at",
+    "survey_score",
+    "reopened",
+    "follow_up",
+    "experiment",
+)
 
 
 def case_row(c: Case) -> dict[str, Any]:
@@ -72,9 +117,23 @@ def case_of(r: Any) -> Case:
     return Case(**values)
 
 
-FAILURE_FIELDS = ("id", "key", "detector", "customer_id", "subject_id", "case_id", "type",
-                  "category", "severity", "occurred_at", "detected_at", "evidence",
-                  "lateness_s", "resolved_at", "playbook")
+FAILURE_FIELDS = (
+    "id",
+    "key",
+    "detector",
+    "customer_id",
+    "subject_id",
+    "case_id",
+    "type",
+    "category",
+    "severity",
+    "occurred_at",
+    "detected_at",
+    "evidence",
+    "lateness_s",
+    "resolved_at",
+    "playbook",
+)
 
 
 def failure_row(f: Failure) -> dict[str, Any]:
@@ -89,9 +148,24 @@ def failure_of(r: Any) -> Failure:
     return Failure(**values)
 
 
-COMPENSATION_FIELDS = ("id", "key", "case_id", "customer_id", "failure_id", "kind", "amount",
-                       "currency", "status", "required_role", "reason", "created_at",
-                       "decided_at", "decided_by", "code", "expires_at")
+COMPENSATION_FIELDS = (
+    "id",
+    "key",
+    "case_id",
+    "customer_id",
+    "failure_id",
+    "kind",
+    "amount",
+    "currency",
+    "status",
+    "required_role",
+    "reason",
+    "created_at",
+    "decided_at",
+    "decided_by",
+    "code",
+    "expires_at",
+)
 
 
 def compensation_row(c: Compensation) -> dict[str, Any]:
@@ -102,9 +176,23 @@ def compensation_of(r: Any) -> Compensation:
     return Compensation(**{name: getattr(r, name) for name in COMPENSATION_FIELDS})
 
 
-OUTBOX_FIELDS = ("id", "key", "case_id", "customer_id", "channel", "template", "locale",
-                 "recipient", "context", "created_at", "status", "attempts", "next_attempt_at",
-                 "last_error", "sent_at")
+OUTBOX_FIELDS = (
+    "id",
+    "key",
+    "case_id",
+    "customer_id",
+    "channel",
+    "template",
+    "locale",
+    "recipient",
+    "context",
+    "created_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "sent_at",
+)
 
 
 def outbox_row(o: OutboxMessage) -> dict[str, Any]:
@@ -118,8 +206,22 @@ def outbox_of(r: Any) -> OutboxMessage:
     return OutboxMessage(**{name: getattr(r, name) for name in OUTBOX_FIELDS})
 
 
-INCIDENT_FIELDS = ("id", "spec", "key", "status", "first_at", "last_at", "declared_at",
-                   "resolved_at", "signals", "affected", "stage", "source", "messages", "spent")
+INCIDENT_FIELDS = (
+    "id",
+    "spec",
+    "key",
+    "status",
+    "first_at",
+    "last_at",
+    "declared_at",
+    "resolved_at",
+    "signals",
+    "affected",
+    "stage",
+    "source",
+    "messages",
+    "spent",
+)
 
 
 def incident_row(i: Incident) -> dict[str, Any]:

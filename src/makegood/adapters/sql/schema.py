@@ -56,7 +56,8 @@ def _at(name: str, **kw: Any) -> sa.Column[datetime]:
 
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("type", sa.String(100), nullable=False),
     _at("occurred_at", nullable=False),
@@ -67,7 +68,8 @@ events = sa.Table(
 )
 
 quarantine = sa.Table(
-    "quarantine", metadata,
+    "quarantine",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     _at("received_at", nullable=False),
     sa.Column("source", sa.String(300), nullable=False),
@@ -79,7 +81,8 @@ quarantine = sa.Table(
 )
 
 customers = sa.Table(
-    "customers", metadata,
+    "customers",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("name", sa.String(300)),
     sa.Column("email", sa.String(320)),
@@ -92,7 +95,8 @@ customers = sa.Table(
 )
 
 subjects = sa.Table(
-    "subjects", metadata,
+    "subjects",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("customer_id", Id, nullable=False, index=True),
     sa.Column("attributes", Json, nullable=False),
@@ -100,7 +104,8 @@ subjects = sa.Table(
 )
 
 timers = sa.Table(
-    "timers", metadata,
+    "timers",
+    metadata,
     sa.Column("key", sa.String(400), primary_key=True),
     _at("due_at", nullable=False, index=True),
     sa.Column("kind", sa.String(30), nullable=False),
@@ -111,7 +116,8 @@ timers = sa.Table(
 )
 
 cases = sa.Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("customer_id", Id, nullable=False),
     sa.Column("subject_key", Id, nullable=False),
@@ -135,7 +141,8 @@ cases = sa.Table(
 )
 
 failures = sa.Table(
-    "failures", metadata,
+    "failures",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("key", sa.String(400), nullable=False, unique=True),
     sa.Column("detector", sa.String(100), nullable=False),
@@ -154,7 +161,8 @@ failures = sa.Table(
 )
 
 timeline = sa.Table(
-    "timeline", metadata,
+    "timeline",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", Id, nullable=False, index=True),
     _at("at", nullable=False),
@@ -164,7 +172,8 @@ timeline = sa.Table(
 )
 
 outbox = sa.Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("key", sa.String(400), nullable=False, unique=True),
     sa.Column("case_id", Id, index=True),
@@ -183,7 +192,8 @@ outbox = sa.Table(
 )
 
 compensations = sa.Table(
-    "compensations", metadata,
+    "compensations",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("key", sa.String(400), nullable=False, unique=True),
     sa.Column("case_id", Id, nullable=False, index=True),
@@ -203,19 +213,22 @@ compensations = sa.Table(
 )
 
 budget_spend = sa.Table(
-    "budget_spend", metadata,
+    "budget_spend",
+    metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("spent_minor", sa.BigInteger, nullable=False),
 )
 
 engine_state = sa.Table(
-    "engine_state", metadata,
+    "engine_state",
+    metadata,
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 
 api_tokens = sa.Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
@@ -225,7 +238,8 @@ api_tokens = sa.Table(
 )
 
 incidents = sa.Table(
-    "incidents", metadata,
+    "incidents",
+    metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("spec", sa.String(100), nullable=False),
     sa.Column("key", sa.String(300), nullable=False),

@@ -30,18 +30,24 @@ from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot
 
 _LIVE_INCIDENTS = sa.select(t.incidents).where(
-    sa.or_(t.incidents.c.status == "open",
-           sa.and_(t.incidents.c.status == "forming",
-                   t.incidents.c.last_at > sa.bindparam("since")),
-           sa.and_(t.incidents.c.status == "resolved",  # for the cool-down
-                   t.incidents.c.resolved_at > sa.bindparam("since"))))
-_LOCK_CUSTOMERS = (sa.select(t.customers.c.id)
-                   .where(t.customers.c.id.in_(sa.bindparam("values", expanding=True)))
-                   .order_by(t.customers.c.id).with_for_update())
+    sa.or_(
+        t.incidents.c.status == "open",
+        sa.and_(t.incidents.c.status == "forming", t.incidents.c.last_at > sa.bindparam("since")),
+        sa.and_(
+            t.incidents.c.status == "resolved",  # for the cool-down
+            t.incidents.c.resolved_at > sa.bindparam("since"),
+        ),
+    )
+)
+_LOCK_CUSTOMERS = (
+    sa.select(t.customers.c.id)
+    .where(t.customers.c.id.in_(sa.bindparam("values", expanding=True)))
+    .order_by(t.customers.c.id)
+    .with_for_update()
+)
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
-_KNOWN = sa.select(t.events.c.id).where(
-    t.events.c.id.in_(sa.bindparam("values", expanding=True)))
+_KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -67,10 +73,11 @@ def _select_in(table: sa.Table, column: str) -> Any:
     return sa.select(table).where(table.c[column].in_(sa.bindparam("values", expanding=True)))
 
 
-_MESSAGES = (sa.select(t.outbox.c.customer_id, t.outbox.c.created_at)
-             .where(t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True)),
-                    t.outbox.c.created_at >= sa.bindparam("start"),
-                    t.outbox.c.channel != ACTION))
+_MESSAGES = sa.select(t.outbox.c.customer_id, t.outbox.c.created_at).where(
+    t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True)),
+    t.outbox.c.created_at >= sa.bindparam("start"),
+    t.outbox.c.channel != ACTION,
+)
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite datetimes
@@ -97,8 +104,9 @@ def _sqlite_raw(statement: Any) -> tuple[str, tuple[tuple[str, Callable[[Any], A
     """SQL text and per-parameter converters, so a batch goes straight to executemany."""
     compiled = statement.compile(dialect=sqlite.dialect())
     table = statement.table
-    return compiled.string, tuple((name, _sqlite_value(table.c[name]))
-                                  for name in compiled.positiontup)
+    return compiled.string, tuple(
+        (name, _sqlite_value(table.c[name])) for name in compiled.positiontup
+    )
 
 
 class SqlSession:
@@ -125,8 +133,9 @@ class SqlSession:
             self.c.execute(statement, items)
             return
         sql, params = _sqlite_raw(statement)
-        self.c.exec_driver_sql(sql, [tuple(convert(item[name]) for name, convert in params)
-                                     for item in items])
+        self.c.exec_driver_sql(
+            sql, [tuple(convert(item[name]) for name, convert in params) for item in items]
+        )
 
     def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
         found: list[Any] = []
@@ -143,17 +152,40 @@ class SqlSession:
         return known
 
     def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
-        self.insert_new(t.events, [
-            {"id": e.id, "type": e.type, "occurred_at": e.occurred_at, "customer_id": e.customer_id,
-             "subject_id": e.subject_id, "attributes": jsonable(e.attributes),
-             "received_at": received_at} for e in events], "id")
+        self.insert_new(
+            t.events,
+            [
+                {
+                    "id": e.id,
+                    "type": e.type,
+                    "occurred_at": e.occurred_at,
+                    "customer_id": e.customer_id,
+                    "subject_id": e.subject_id,
+                    "attributes": jsonable(e.attributes),
+                    "received_at": received_at,
+                }
+                for e in events
+            ],
+            "id",
+        )
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         if items:
-            self.c.execute(sa.insert(t.quarantine), [
-                {"received_at": received_at, "source": q.source, "line": q.line,
-                 "event_id": q.event_id, "field": q.field, "reason": q.reason, "raw": q.raw}
-                for q in items])
+            self.c.execute(
+                sa.insert(t.quarantine),
+                [
+                    {
+                        "received_at": received_at,
+                        "source": q.source,
+                        "line": q.line,
+                        "event_id": q.event_id,
+                        "field": q.field,
+                        "reason": q.reason,
+                        "raw": q.raw,
+                    }
+                    for q in items
+                ],
+            )
 
     def get_value(self, name: str) -> str | None:
         return self.c.scalar(sa.select(t.engine_state.c.value).where(t.engine_state.c.name == name))
@@ -167,24 +199,38 @@ class SqlSession:
         return None if row is None else rows.incident_of(row)
 
     def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:
-        query = (sa.select(t.subjects.c.id, t.subjects.c.customer_id, t.subjects.c.seen)
-                 .where(t.subjects.c.attributes[attribute].as_string() == value))
-        return [(r.customer_id, r.id) for r in self.c.execute(query)
-                if not ({"order.delivered", "order.cancelled"} & set(r.seen))]
+        query = sa.select(t.subjects.c.id, t.subjects.c.customer_id, t.subjects.c.seen).where(
+            t.subjects.c.attributes[attribute].as_string() == value
+        )
+        return [
+            (r.customer_id, r.id)
+            for r in self.c.execute(query)
+            if not ({"order.delivered", "order.cancelled"} & set(r.seen))
+        ]
 
     def next_timer_due(self) -> datetime | None:
         due: datetime | None = self.c.scalar(_NEXT_DUE)
         return due
 
     def due_timers(self, until: datetime, limit: int) -> list[Timer]:
-        query = (sa.select(t.timers).where(t.timers.c.due_at <= until)
-                 .order_by(t.timers.c.due_at, t.timers.c.key).limit(limit))
+        query = (
+            sa.select(t.timers)
+            .where(t.timers.c.due_at <= until)
+            .order_by(t.timers.c.due_at, t.timers.c.key)
+            .limit(limit)
+        )
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
         return [rows.timer_of(r) for r in self.c.execute(query)]
 
-    def load(self, customer_ids: Collection[str], subject_ids: Collection[str],
-             case_ids: Collection[str], since: datetime, days: Collection[date]) -> Snapshot:
+    def load(
+        self,
+        customer_ids: Collection[str],
+        subject_ids: Collection[str],
+        case_ids: Collection[str],
+        since: datetime,
+        days: Collection[date],
+    ) -> Snapshot:
         snap = Snapshot()
         customer_ids = set(customer_ids)
         for r in self._where_in(t.cases, "id", case_ids):
@@ -197,8 +243,9 @@ class SqlSession:
             snap.customers[r.id] = rows.customer_of(r)
         for r in self._where_in(t.cases, "customer_id", customer_ids):
             snap.cases[r.id] = rows.case_of(r)
-        subject_ids = set(subject_ids) | {c.subject_key for c in snap.cases.values()
-                                          if c.subject_key}
+        subject_ids = set(subject_ids) | {
+            c.subject_key for c in snap.cases.values() if c.subject_key
+        }
         for r in self._where_in(t.subjects, "id", subject_ids):
             snap.subjects[r.id] = rows.subject_of(r)
         for r in self._where_in(t.failures, "customer_id", customer_ids):
@@ -212,8 +259,9 @@ class SqlSession:
         for r in self._where_in(t.incidents, "id", case_ids):  # named by due timers
             snap.incidents[r.id] = rows.incident_of(r)
         if days:
-            for r in self.c.execute(sa.select(t.budget_spend)
-                                    .where(t.budget_spend.c.day.in_(sorted(days)))):
+            for r in self.c.execute(
+                sa.select(t.budget_spend).where(t.budget_spend.c.day.in_(sorted(days)))
+            ):
                 snap.global_spent[r.day] = Decimal(r.spent_minor) / 100
             start = datetime.combine(min(days), time(), tzinfo=since.tzinfo)
             for part in _chunks(sorted(customer_ids)):
@@ -226,22 +274,43 @@ class SqlSession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = snapshot
-        self.upsert(t.customers, [rows.customer_row(s.customers[i])
-                                  for i in sorted(changes.customers)], "id")
-        self.upsert(t.subjects, [rows.subject_row(s.subjects[i])
-                                 for i in sorted(changes.subjects)], "id")
+        self.upsert(
+            t.customers,
+            [rows.customer_row(s.customers[i]) for i in sorted(changes.customers)],
+            "id",
+        )
+        self.upsert(
+            t.subjects, [rows.subject_row(s.subjects[i]) for i in sorted(changes.subjects)], "id"
+        )
         self.upsert(t.cases, [rows.case_row(s.cases[i]) for i in sorted(changes.cases)], "id")
-        self.upsert(t.failures, [rows.failure_row(s.failures[i])
-                                 for i in sorted(changes.failures)], "id")
-        self.upsert(t.compensations, [rows.compensation_row(s.compensations[i])
-                                      for i in sorted(changes.compensations)], "id")
+        self.upsert(
+            t.failures, [rows.failure_row(s.failures[i]) for i in sorted(changes.failures)], "id"
+        )
+        self.upsert(
+            t.compensations,
+            [rows.compensation_row(s.compensations[i]) for i in sorted(changes.compensations)],
+            "id",
+        )
         if changes.timeline:
-            self.c.execute(sa.insert(t.timeline), [
-                {"case_id": e.case_id, "at": e.at, "kind": e.kind, "actor": e.actor,
-                 "data": jsonable(e.data)} for e in changes.timeline])
+            self.c.execute(
+                sa.insert(t.timeline),
+                [
+                    {
+                        "case_id": e.case_id,
+                        "at": e.at,
+                        "kind": e.kind,
+                        "actor": e.actor,
+                        "data": jsonable(e.data),
+                    }
+                    for e in changes.timeline
+                ],
+            )
         self.insert_new(t.outbox, [rows.outbox_row(o) for o in changes.outbox], "key")
-        self.upsert(t.incidents, [rows.incident_row(s.incidents[i])
-                                  for i in sorted(changes.incidents)], "id")
+        self.upsert(
+            t.incidents,
+            [rows.incident_row(s.incidents[i]) for i in sorted(changes.incidents)],
+            "id",
+        )
         done = sorted(changes.timers_done)
         for part in _chunks(done):
             self.c.execute(sa.delete(t.timers).where(t.timers.c.key.in_(part)))
@@ -251,23 +320,31 @@ class SqlSession:
             self.insert_new(t.budget_spend, [{"day": day, "spent_minor": 0}], "day")
             delta = to_minor(amount)
             spent = t.budget_spend.c.spent_minor
-            result = self.c.execute(sa.update(t.budget_spend)
-                                    .where(t.budget_spend.c.day == day, spent + delta <= limit)
-                                    .values(spent_minor=spent + delta))
+            result = self.c.execute(
+                sa.update(t.budget_spend)
+                .where(t.budget_spend.c.day == day, spent + delta <= limit)
+                .values(spent_minor=spent + delta)
+            )
             if result.rowcount != 1:
                 raise BudgetConflict(f"the global budget for {day} moved; retry the batch")
 
     # outbox (the dispatcher's port) ---------------------------------------------------------
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        query = (sa.select(t.outbox).where(t.outbox.c.status == PENDING,
-                                           t.outbox.c.next_attempt_at <= now)
-                 .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id).limit(limit))
+        query = (
+            sa.select(t.outbox)
+            .where(t.outbox.c.status == PENDING, t.outbox.c.next_attempt_at <= now)
+            .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id)
+            .limit(limit)
+        )
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
         claimed = [rows.outbox_of(r) for r in self.c.execute(query)]
         if claimed:
-            self.c.execute(sa.update(t.outbox).where(t.outbox.c.id.in_([m.id for m in claimed]))
-                           .values(next_attempt_at=lease_until))
+            self.c.execute(
+                sa.update(t.outbox)
+                .where(t.outbox.c.id.in_([m.id for m in claimed]))
+                .values(next_attempt_at=lease_until)
+            )
         return claimed
 
 
@@ -303,41 +380,72 @@ class SqlStore:
             c.execute(_MARK_SENT, {"message_id": message_id, "sent": at})
             self._log_delivery(c, message_id, at, "message_sent", {"detail": detail[:500]})
 
-    def mark_failed(self, message_id: str, at: datetime, error: str,
-                    retry_at: datetime | None) -> None:
+    def mark_failed(
+        self, message_id: str, at: datetime, error: str, retry_at: datetime | None
+    ) -> None:
         with self.engine.begin() as c:
             if retry_at is None:
                 c.execute(_MARK_DEAD, {"message_id": message_id, "error": error[:2000]})
             else:
-                c.execute(_MARK_RETRY, {"message_id": message_id, "error": error[:2000],
-                                        "retry": retry_at})
+                c.execute(
+                    _MARK_RETRY,
+                    {"message_id": message_id, "error": error[:2000], "retry": retry_at},
+                )
             kind = "message_dead" if retry_at is None else "message_retry"
             self._log_delivery(c, message_id, at, kind, {"error": error[:500]})
 
-    def _log_delivery(self, c: sa.Connection, message_id: str, at: datetime, kind: str,
-                      data: dict[str, Any]) -> None:
+    def _log_delivery(
+        self, c: sa.Connection, message_id: str, at: datetime, kind: str, data: dict[str, Any]
+    ) -> None:
         known = self._claimed.pop(message_id, None)
         if known is None:
-            row = c.execute(sa.select(t.outbox.c.case_id, t.outbox.c.template,
-                                      t.outbox.c.attempts)
-                            .where(t.outbox.c.id == message_id)).first()
+            row = c.execute(
+                sa.select(t.outbox.c.case_id, t.outbox.c.template, t.outbox.c.attempts).where(
+                    t.outbox.c.id == message_id
+                )
+            ).first()
             known = (row.case_id, row.template, row.attempts - 1) if row else None
         if known is not None and known[0]:
             case_id, template, attempts = known
-            c.execute(_TIMELINE, {"case_id": case_id, "at": at, "kind": kind,
-                                  "actor": "dispatcher",
-                                  "data": {"message": message_id, "template": template,
-                                           "attempt": attempts + 1, **data}})
+            c.execute(
+                _TIMELINE,
+                {
+                    "case_id": case_id,
+                    "at": at,
+                    "kind": kind,
+                    "actor": "dispatcher",
+                    "data": {
+                        "message": message_id,
+                        "template": template,
+                        "attempt": attempts + 1,
+                        **data,
+                    },
+                },
+            )
 
 
 _OUTBOX_ID = t.outbox.c.id == sa.bindparam("message_id")
-_MARK_SENT = sa.update(t.outbox).where(_OUTBOX_ID).values(
-    status=SENT, sent_at=sa.bindparam("sent"), attempts=t.outbox.c.attempts + 1, last_error=None)
-_MARK_DEAD = sa.update(t.outbox).where(_OUTBOX_ID).values(
-    status=DEAD, attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"))
-_MARK_RETRY = sa.update(t.outbox).where(_OUTBOX_ID).values(
-    attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"),
-    next_attempt_at=sa.bindparam("retry"))
+_MARK_SENT = (
+    sa.update(t.outbox)
+    .where(_OUTBOX_ID)
+    .values(
+        status=SENT, sent_at=sa.bindparam("sent"), attempts=t.outbox.c.attempts + 1, last_error=None
+    )
+)
+_MARK_DEAD = (
+    sa.update(t.outbox)
+    .where(_OUTBOX_ID)
+    .values(status=DEAD, attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"))
+)
+_MARK_RETRY = (
+    sa.update(t.outbox)
+    .where(_OUTBOX_ID)
+    .values(
+        attempts=t.outbox.c.attempts + 1,
+        last_error=sa.bindparam("error"),
+        next_attempt_at=sa.bindparam("retry"),
+    )
+)
 _TIMELINE = sa.insert(t.timeline)
 
 

@@ -52,10 +52,17 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
         stop = threading.Event()
         threads = []
         if background:
-            threads = [threading.Thread(target=EngineLoop(app.engine).run, args=(stop,),
-                                        name="makegood-engine", daemon=True),
-                       threading.Thread(target=app.dispatcher.run, args=(stop,),
-                                        name="makegood-dispatcher", daemon=True)]
+            threads = [
+                threading.Thread(
+                    target=EngineLoop(app.engine).run,
+                    args=(stop,),
+                    name="makegood-engine",
+                    daemon=True,
+                ),
+                threading.Thread(
+                    target=app.dispatcher.run, args=(stop,), name="makegood-dispatcher", daemon=True
+                ),
+            ]
             for thread in threads:
                 thread.start()
         try:
@@ -66,10 +73,15 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
                 thread.join(timeout=30)
             log.info("engine and dispatcher stopped")
 
-    api = FastAPI(title="makegood", version="1", lifespan=lifespan, docs_url=None,
-                  redoc_url=None,
-                  description="Service recovery engine: events in, cases, compensation and "
-                              "approvals out. Authenticate with `Authorization: Bearer <token>`.")
+    api = FastAPI(
+        title="makegood",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Service recovery engine: events in, cases, compensation and "
+        "approvals out. Authenticate with `Authorization: Bearer <token>`.",
+    )
     api.state.services = services
     api.include_router(events.router)
     api.include_router(cases.router)
@@ -81,8 +93,9 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     api.include_router(survey.router)
     api.include_router(routes.router)
     api.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    api.add_middleware(Guard, max_body=max_body,
-                       on_response=lambda status: services.stats.add(f"http_{status}"))
+    api.add_middleware(
+        Guard, max_body=max_body, on_response=lambda status: services.stats.add(f"http_{status}")
+    )
     return api
 
 
@@ -127,7 +140,10 @@ def _operations(api: FastAPI) -> None:
 
     @api.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="makegood API",
-                                   swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/vendor/swagger-ui.css",
-                                   swagger_favicon_url="/static/favicon.svg")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="makegood API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )

@@ -16,7 +16,8 @@ router = APIRouter(prefix="/v1", tags=["approvals"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "The approval needs a higher role"},
     404: {"model": Problem, "description": "No such approval"},
-    409: {"model": Problem, "description": "Decided already, or a budget would be exceeded"}}
+    409: {"model": Problem, "description": "Decided already, or a budget would be exceeded"},
+}
 
 
 def _out(comp: Any) -> dict[str, Any]:
@@ -35,16 +36,18 @@ def approvals(who: Reader, services: Svc) -> list[dict[str, Any]]:
         return dq.pending_approvals(conn)
 
 
-@router.post("/approvals/{compensation_id}/approve", response_model=CompensationOut,
-             responses=ERRORS)
+@router.post(
+    "/approvals/{compensation_id}/approve", response_model=CompensationOut, responses=ERRORS
+)
 def approve(compensation_id: str, who: Reader, services: Svc) -> dict[str, Any]:
     """Grant it, if the caller's role reaches the one required and the budgets still hold."""
     case_id = _case_of(services, compensation_id)
     return _out(services.actions.approve(case_id, compensation_id, actor_of(who)))
 
 
-@router.post("/approvals/{compensation_id}/reject", response_model=CompensationOut,
-             responses=ERRORS)
+@router.post(
+    "/approvals/{compensation_id}/reject", response_model=CompensationOut, responses=ERRORS
+)
 def reject(compensation_id: str, body: RejectIn, who: Reader, services: Svc) -> dict[str, Any]:
     """Refuse it; the reason goes on the case's timeline."""
     case_id = _case_of(services, compensation_id)
@@ -63,8 +66,9 @@ def incidents(who: Reader, services: Svc) -> list[dict[str, Any]]:
     return list_incidents(services)
 
 
-@router.get("/incidents/{incident_id}", response_model=dict[str, Any], tags=["incidents"],
-            responses=ERRORS)
+@router.get(
+    "/incidents/{incident_id}", response_model=dict[str, Any], tags=["incidents"], responses=ERRORS
+)
 def incident(incident_id: str, who: Reader, services: Svc) -> dict[str, Any]:
     """One incident with the customers it reached and its timeline."""
     with services.app.store.engine.connect() as conn:

@@ -24,7 +24,8 @@ from makegood.entrypoints.api.models import (
 router = APIRouter(prefix="/v1", tags=["cases"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such case"},
-    409: {"model": Problem, "description": "The action does not apply to the case as it is"}}
+    409: {"model": Problem, "description": "The action does not apply to the case as it is"},
+}
 
 
 def detail(services: Services, case_id: str) -> dict[str, Any]:
@@ -35,23 +36,37 @@ def detail(services: Services, case_id: str) -> dict[str, Any]:
 
 @router.get("/cases", response_model=CasePage)
 def list_cases(
-    who: Reader, services: Svc,
-    state: str | None = None, severity: Literal["minor", "major", "critical"] | None = None,
-    category: str | None = None, customer_id: str | None = None, owner: str | None = None,
+    who: Reader,
+    services: Svc,
+    state: str | None = None,
+    severity: Literal["minor", "major", "critical"] | None = None,
+    category: str | None = None,
+    customer_id: str | None = None,
+    owner: str | None = None,
     needs_person: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     """Cases, most recently changed first, filtered and paged."""
-    filters = {"state": state, "severity": severity, "category": category,
-               "customer_id": customer_id, "owner": owner, "needs_person": needs_person}
+    filters = {
+        "state": state,
+        "severity": severity,
+        "category": category,
+        "customer_id": customer_id,
+        "owner": owner,
+        "needs_person": needs_person,
+    }
     with services.app.store.engine.connect() as conn:
         return dq.list_cases(conn, filters, limit, offset)
 
 
 @router.get("/queue", response_model=list[CaseOut])
-def queue(who: Reader, services: Svc, needs_person: bool = True,
-          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+def queue(
+    who: Reader,
+    services: Svc,
+    needs_person: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
     """Open cases by priority: severity, customer tier, then the SLA clock running out."""
     with services.app.store.engine.connect() as conn:
         return dq.queue(conn, {"needs_person": True if needs_person else None}, limit)
@@ -77,22 +92,23 @@ def assign(case_id: str, body: AssignIn, who: Reader, services: Svc) -> dict[str
 
 
 @router.post("/cases/{case_id}/collaborators", response_model=CaseDetail, responses=ERRORS)
-def add_collaborator(case_id: str, body: CollaboratorIn, who: Reader,
-                     services: Svc) -> dict[str, Any]:
+def add_collaborator(
+    case_id: str, body: CollaboratorIn, who: Reader, services: Svc
+) -> dict[str, Any]:
     services.actions.add_collaborator(case_id, actor_of(who), body.name)
     return detail(services, case_id)
 
 
-@router.delete("/cases/{case_id}/collaborators/{name}", response_model=CaseDetail,
-               responses=ERRORS)
+@router.delete("/cases/{case_id}/collaborators/{name}", response_model=CaseDetail, responses=ERRORS)
 def remove_collaborator(case_id: str, name: str, who: Reader, services: Svc) -> dict[str, Any]:
     services.actions.remove_collaborator(case_id, actor_of(who), name)
     return detail(services, case_id)
 
 
 @router.post("/cases/{case_id}/resolve", response_model=CaseDetail, responses=ERRORS)
-def resolve(case_id: str, who: Reader, services: Svc,
-            body: ResolveIn | None = None) -> dict[str, Any]:
+def resolve(
+    case_id: str, who: Reader, services: Svc, body: ResolveIn | None = None
+) -> dict[str, Any]:
     """Resolve the case's failures and the case; the customer gets the follow-up survey."""
     services.actions.resolve(case_id, actor_of(who), body.note if body else None)
     return detail(services, case_id)
@@ -110,11 +126,16 @@ def reopen(case_id: str, who: Reader, services: Svc) -> dict[str, Any]:
     return detail(services, case_id)
 
 
-@router.post("/cases/{case_id}/compensations", response_model=CompensationOut,
-             responses=ERRORS, status_code=201)
+@router.post(
+    "/cases/{case_id}/compensations",
+    response_model=CompensationOut,
+    responses=ERRORS,
+    status_code=201,
+)
 def grant(case_id: str, body: GrantIn, who: Reader, services: Svc) -> dict[str, Any]:
     """Grant compensation. Within the caller's limit and the budgets it is `granted`; above
     the limit it is `pending` in the approvals queue; beyond a budget it is refused (409)."""
-    comp = services.actions.grant(case_id, actor_of(who), body.kind, body.amount, body.reason,
-                                  body.idempotency_key)
+    comp = services.actions.grant(
+        case_id, actor_of(who), body.kind, body.amount, body.reason, body.idempotency_key
+    )
     return {name: getattr(comp, name) for name in CompensationOut.model_fields}

@@ -62,12 +62,14 @@ def services(request: Request) -> Services:
 bearer = HTTPBearer(auto_error=False, description="A token from `makegood token create`")
 
 
-def principal(request: Request,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-              ) -> Principal:
+def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "a bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
     found = services(request).authenticate(credentials.credentials)
     if found is None:
         raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
@@ -77,8 +79,9 @@ def principal(request: Request,
 def require(*roles: str) -> Callable[[Principal], Principal]:
     def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if who.role not in roles:
-            raise HTTPException(403, f"the {who.role} role may not do this "
-                                     f"(needs {' or '.join(roles)})")
+            raise HTTPException(
+                403, f"the {who.role} role may not do this (needs {' or '.join(roles)})"
+            )
         return who
 
     return check

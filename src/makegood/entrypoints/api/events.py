@@ -18,9 +18,21 @@ MAX_BATCH = 1000
 router = APIRouter(prefix="/v1", tags=["events"])
 
 _EVENT = EventIn.model_json_schema()
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "anyOf": [_EVENT, {"type": "array", "items": _EVENT, "minItems": 1,
-                       "maxItems": MAX_BATCH}]}}}}}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        _EVENT,
+                        {"type": "array", "items": _EVENT, "minItems": 1, "maxItems": MAX_BATCH},
+                    ]
+                }
+            }
+        },
+    }
+}
 
 
 def _problem(status: int, field: str, reason: str, index: int | None = None) -> JSONResponse:
@@ -45,8 +57,9 @@ def _fold(raw: Any) -> Any:
 
 
 def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
-    ids = [r.get("id") if isinstance(r, dict) and isinstance(r.get("id"), str) else None
-           for r in raws]
+    ids = [
+        r.get("id") if isinstance(r, dict) and isinstance(r.get("id"), str) else None for r in raws
+    ]
     with services.app.store.engine.connect() as conn:
         known = dq.known_event_ids(conn, [i for i in ids if i])
     report = services.app.engine.ingest(raws, source="api")
@@ -56,31 +69,55 @@ def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
     for index, event_id in enumerate(ids):
         rejection = rejected.get(index)
         if rejection is not None:
-            results.append({"index": index, "id": event_id, "status": "rejected",
-                            "field": rejection.field, "reason": rejection.reason})
+            results.append(
+                {
+                    "index": index,
+                    "id": event_id,
+                    "status": "rejected",
+                    "field": rejection.field,
+                    "reason": rejection.reason,
+                }
+            )
             continue
         duplicate = event_id in known or event_id in seen
         seen.add(str(event_id))
-        results.append({"index": index, "id": event_id,
-                        "status": "duplicate" if duplicate else "accepted"})
+        results.append(
+            {"index": index, "id": event_id, "status": "duplicate" if duplicate else "accepted"}
+        )
     stats = services.stats
     stats.add("events_accepted", report.accepted)
     stats.add("events_duplicate", report.duplicates)
     stats.add("events_rejected", len(report.rejected))
-    body = {"accepted": report.accepted, "duplicates": report.duplicates,
-            "rejected": len(report.rejected), "results": results}
+    body = {
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "rejected": len(report.rejected),
+        "results": results,
+    }
     if report.rejected:
-        body["detail"] = [{"index": r["index"], "field": r["field"], "reason": r["reason"],
-                           "event_id": r["id"]} for r in results if r["status"] == "rejected"]
+        body["detail"] = [
+            {"index": r["index"], "field": r["field"], "reason": r["reason"], "event_id": r["id"]}
+            for r in results
+            if r["status"] == "rejected"
+        ]
         return 422, body
     return 200, body
 
 
-@router.post("/events", response_model=IngestOut, openapi_extra=_BODY,
-             responses={422: {"model": Problem, "description": "Some events were refused: "
-                              "`detail` names each one's index and field; the others were "
-                              "accepted (see `results`)"},
-                        413: {"model": Problem, "description": "Body or batch too large"}})
+@router.post(
+    "/events",
+    response_model=IngestOut,
+    openapi_extra=_BODY,
+    responses={
+        422: {
+            "model": Problem,
+            "description": "Some events were refused: "
+            "`detail` names each one's index and field; the others were "
+            "accepted (see `results`)",
+        },
+        413: {"model": Problem, "description": "Body or batch too large"},
+    },
+)
 async def post_events(request: Request, who: Ingester, services: Svc) -> JSONResponse:
     """Ingest one event (an object) or a batch (an array of up to 1000).
 

@@ -20,15 +20,22 @@ log = logging.getLogger("makegood.http")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w-])\+?\(?\d[\d ()-]{6,}\d(?!\w)")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 # Swagger UI starts itself with an inline script
-DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-           (b"referrer-policy", b"no-referrer"),
-           (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-           (b"cross-origin-opener-policy", b"same-origin")]
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)
+HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 
 
 def redact(text: str) -> str:
@@ -109,8 +116,13 @@ class Guard:
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
         self.on_response(status)
-        log.info("%s %s %d %.1fms", scope.get("method"), log_path(scope.get("path", "")),
-                 status, (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s %s %d %.1fms",
+            scope.get("method"),
+            log_path(scope.get("path", "")),
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
 
 
 class BodyTooLarge(Exception):
@@ -118,11 +130,22 @@ class BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = (b'{"detail":[{"index":null,"field":"body","reason":"larger than '
-            + str(limit).encode() + b' bytes"}]}')
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *HEADERS]})
+    body = (
+        b'{"detail":[{"index":null,"field":"body","reason":"larger than '
+        + str(limit).encode()
+        + b' bytes"}]}'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -131,8 +131,9 @@ class GrantIn(BaseModel):
     kind: Literal["voucher", "credit", "refund"]
     amount: Decimal = Field(gt=0, le=100_000, decimal_places=2)
     reason: str = Field(default="", max_length=500)
-    idempotency_key: str | None = Field(default=None, max_length=100,
-                                        description="Retries with the same key grant once")
+    idempotency_key: str | None = Field(
+        default=None, max_length=100, description="Retries with the same key grant once"
+    )
 
 
 class RejectIn(BaseModel):

@@ -32,17 +32,26 @@ from makegood.entrypoints.dashboard.session import (
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(
-    directory=str(resources.files("makegood.entrypoints.dashboard").joinpath("templates")))
+    directory=str(resources.files("makegood.entrypoints.dashboard").joinpath("templates"))
+)
 templates.env.filters.update(label=views.label, money=views.money)
-DONE = {"granted": "Compensation granted.", "pending": "Above your limit: sent for approval.",
-        "noted": "Note added.", "assigned": "Owner changed.", "shared": "Collaborators updated.",
-        "resolved": "Case resolved; the customer will get the survey.",
-        "closed": "Case closed.", "reopened": "Case reopened.",
-        "approved": "Approved and granted.", "rejected": "Rejected; the reason is on the case."}
+DONE = {
+    "granted": "Compensation granted.",
+    "pending": "Above your limit: sent for approval.",
+    "noted": "Note added.",
+    "assigned": "Owner changed.",
+    "shared": "Collaborators updated.",
+    "resolved": "Case resolved; the customer will get the survey.",
+    "closed": "Case closed.",
+    "reopened": "Case reopened.",
+    "approved": "Approved and granted.",
+    "rejected": "Rejected; the reason is on the case.",
+}
 
 
-def render(request: Request, name: str, who: Principal | None, status: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, name: str, who: Principal | None, status: int = 200, **context: Any
+) -> HTMLResponse:
     svc: Services = request.app.state.services
     now = svc.app.clock.now()
     waiting = 0
@@ -50,10 +59,21 @@ def render(request: Request, name: str, who: Principal | None, status: int = 200
         with svc.app.store.engine.connect() as conn:
             waiting = len(dq.pending_approvals(conn))
     done = DONE.get(request.query_params.get("done", ""))
-    return templates.TemplateResponse(request, name, {
-        "who": who, "now": now, "csrf": getattr(request.state, "csrf", ""),
-        "approvals_waiting": waiting, "done": done, "ago": lambda at: views.ago(at, now),
-        "business": svc.app.policy.policy.business, **context}, status_code=status)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "who": who,
+            "now": now,
+            "csrf": getattr(request.state, "csrf", ""),
+            "approvals_waiting": waiting,
+            "done": done,
+            "ago": lambda at: views.ago(at, now),
+            "business": svc.app.policy.policy.business,
+            **context,
+        },
+        status_code=status,
+    )
 
 
 def back(path: str, done: str) -> RedirectResponse:
@@ -66,17 +86,28 @@ def login_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, services: Svc, token: Annotated[str, Form(max_length=300)],
-          ) -> Response:
+def login(
+    request: Request,
+    services: Svc,
+    token: Annotated[str, Form(max_length=300)],
+) -> Response:
     found = services.authenticate(token.strip())
     if found is None or found.role == "ingest":
-        error = ("This token is for sending events; sign in with an agent, lead or admin token."
-                 if found else "That token is not valid. Ask an admin for one.")
+        error = (
+            "This token is for sending events; sign in with an agent, lead or admin token."
+            if found
+            else "That token is not valid. Ask an admin for one."
+        )
         return render(request, "login.html", None, status=401, error=error)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, session_value(services.app.settings.secret, found.token_id),
-                        max_age=LIFETIME_S, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        session_value(services.app.settings.secret, found.token_id),
+        max_age=LIFETIME_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -88,40 +119,79 @@ def logout(who: Checked) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue(request: Request, who: Viewer, services: Svc, severity: str | None = None,
-          category: str | None = None, state: str | None = None, mine: bool = False,
-          everything: bool = False) -> HTMLResponse:
-    filters = {"severity": severity or None, "category": category or None,
-               "state": state or None, "owner": who.name if mine else None,
-               "needs_person": None if everything else True}
+def queue(
+    request: Request,
+    who: Viewer,
+    services: Svc,
+    severity: str | None = None,
+    category: str | None = None,
+    state: str | None = None,
+    mine: bool = False,
+    everything: bool = False,
+) -> HTMLResponse:
+    filters = {
+        "severity": severity or None,
+        "category": category or None,
+        "state": state or None,
+        "owner": who.name if mine else None,
+        "needs_person": None if everything else True,
+    }
     with services.app.store.engine.connect() as conn:
         items = dq.queue(conn, filters)
         categories = sorted({c["category"] for c in dq.queue(conn, {})})
-    return render(request, "queue.html", who, items=items, categories=categories,
-                  filters={**filters, "mine": mine, "everything": everything})
+    return render(
+        request,
+        "queue.html",
+        who,
+        items=items,
+        categories=categories,
+        filters={**filters, "mine": mine, "everything": everything},
+    )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: str, who: Viewer, services: Svc,
-              error: str | None = None, status: int = 200) -> HTMLResponse:
+def case_page(
+    request: Request,
+    case_id: str,
+    who: Viewer,
+    services: Svc,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     app = services.app
     now = app.clock.now()
     try:
         with app.store.engine.connect() as conn:
             page = dq.case_page(conn, case_id, app.policy.policy.budgets, now)
     except NotFound:
-        return render(request, "message.html", who, status=404, title="No such case",
-                      text="The case does not exist, or the link is wrong.")
+        return render(
+            request,
+            "message.html",
+            who,
+            status=404,
+            title="No such case",
+            text="The case does not exist, or the link is wrong.",
+        )
     empowerment = app.policy.policy.empowerment
     limit = {"agent": empowerment.agent, "lead": empowerment.lead}.get(who.role)
-    return render(request, "case.html", who, status=status, page=page, error=error,
-                  limit=limit, currency=app.policy.policy.business.currency,
-                  suggestion=views.suggestion(page, who.role, empowerment.agent, now),
-                  timeline=list(reversed(page["timeline"])), grant_key=uuid.uuid4().hex)
+    return render(
+        request,
+        "case.html",
+        who,
+        status=status,
+        page=page,
+        error=error,
+        limit=limit,
+        currency=app.policy.policy.business.currency,
+        suggestion=views.suggestion(page, who.role, empowerment.agent, now),
+        timeline=list(reversed(page["timeline"])),
+        grant_key=uuid.uuid4().hex,
+    )
 
 
-def act(request: Request, services: Services, who: Principal, case_id: str, action: Any,
-        done: str) -> Response:
+def act(
+    request: Request, services: Services, who: Principal, case_id: str, action: Any, done: str
+) -> Response:
     try:
         result = action()
     except NotFound:
@@ -134,66 +204,115 @@ def act(request: Request, services: Services, who: Principal, case_id: str, acti
 
 
 @router.post("/cases/{case_id}/note")
-def note(request: Request, case_id: str, who: Checked, services: Svc,
-         text: Annotated[str, Form(max_length=5000)]) -> Response:
-    return act(request, services, who, case_id,
-               lambda: services.actions.note(case_id, actor_of(who), text), "noted")
+def note(
+    request: Request,
+    case_id: str,
+    who: Checked,
+    services: Svc,
+    text: Annotated[str, Form(max_length=5000)],
+) -> Response:
+    return act(
+        request,
+        services,
+        who,
+        case_id,
+        lambda: services.actions.note(case_id, actor_of(who), text),
+        "noted",
+    )
 
 
 @router.post("/cases/{case_id}/assign")
-def assign(request: Request, case_id: str, who: Checked, services: Svc,
-           owner: Annotated[str, Form(max_length=100)] = "") -> Response:
-    return act(request, services, who, case_id, lambda: services.actions.assign(
-        case_id, actor_of(who), owner.strip() or None), "assigned")
+def assign(
+    request: Request,
+    case_id: str,
+    who: Checked,
+    services: Svc,
+    owner: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    return act(
+        request,
+        services,
+        who,
+        case_id,
+        lambda: services.actions.assign(case_id, actor_of(who), owner.strip() or None),
+        "assigned",
+    )
 
 
 @router.post("/cases/{case_id}/collaborators")
-def collaborators(request: Request, case_id: str, who: Checked, services: Svc,
-                  name: Annotated[str, Form(min_length=1, max_length=100)],
-                  remove: Annotated[str, Form()] = "") -> Response:
+def collaborators(
+    request: Request,
+    case_id: str,
+    who: Checked,
+    services: Svc,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    remove: Annotated[str, Form()] = "",
+) -> Response:
     actions, actor = services.actions, actor_of(who)
     change = actions.remove_collaborator if remove else actions.add_collaborator
-    return act(request, services, who, case_id, lambda: change(case_id, actor, name.strip()),
-               "shared")
+    return act(
+        request, services, who, case_id, lambda: change(case_id, actor, name.strip()), "shared"
+    )
 
 
 @router.post("/cases/{case_id}/grant")
-def grant(request: Request, case_id: str, who: Checked, services: Svc,
-          kind: Annotated[str, Form()], amount: Annotated[str, Form(max_length=20)],
-          reason: Annotated[str, Form(max_length=500)] = "",
-          key: Annotated[str, Form(max_length=100)] = "") -> Response:
+def grant(
+    request: Request,
+    case_id: str,
+    who: Checked,
+    services: Svc,
+    kind: Annotated[str, Form()],
+    amount: Annotated[str, Form(max_length=20)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    key: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
     try:
         value = Decimal(amount.replace(",", "."))
     except InvalidOperation:
-        return case_page(request, case_id, who, services, error="The amount is not a number.",
-                         status=422)
-    return act(request, services, who, case_id, lambda: services.actions.grant(
-        case_id, actor_of(who), kind, value, reason, key or None), "granted")
+        return case_page(
+            request, case_id, who, services, error="The amount is not a number.", status=422
+        )
+    return act(
+        request,
+        services,
+        who,
+        case_id,
+        lambda: services.actions.grant(case_id, actor_of(who), kind, value, reason, key or None),
+        "granted",
+    )
 
 
 @router.post("/cases/{case_id}/{verb}")
-def transition(request: Request, case_id: str, verb: str, who: Checked,
-               services: Svc) -> Response:
+def transition(request: Request, case_id: str, verb: str, who: Checked, services: Svc) -> Response:
     actions, actor = services.actions, actor_of(who)
-    do = {"resolve": lambda: actions.resolve(case_id, actor),
-          "close": lambda: actions.close(case_id, actor),
-          "reopen": lambda: actions.reopen(case_id, actor)}.get(verb)
+    do = {
+        "resolve": lambda: actions.resolve(case_id, actor),
+        "close": lambda: actions.close(case_id, actor),
+        "reopen": lambda: actions.reopen(case_id, actor),
+    }.get(verb)
     if do is None:
         raise HTTPException(404, "no such action")
     return act(request, services, who, case_id, do, f"{verb}d")
 
 
 @router.get("/approvals", response_class=HTMLResponse)
-def approvals(request: Request, who: Viewer, services: Svc,
-              error: str | None = None, status: int = 200) -> HTMLResponse:
+def approvals(
+    request: Request, who: Viewer, services: Svc, error: str | None = None, status: int = 200
+) -> HTMLResponse:
     with services.app.store.engine.connect() as conn:
         items = dq.pending_approvals(conn)
     return render(request, "approvals.html", who, status=status, items=items, error=error)
 
 
 @router.post("/approvals/{compensation_id}/{verb}")
-def decide(request: Request, compensation_id: str, verb: str, who: Checked, services: Svc,
-           reason: Annotated[str, Form(max_length=5000)] = "") -> Response:
+def decide(
+    request: Request,
+    compensation_id: str,
+    verb: str,
+    who: Checked,
+    services: Svc,
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
     if verb not in ("approve", "reject"):
         raise HTTPException(404, "no such action")
     try:
@@ -222,18 +341,31 @@ def insights(request: Request, who: Viewer, services: Svc) -> HTMLResponse:
     with app.store.engine.connect() as conn:
         figures = dq.metrics(conn, budgets)
     timings = figures["timings_s"]
-    timing_bars = [(f"{name} p{p}", (timings[name][f"p{p}"] or 0) / 60)
-                   for name in ("detect", "acknowledge", "resolve") for p in (50, 90)]
+    timing_bars = [
+        (f"{name} p{p}", (timings[name][f"p{p}"] or 0) / 60)
+        for name in ("detect", "acknowledge", "resolve")
+        for p in (50, 90)
+    ]
     spend = [(day, float(value)) for day, value in figures["spend"]["by_day"].items()]
-    over_time = [(row["hour"], {k: float(v) for k, v in row["by_category"].items()})
-                 for row in figures["failures_over_time"]]
+    over_time = [
+        (row["hour"], {k: float(v) for k, v in row["by_category"].items()})
+        for row in figures["failures_over_time"]
+    ]
     return render(
-        request, "insights.html", who, figures=figures,
+        request,
+        "insights.html",
+        who,
+        figures=figures,
         currency=app.policy.policy.business.currency,
         funnel=charts.bars([(s["step"], s["cases"]) for s in figures["funnel"]], " cases"),
         timings=charts.bars(timing_bars, " min"),
-        spend=charts.bars(spend[-14:], f" {app.policy.policy.business.currency}",
-                          limit=float(budgets.global_per_day)),
-        categories=charts.bars([(k, v) for k, v in
-                                figures["failures"]["by_category"].items()][:10]),
-        over_time=charts.stacked_columns(over_time[-48:]))
+        spend=charts.bars(
+            spend[-14:],
+            f" {app.policy.policy.business.currency}",
+            limit=float(budgets.global_per_day),
+        ),
+        categories=charts.bars(
+            [(k, v) for k, v in figures["failures"]["by_category"].items()][:10]
+        ),
+        over_time=charts.stacked_columns(over_time[-48:]),
+    )

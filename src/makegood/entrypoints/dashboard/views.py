@@ -9,16 +9,27 @@ from typing import Any
 from makegood.domain.compensation import ROLE_RANK
 
 KIND_LABELS = {
-    "case_opened": "Case opened", "failure_detected": "Failure detected",
-    "state_changed": "State changed", "message_queued": "Message queued",
-    "message_sent": "Message sent", "message_retry": "Message retried",
-    "message_dead": "Message failed", "message_suppressed": "Message held back",
-    "compensation_granted": "Compensation granted", "approval_requested": "Approval requested",
-    "approval_approved": "Approval approved", "approval_rejected": "Approval rejected",
-    "note": "Note", "assigned": "Owner changed", "collaborator_added": "Collaborator added",
-    "collaborator_removed": "Collaborator removed", "survey_answered": "Survey answered",
-    "sla_breached": "SLA breached", "late_arrival": "Arrived late",
-    "resolution_requested": "Fix requested", "severity_raised": "Severity raised",
+    "case_opened": "Case opened",
+    "failure_detected": "Failure detected",
+    "state_changed": "State changed",
+    "message_queued": "Message queued",
+    "message_sent": "Message sent",
+    "message_retry": "Message retried",
+    "message_dead": "Message failed",
+    "message_suppressed": "Message held back",
+    "compensation_granted": "Compensation granted",
+    "approval_requested": "Approval requested",
+    "approval_approved": "Approval approved",
+    "approval_rejected": "Approval rejected",
+    "note": "Note",
+    "assigned": "Owner changed",
+    "collaborator_added": "Collaborator added",
+    "collaborator_removed": "Collaborator removed",
+    "survey_answered": "Survey answered",
+    "sla_breached": "SLA breached",
+    "late_arrival": "Arrived late",
+    "resolution_requested": "Fix requested",
+    "severity_raised": "Severity raised",
     "experiment_assigned": "Experiment arm",
 }
 
@@ -49,16 +60,17 @@ def money(value: Any, currency: str = "") -> str:
     return f"{amount:,.2f} {currency}".strip()
 
 
-def suggestion(page: dict[str, Any], role: str, agent_limit: Decimal,
-               now: datetime) -> str:
+def suggestion(page: dict[str, Any], role: str, agent_limit: Decimal, now: datetime) -> str:
     """The next step a person should take on this case, in one sentence."""
     case = page["case"]
     pending = [c for c in page["compensations"] if c["status"] == "pending"]
     if pending:
         comp = pending[0]
         if ROLE_RANK.get(role, 0) >= ROLE_RANK[comp["required_role"]]:
-            return (f"Decide the pending {comp['kind']} of {money(comp['amount'])}: "
-                    "approve it or reject it with a reason.")
+            return (
+                f"Decide the pending {comp['kind']} of {money(comp['amount'])}: "
+                "approve it or reject it with a reason."
+            )
         return f"A {comp['required_role']} must approve the pending {comp['kind']}; add a note."
     if not case["owner"] and case["needs_person"]:
         return "Take the case (assign it to yourself) so the customer has one person."
@@ -70,8 +82,10 @@ def suggestion(page: dict[str, Any], role: str, agent_limit: Decimal,
     remaining = page["budget"]["remaining"]
     if case["severity"] == "critical" and not granted:
         offer = min(agent_limit, remaining)
-        return (f"Call the customer first; then offer compensation (up to {money(offer)} "
-                "within your limit and the budget) and resolve.")
+        return (
+            f"Call the customer first; then offer compensation (up to {money(offer)} "
+            "within your limit and the budget) and resolve."
+        )
     if not granted and remaining > 0:
         return "Apologise and consider a voucher within your limit, then resolve the case."
     return "Confirm the fix with the customer and resolve the case; a survey follows."

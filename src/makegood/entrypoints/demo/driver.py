@@ -52,9 +52,16 @@ def run_demo(
         events += len(batch)
         report = app.engine.ingest(batch, source="demo")
         simulator.observe(
-            {"customer_id": m.customer_id, "case_id": m.case_id, "template": m.template,
-             "created_at": m.created_at, "context": m.context}
-            for m in report.messages if m.channel != "action")
+            {
+                "customer_id": m.customer_id,
+                "case_id": m.case_id,
+                "template": m.template,
+                "created_at": m.created_at,
+                "context": m.context,
+            }
+            for m in report.messages
+            if m.channel != "action"
+        )
         if progress:
             progress(min((now - sim.start).total_seconds() / span, 1.0))
     while app.dispatcher.dispatch_once(1000).claimed:

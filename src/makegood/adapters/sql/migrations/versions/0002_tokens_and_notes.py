@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.Column(
             "created_at", makegood.adapters.sql.schema.UtcDateTime(timezone=True), nullable=False
         ),
-        sa.Column("revoked_at", makegood.adapters.sql.schema.UtcDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "revoked_at", makegood.adapters.sql.schema.UtcDateTime(timezone=True), nullable=True
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
     )

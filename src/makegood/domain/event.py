@@ -4,10 +4,17 @@ An event is ``{id, type, occurred_at, customer_id, subject_id?, attributes}``. `
 turns an untrusted mapping into an `Event` or a `Rejection` naming the field and the reason;
 built-in types also get their attributes checked and typed (datetimes aware UTC, amounts Decimal).
 Other types are accepted with their attributes as given.
+
+Whatever the type, an event must also be storable and computable everywhere, so `parse_event`
+refuses, naming the field: a NUL character or a lone surrogate in any string or key (PostgreSQL
+and UTF-8 cannot hold them), a number that is not finite (NaN, Infinity, 1e999), nesting deeper
+than `Limits.max_depth`, a string longer than `Limits.max_chars`, and a date-time outside
+`Limits.earliest`..`Limits.latest` (the engine derives them from the policy and its clock).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -19,7 +26,26 @@ from makegood.domain.money import to_decimal
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_ID = 200
-ENVELOPE = frozenset({"id", "type", "occurred_at", "customer_id", "subject_id", "attributes"})
+MAX_TYPE = 100
+MAX_AMOUNT = Decimal(10) ** 12
+_ORDER = ("id", "type", "occurred_at", "customer_id", "subject_id", "attributes")
+ENVELOPE = frozenset(_ORDER)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_RAW = 10_000  # characters of a refused input kept in the quarantine
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What `parse_event` accepts beyond the shape of an event. The engine builds it from the
+    policy and its clock (`CompiledPolicy.limits(now)`); the default suits tests and tools."""
+
+    earliest: datetime = EPOCH
+    latest: datetime = datetime(2100, 1, 1, tzinfo=UTC)
+    max_depth: int = 32  # levels of objects and arrays under `attributes`
+    max_chars: int = 65_536  # characters in one string (a message's text included)
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +76,16 @@ class _Invalid(Exception):
         self.reason = reason
 
 
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` with NUL and lone surrogates escaped (``\\x00``, ``\\ud800``), cut to `limit`:
+    what a refused input may be stored and shown as, whatever it held."""
+    if limit is not None and len(text) > limit:
+        text = text[:limit]
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def parse_datetime(value: object, name: str) -> datetime:
     if isinstance(value, datetime):
         parsed = value
@@ -57,12 +93,29 @@ def parse_datetime(value: object, name: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise _Invalid(name, f"not an ISO 8601 date-time: {value!r}") from None
+            raise _Invalid(name, f"not an ISO 8601 date-time: {printable(value, 60)!r}") from None
     else:
         raise _Invalid(name, f"must be an ISO 8601 date-time string, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise _Invalid(name, "must carry a timezone offset (e.g. 2026-11-23T12:00:00Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise _Invalid(name, f"is out of range: {printable(str(value), 60)!r}") from None
+
+
+def _bounded_datetime(limits: Limits) -> Check:
+    def check(value: object, name: str) -> datetime:
+        parsed = parse_datetime(value, name)
+        if not limits.earliest <= parsed <= limits.latest:
+            raise _Invalid(
+                name,
+                f"must be from {limits.earliest.isoformat()} to {limits.latest.isoformat()}, "
+                f"got {parsed.isoformat()}",
+            )
+        return parsed
+
+    return check
 
 
 def _amount(value: object, name: str) -> Decimal:
@@ -72,6 +125,8 @@ def _amount(value: object, name: str) -> Decimal:
         raise _Invalid(name, f"must be a number, got {value!r}") from None
     if not amount.is_finite() or amount < 0:
         raise _Invalid(name, f"must be a non-negative number, got {value!r}")
+    if amount >= MAX_AMOUNT:
+        raise _Invalid(name, f"must be below {MAX_AMOUNT:,}")
     return amount
 
 
@@ -179,7 +234,7 @@ def _identifier(raw: Mapping[str, Any], name: str, required: bool) -> str | None
     return value
 
 
-def _typed_attributes(type_: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def _typed_attributes(type_: str, attributes: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     typed = dict(attributes)
     spec = BUILTIN.get(type_)
     if spec is None:
@@ -190,24 +245,72 @@ def _typed_attributes(type_: str, attributes: Mapping[str, Any]) -> dict[str, An
             raise _Invalid(f"attributes.{name}", f"is required for {type_}")
     for name, check in {**required, **optional}.items():
         if attributes.get(name) is not None:
+            if check is parse_datetime:
+                check = _bounded_datetime(limits)
             typed[name] = check(attributes[name], f"attributes.{name}")
     return typed
 
 
-def parse_event(raw: object) -> Event | Rejection:
-    """Validate one untrusted event. Pure: never raises for bad input, returns a `Rejection`."""
+def _key(path: str, key: object) -> str:
+    shown = printable(key, 100) if isinstance(key, str) else repr(key)
+    return f"{path}.{shown}" if path else shown
+
+
+def _storable(value: object, path: str, limits: Limits, depth: int = 0) -> None:
+    """Refuse what no store can hold or no computation can use. Recursion stops at
+    `limits.max_depth`, so a deeply nested input is refused, never a `RecursionError`."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _Invalid(path, "contains a NUL character")
+        if not value.isascii() and _SURROGATE.search(value):
+            raise _Invalid(path, "contains a lone surrogate (not valid Unicode)")
+        if len(value) > limits.max_chars:
+            raise _Invalid(path, f"is longer than {limits.max_chars:,} characters")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Invalid(path, f"must be a finite number, got {value}")
+    elif isinstance(value, Mapping | list | tuple):
+        if depth >= limits.max_depth:
+            raise _Invalid(path, f"nests deeper than {limits.max_depth} levels")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise _Invalid(_key(path, key), "a key must be a string")
+                _storable(key, _key(path, key), limits, depth + 1)
+                _storable(item, _key(path, key), limits, depth + 1)
+        else:
+            for index, item in enumerate(value):
+                _storable(item, f"{path}[{index}]", limits, depth + 1)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _event_id(raw: Mapping[Any, Any]) -> str | None:
+    value = raw.get("id")
+    return printable(value, MAX_ID) if isinstance(value, str) else None
+
+
+def parse_event(raw: object, limits: Limits = DEFAULT_LIMITS) -> Event | Rejection:
+    """Validate one untrusted event. Pure: never raises for bad input, returns a `Rejection`
+    (whose `field` and `event_id` are printable whatever the input held)."""
     if not isinstance(raw, Mapping):
         return Rejection("", f"an event must be a JSON object, got {type(raw).__name__}")
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    event_id = _event_id(raw)
     try:
-        unknown = sorted(set(raw) - ENVELOPE)
+        unknown = sorted(_key("", k) for k in raw if k not in ENVELOPE)
         if unknown:
             raise _Invalid(unknown[0], "is not an envelope field (put it under attributes)")
+        for name in (n for n in _ORDER if n in raw):
+            # attributes start one level down so that max_depth counts their own nesting
+            _storable(raw[name], name, limits, -1 if name == "attributes" else 0)
         ident = _identifier(raw, "id", required=True)
         type_ = raw.get("type")
         if not isinstance(type_, str) or not (TYPE_PATTERN.match(type_) or type_ in BUILTIN_TYPES):
             raise _Invalid("type", "must be a dotted lower-case name like order.placed")
-        occurred_at = parse_datetime(raw.get("occurred_at"), "occurred_at")
+        if len(type_) > MAX_TYPE:
+            raise _Invalid("type", f"must be at most {MAX_TYPE} characters")
+        occurred_at = _bounded_datetime(limits)(raw.get("occurred_at"), "occurred_at")
         customer_id = _identifier(raw, "customer_id", required=True)
         needs_subject = BUILTIN.get(type_, (False, {}, {}))[0]
         subject_id = _identifier(raw, "subject_id", required=needs_subject)
@@ -216,9 +319,9 @@ def parse_event(raw: object) -> Event | Rejection:
             attributes = {}
         if not isinstance(attributes, Mapping):
             raise _Invalid("attributes", "must be a JSON object")
-        typed = _typed_attributes(type_, attributes)
+        typed = _typed_attributes(type_, attributes, limits)
     except _Invalid as invalid:
-        return Rejection(invalid.field, invalid.reason, event_id)
+        return Rejection(printable(invalid.field, 200), invalid.reason, event_id)
     return Event(str(ident), type_, occurred_at, str(customer_id), subject_id, typed)
 
 
@@ -267,3 +370,17 @@ class Quarantined:
     field: str
     reason: str
     event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # whatever was refused, its record must be writable to any store (no NUL, no lone
+        # surrogate, within the columns' sizes): a quarantine that fails loses the batch
+        for name, limit in (
+            ("source", 300),
+            ("raw", MAX_RAW),
+            ("field", 200),
+            ("reason", 2_000),
+            ("event_id", MAX_ID),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, printable(str(value), limit))

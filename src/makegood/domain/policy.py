@@ -192,6 +192,11 @@ class EngineSettings:
     __pydantic_config__ = _STRICT
     allowed_lateness: str = "2m"
     repurchase_window: str = "30d"
+    # events are refused (and quarantined) when they occurred before accept_from or later than
+    # now + accept_ahead, or hold a string longer than max_attribute_chars
+    accept_from: str = "1970-01-01T00:00:00Z"
+    accept_ahead: str = "365d"
+    max_attribute_chars: int = 65_536
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from makegood.domain.errors import ExpressionError, PolicyError
+from makegood.domain.event import EPOCH, Limits
 from makegood.domain.expr import Expr, compile_expr, parse_duration
 from makegood.domain.policy import (
     SEVERITIES,
@@ -158,6 +159,13 @@ class CompiledPolicy:
     allowed_lateness: timedelta
     repurchase_window: timedelta
     incidents: tuple[CompiledIncident, ...] = ()
+    accept_from: datetime = EPOCH
+    accept_ahead: timedelta = timedelta(days=365)
+    max_attribute_chars: int = 65_536
+
+    def limits(self, now: datetime) -> Limits:
+        """What `parse_event` accepts at `now`: the time range and the size of a string."""
+        return Limits(self.accept_from, now + self.accept_ahead, max_chars=self.max_attribute_chars)
 
     def incident(self, name: str) -> CompiledIncident | None:
         return next((i for i in self.incidents if i.spec.name == name), None)
@@ -292,7 +300,24 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         duration(policy.engine.allowed_lateness, "engine.allowed_lateness"),
         duration(policy.engine.repurchase_window, "engine.repurchase_window"),
         tuple(incidents),
+        *_accepted(policy),
     )
+
+
+def _accepted(policy: Policy) -> tuple[datetime, timedelta, int]:
+    engine = policy.engine
+    try:
+        since = datetime.fromisoformat(engine.accept_from)
+    except ValueError:
+        since = None
+    if since is None or since.utcoffset() is None or since.year < 2:
+        raise PolicyError("must be an ISO 8601 date-time with an offset", "engine.accept_from")
+    ahead = duration(engine.accept_ahead, "engine.accept_ahead")
+    if ahead <= timedelta(0):
+        raise PolicyError("must be a positive duration", "engine.accept_ahead")
+    if engine.max_attribute_chars < 1:
+        raise PolicyError("must be at least 1", "engine.max_attribute_chars")
+    return since.astimezone(UTC), ahead, engine.max_attribute_chars
 
 
 def evaluate(expr: Expr | None, context: Mapping[str, Any]) -> bool:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from makegood.adapters.event_file import count_lines, file_format, read_lines
+from makegood.adapters.event_file import count_lines, file_format, open_events, read_lines
 from makegood.adapters.sql import queries
 from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import bootstrap
@@ -51,7 +51,7 @@ def ingest(
     accepted = duplicates = rejected = failures = 0
     total = count_lines(file)
     with (
-        file.open(encoding="utf-8", newline="") as stream,
+        open_events(file) as stream,
         Progress(
             TextColumn("[bold]ingest"),
             BarColumn(),

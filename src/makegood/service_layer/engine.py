@@ -88,8 +88,9 @@ class Engine:
         report = IngestReport()
         events: list[Event] = []
         refused: list[Quarantined] = []
+        limits = self.policy.limits(self.clock.now())
         for index, raw in enumerate(raws):
-            parsed = parse_event(raw)
+            parsed = parse_event(raw, limits)
             line = lines[index] if lines is not None else None
             if isinstance(parsed, Rejection):
                 report.rejected.append((index, parsed))

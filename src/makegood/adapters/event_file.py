@@ -105,9 +105,9 @@ def _csv_lines(stream: IO[str]) -> Iterator[Line]:
         if None in row:
             yield Line(number, None, text, "more cells than header columns")
             continue
-        error = _undecoded(text)
-        if error is not None:
-            yield Line(number, None, _shown(text), error)
+        undecoded = _undecoded(text)
+        if undecoded is not None:
+            yield Line(number, None, _shown(text), undecoded)
             continue
         event: dict[str, Any] = {k: row[k] for k in ENVELOPE if row.get(k)}
         event["attributes"] = {

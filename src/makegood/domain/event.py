@@ -104,7 +104,7 @@ def parse_datetime(value: object, name: str) -> datetime:
         raise _Invalid(name, f"is out of range: {printable(str(value), 60)!r}") from None
 
 
-def _bounded_datetime(limits: Limits) -> Check:
+def _bounded_datetime(limits: Limits) -> Callable[[object, str], datetime]:
     def check(value: object, name: str) -> datetime:
         parsed = parse_datetime(value, name)
         if not limits.earliest <= parsed <= limits.latest:
@@ -143,17 +143,27 @@ def _string(value: object, name: str) -> str:
     return value
 
 
-def _choice(*allowed: str) -> Callable[[object, str], str]:
-    def check(value: object, name: str) -> str:
-        if value not in allowed:
-            raise _Invalid(name, f"must be one of {', '.join(allowed)}; got {value!r}")
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    allowed: tuple[str, ...]
+
+    def __call__(self, value: object, name: str) -> str:
+        if value not in self.allowed:
+            raise _Invalid(name, f"must be one of {', '.join(self.allowed)}; got {value!r}")
         return str(value)
 
-    return check
+
+def _choice(*allowed: str) -> _Choice:
+    return _Choice(allowed)
 
 
-def _integer(low: int, high: int) -> Callable[[object, str], int]:
-    def check(value: object, name: str) -> int:
+@dataclass(frozen=True, slots=True)
+class _Integer:
+    low: int
+    high: int
+
+    def __call__(self, value: object, name: str) -> int:
+        low, high = self.low, self.high
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise _Invalid(name, f"must be a whole number from {low} to {high}")
         try:
@@ -164,7 +174,9 @@ def _integer(low: int, high: int) -> Callable[[object, str], int]:
             raise _Invalid(name, f"must be from {low} to {high}, got {number}")
         return number
 
-    return check
+
+def _integer(low: int, high: int) -> _Integer:
+    return _Integer(low, high)
 
 
 Check = Callable[[object, str], object]
@@ -217,6 +229,31 @@ BUILTIN: dict[str, tuple[bool, dict[str, Check], dict[str, Check]]] = {
     "behavior.signal": (False, {"signal": _text}, {"count": _integer(0, 1_000_000)}),
 }
 BUILTIN_TYPES = frozenset(BUILTIN)
+
+
+# what a client may send, as JSON Schema: a subset of what parse_event accepts (the API's
+# OpenAPI document is built from it, so a request valid by the document is never refused)
+NO_NUL = "^[^\\u0000\\ud800-\\udfff]*$"
+NOT_BLANK = "^[^\\u0000\\ud800-\\udfff]*[^\\s\\u0000\\ud800-\\udfff][^\\u0000\\ud800-\\udfff]*$"
+DATE_TIME = (
+    "^(197[1-9]|19[89][0-9]|20[01][0-9]|202[0-5])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$"
+)
+
+
+def value_schema(check: Check) -> dict[str, Any]:
+    """The JSON Schema of what `check` accepts (or a stricter one)."""
+    if isinstance(check, _Choice):
+        return {"type": "string", "enum": list(check.allowed)}
+    if isinstance(check, _Integer):
+        return {"type": "integer", "minimum": check.low, "maximum": check.high}
+    if check is _amount:
+        return {"type": "number", "minimum": 0, "exclusiveMaximum": int(MAX_AMOUNT)}
+    if check is parse_datetime:
+        return {"type": "string", "pattern": DATE_TIME}
+    if check is _text:
+        return {"type": "string", "pattern": NOT_BLANK, "maxLength": DEFAULT_LIMITS.max_chars}
+    return {"type": "string", "pattern": NO_NUL, "maxLength": DEFAULT_LIMITS.max_chars}
 
 
 def _identifier(raw: Mapping[str, Any], name: str, required: bool) -> str | None:

@@ -4,21 +4,97 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from makegood.domain.event import (
+    BUILTIN,
+    DATE_TIME,
+    DEFAULT_LIMITS,
+    MAX_ID,
+    MAX_TYPE,
+    NO_NUL,
+    NOT_BLANK,
+    TYPE_PATTERN,
+    value_schema,
+)
 
 
-class EventIn(BaseModel):
-    """One event. Fields outside the envelope are kept under `attributes`."""
+def event_schema() -> dict[str, Any]:
+    """One event as JSON Schema: a custom type with any attributes, or a built-in type with
+    its attributes typed. A subset of what `parse_event` accepts: dates are documented from
+    1971 to 2025 (the policy's default range starts at 1970 and ends a year from now)."""
+    ident = {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": NOT_BLANK}
+    text = {"type": "string", "pattern": NO_NUL, "maxLength": DEFAULT_LIMITS.max_chars}
+    scalar = {"anyOf": [{"type": "null"}, {"type": "boolean"}, {"type": "number"}, text]}
+    names = {"pattern": NO_NUL, "maxLength": 100}
+    value = {
+        "anyOf": [
+            scalar,
+            {"type": "array", "items": scalar},
+            {"type": "object", "propertyNames": names, "additionalProperties": scalar},
+        ]
+    }
+    envelope: dict[str, Any] = {
+        "id": {**ident, "examples": ["evt-1"]},
+        "occurred_at": {
+            "type": "string",
+            "pattern": DATE_TIME,
+            "description": "ISO 8601 with an offset, within the policy's accepted range",
+            "examples": ["2025-11-24T12:00:00Z"],
+        },
+        "customer_id": {**ident, "examples": ["c-1"]},
+        "subject_id": {"anyOf": [ident, {"type": "null"}], "examples": ["o-1"]},
+    }
 
-    model_config = ConfigDict(extra="allow")
-    id: str = Field(max_length=200, examples=["evt-1"])
-    type: str = Field(examples=["order.placed"])
-    occurred_at: str = Field(examples=["2026-11-24T12:00:00Z"])
-    customer_id: str = Field(max_length=200, examples=["c-1"])
-    subject_id: str | None = Field(default=None, max_length=200, examples=["o-1"])
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    def variant(type_: dict[str, Any], attributes: dict[str, Any], subject: bool) -> Any:
+        required = ["id", "type", "occurred_at", "customer_id"]
+        required += ["subject_id"] * subject + ["attributes"] * bool(attributes.get("required"))
+        if subject:
+            properties = {**envelope, "subject_id": ident}
+        else:
+            properties = dict(envelope)
+        # a field outside the envelope is kept as an attribute: never one a built-in type types
+        reserved = {name: False for name in attributes.get("properties", {})}
+        return {
+            "type": "object",
+            "properties": {**reserved, **properties, "type": type_, "attributes": attributes},
+            "required": required,
+            "propertyNames": names,
+            "additionalProperties": value,
+        }
+
+    def attributes(required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+        checks = {**required, **optional}
+        return {
+            "type": "object",
+            "properties": {name: value_schema(check) for name, check in checks.items()},
+            "required": list(required),
+            "propertyNames": names,
+            "additionalProperties": value,
+        }
+
+    custom = variant(
+        {
+            "type": "string",
+            "pattern": TYPE_PATTERN.pattern,
+            "maxLength": MAX_TYPE,
+            "not": {"enum": sorted(BUILTIN)},
+            "examples": ["booking.missed"],
+        },
+        {"type": "object", "propertyNames": names, "additionalProperties": value},
+        subject=False,
+    )
+    builtin = [
+        variant({"const": name}, attributes(required, optional), subject)
+        for name, (subject, required, optional) in BUILTIN.items()
+    ]
+    return {
+        "title": "EventIn",
+        "description": "One event. Fields outside the envelope are kept under `attributes`.",
+        "anyOf": [custom, *builtin],
+    }
 
 
 class EventResult(BaseModel):
@@ -111,30 +187,49 @@ class CaseDetail(BaseModel):
     budget: dict[str, Any]
 
 
+# text a person types: anything but a NUL character, which no PostgreSQL text column can hold
+PLAIN = r"^[^\x00]*$"
+# what a person writes: at least one visible character
+WRITTEN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# an amount of money: a whole number, or a decimal text with at most two places
+AMOUNT = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": 100_000},
+            {"type": "string", "pattern": r"^([1-9][0-9]{0,4}|0)(\.[0-9]{1,2})?$"},
+        ],
+        "description": "More than 0 and at most 100000, with at most two decimal places",
+    }
+)
+
+
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field(min_length=1, max_length=5000, pattern=WRITTEN)
 
 
 class AssignIn(BaseModel):
-    owner: str | None = Field(default=None, max_length=100)
+    owner: str | None = Field(default=None, max_length=100, pattern=PLAIN)
 
 
 class CollaboratorIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=WRITTEN)
 
 
 class ResolveIn(BaseModel):
-    note: str | None = Field(default=None, max_length=5000)
+    note: str | None = Field(default=None, max_length=5000, pattern=PLAIN)
 
 
 class GrantIn(BaseModel):
     kind: Literal["voucher", "credit", "refund"]
-    amount: Decimal = Field(gt=0, le=100_000, decimal_places=2)
-    reason: str = Field(default="", max_length=500)
+    amount: Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=2), AMOUNT]
+    reason: str = Field(default="", max_length=500, pattern=PLAIN)
     idempotency_key: str | None = Field(
-        default=None, max_length=100, description="Retries with the same key grant once"
+        default=None,
+        max_length=100,
+        pattern=PLAIN,
+        description="Retries with the same key grant once",
     )
 
 
 class RejectIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: str = Field(min_length=1, max_length=5000, pattern=WRITTEN)

@@ -164,6 +164,8 @@ class _Integer:
 
     def __call__(self, value: object, name: str) -> int:
         low, high = self.low, self.high
+        if isinstance(value, float) and value.is_integer():  # 6.0 is 6, as in JSON Schema
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise _Invalid(name, f"must be a whole number from {low} to {high}")
         try:
@@ -233,8 +235,14 @@ BUILTIN_TYPES = frozenset(BUILTIN)
 
 # what a client may send, as JSON Schema: a subset of what parse_event accepts (the API's
 # OpenAPI document is built from it, so a request valid by the document is never refused)
-NO_NUL = "^[^\\u0000\\ud800-\\udfff]*$"
-NOT_BLANK = "^[^\\u0000\\ud800-\\udfff]*[^\\s\\u0000\\ud800-\\udfff][^\\u0000\\ud800-\\udfff]*$"
+# (JSON Schema patterns in the ECMA form validators share: \uXXXX escapes, no surrogates, and
+# the characters Python's str.strip() removes spelled out, as \s differs between engines)
+NO_NUL = "^[^\\u0000]*$"
+_BLANK = (
+    "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029"
+    "\\u202f\\u205f\\u3000"
+)
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_BLANK}][^\\u0000]*$"
 DATE_TIME = (
     "^(197[1-9]|19[89][0-9]|20[01][0-9]|202[0-5])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
     "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$"

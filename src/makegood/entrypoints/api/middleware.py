@@ -1,7 +1,7 @@
 """ASGI middleware: a body size limit, security headers, an access log without personal data,
 and a small per-client rate limiter.
 
-`Guard` also refuses (422) a URL whose path or query holds a NUL character, before any route
+`Guard` also refuses (400) a URL whose path or query holds a NUL character, before any route
 sees it: PostgreSQL cannot compare or store one, so it would otherwise end as a 500."""
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ class Guard:
         path = scope.get("path", "")
         status = 500
         if "\x00" in path or _has_nul(scope.get("query_string", b"")):
-            await _refuse(send, 422, "url", "contains a NUL character")
-            self._log(scope, 422, started)
+            await _refuse(send, 400, "url", "contains a NUL character")
+            self._log(scope, 400, started)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body:

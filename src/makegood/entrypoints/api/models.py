@@ -187,16 +187,19 @@ class CaseDetail(BaseModel):
     budget: dict[str, Any]
 
 
-# text a person types: anything but a NUL character, which no PostgreSQL text column can hold
-PLAIN = r"^[^\x00]*$"
-# what a person writes: at least one visible character
-WRITTEN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# text a person types: anything but a NUL character, which no PostgreSQL text column can hold;
+# what a person writes: that, with at least one visible character
+PLAIN = NO_NUL
+WRITTEN = NOT_BLANK
 # an amount of money: a whole number, or a decimal text with at most two places
 AMOUNT = WithJsonSchema(
     {
         "anyOf": [
             {"type": "integer", "minimum": 1, "maximum": 100_000},
-            {"type": "string", "pattern": r"^([1-9][0-9]{0,4}|0)(\.[0-9]{1,2})?$"},
+            {
+                "type": "string",
+                "pattern": r"^([1-9][0-9]{0,4}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$",
+            },
         ],
         "description": "More than 0 and at most 100000, with at most two decimal places",
     }

@@ -13,17 +13,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from makegood.domain.event import NO_NUL
+
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 SECURED = {
     "401": "No bearer token, or one that is not valid",
     "403": "The token's role may not do this",
 }
 WITH_BODY = {
-    "400": "The body could not be read as JSON",
+    "400": "The body could not be read as JSON, or the URL holds a NUL character",
     "413": "The body is larger than the server accepts (`serve --max-body-mb`)",
     "422": "The request is not valid: `detail` names the field and the reason",
 }
-WITH_PARAMETERS = {"422": WITH_BODY["422"]}
+WITH_PARAMETERS = {"400": "The URL holds a NUL character", "422": WITH_BODY["422"]}
 HEALTH = {"503": "The database does not answer"}
 
 
@@ -50,6 +52,10 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                 _declare(operation, WITH_BODY)
             elif operation.get("parameters"):
                 _declare(operation, WITH_PARAMETERS)
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "string" and "pattern" not in schema:
+                    schema["pattern"] = NO_NUL  # Guard refuses a NUL in the URL (400)
             if path == "/healthz":
                 _declare(operation, HEALTH)
     return document

@@ -51,11 +51,12 @@ def open_events(path: Path) -> IO[str]:
 _UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte not UTF-8
 
 
-def _undecoded(text: str) -> str | None:
+def _undecoded(text: str, position: bool = True) -> str | None:
     found = _UNDECODED.search(text)
     if found is None:
         return None
-    return f"not valid UTF-8 (byte {found.start() + 1}: {_shown(found.group())})"
+    where = f"byte {found.start() + 1}: " if position else ""
+    return f"not valid UTF-8 ({where}{_shown(found.group())})"
 
 
 def _shown(text: str) -> str:
@@ -98,14 +99,15 @@ def _csv_lines(stream: IO[str]) -> Iterator[Line]:
         except StopIteration:
             return
         except csv.Error as error:  # a field over the limit; the reader goes on after it
-            yield Line(reader.line_num, None, "", f"not valid CSV: {error}")
+            # (DictReader.line_num moves only on success: ask the reader under it)
+            yield Line(reader.reader.line_num, None, "", f"not valid CSV: {error}")
             continue
         number = reader.line_num
         text = json.dumps(row, ensure_ascii=False)
         if None in row:
             yield Line(number, None, text, "more cells than header columns")
             continue
-        undecoded = _undecoded(text)
+        undecoded = _undecoded(text, position=False)  # `text` is not the line as read
         if undecoded is not None:
             yield Line(number, None, _shown(text), undecoded)
             continue

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from makegood.adapters.json_input import BadJson, read_json
 from makegood.adapters.sql import dashboard_queries as dq
-from makegood.domain.event import ENVELOPE, MAX_RAW, Quarantined
+from makegood.domain.event import ENVELOPE, MAX_ID, MAX_RAW, Quarantined, printable
 from makegood.entrypoints.api.deps import Ingester, Services, Svc
 from makegood.entrypoints.api.models import IngestOut, Problem, event_schema
 
@@ -61,11 +61,13 @@ def quarantine_body(services: Services, body: bytes, reason: str) -> None:
 
 
 def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
+    # ids as they can be answered and looked up: a NUL or a lone surrogate escaped
     ids = [
-        r.get("id") if isinstance(r, dict) and isinstance(r.get("id"), str) else None for r in raws
+        printable(r["id"]) if isinstance(r, dict) and isinstance(r.get("id"), str) else None
+        for r in raws
     ]
     with services.app.store.engine.connect() as conn:
-        known = dq.known_event_ids(conn, [i for i in ids if i])
+        known = dq.known_event_ids(conn, [i for i in ids if i and len(i) <= MAX_ID])
     report = services.app.engine.ingest(raws, source="api")
     rejected = dict(report.rejected)
     results: list[dict[str, Any]] = []

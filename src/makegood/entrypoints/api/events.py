@@ -140,6 +140,8 @@ async def post_events(request: Request, who: Ingester, services: Svc) -> JSONRes
     if len(raws) > MAX_BATCH:
         return _problem(413, "body", f"at most {MAX_BATCH} events per request, got {len(raws)}")
     if not raws:
+        await run_in_threadpool(quarantine_body, services, body, "the batch is empty")
+        services.stats.add("events_rejected")
         return _problem(422, "body", "the batch is empty")
     status, result = await run_in_threadpool(ingest, services, [_fold(r) for r in raws])
     return JSONResponse(result, status)

@@ -48,22 +48,22 @@ def event_schema() -> dict[str, Any]:
         "subject_id": {"anyOf": [ident, {"type": "null"}], "examples": ["o-1"]},
     }
 
-    def variant(type_: dict[str, Any], attributes: dict[str, Any], subject: bool) -> Any:
+    def variant(type_: dict[str, Any], attributes: dict[str, Any], subject: bool | None) -> Any:
         required = ["id", "type", "occurred_at", "customer_id"]
-        required += ["subject_id"] * subject + ["attributes"] * bool(attributes.get("required"))
+        required += ["subject_id"] * bool(subject)
+        required += ["attributes"] * bool(attributes.get("required"))
         if subject:
             properties = {**envelope, "subject_id": ident}
         else:
             properties = dict(envelope)
-        # a field outside the envelope is kept as an attribute: never one a built-in type types
-        reserved = {name: False for name in attributes.get("properties", {})}
-        return {
+        shape = {
             "type": "object",
-            "properties": {**reserved, **properties, "type": type_, "attributes": attributes},
+            "properties": {**properties, "type": type_, "attributes": attributes},
             "required": required,
-            "propertyNames": names,
-            "additionalProperties": value,
         }
+        if subject is None:  # custom types: a field outside the envelope becomes an attribute
+            return {**shape, "propertyNames": names, "additionalProperties": value}
+        return {**shape, "additionalProperties": False}  # built-in: under attributes only
 
     def attributes(required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
         checks = {**required, **optional}
@@ -84,7 +84,7 @@ def event_schema() -> dict[str, Any]:
             "examples": ["booking.missed"],
         },
         {"type": "object", "propertyNames": names, "additionalProperties": value},
-        subject=False,
+        subject=None,
     )
     builtin = [
         variant({"const": name}, attributes(required, optional), subject)

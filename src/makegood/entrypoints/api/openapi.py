@@ -38,6 +38,14 @@ def _declare(operation: dict[str, Any], statuses: dict[str, str]) -> None:
         )
 
 
+def _no_nul(schema: dict[str, Any]) -> None:
+    """A string parameter documents that `Guard` refuses a NUL in the URL (400)."""
+    if schema.get("type") == "string":
+        schema.setdefault("pattern", NO_NUL)
+    for branch in schema.get("anyOf", []):
+        _no_nul(branch)
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """Add the error responses each operation can give to an OpenAPI document (in place)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
@@ -53,9 +61,7 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
             elif operation.get("parameters"):
                 _declare(operation, WITH_PARAMETERS)
             for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                if schema.get("type") == "string" and "pattern" not in schema:
-                    schema["pattern"] = NO_NUL  # Guard refuses a NUL in the URL (400)
+                _no_nul(parameter.get("schema", {}))
             if path == "/healthz":
                 _declare(operation, HEALTH)
     return document

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from makegood.adapters.policy_file import load_policy
+from makegood.adapters.policy_file import default_policy_text, load_policy, parse_policy
+from makegood.domain.errors import PolicyError
 from makegood.domain.event import Event, Limits, Quarantined, Rejection, event_to_json, parse_event
 
 GOOD = {
@@ -178,3 +179,32 @@ def test_a_whole_number_written_as_a_float_is_a_whole_number():
     assert isinstance(event, Event)
     assert event.attributes["score"] == 2
     assert isinstance(parse_event({**survey, "attributes": {"score": 2.5}}), Rejection)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("accept_from: yesterday", "engine.accept_from"),
+        ("accept_from: '2020-01-01T00:00:00'", "engine.accept_from"),
+        ("accept_ahead: -5d", "engine.accept_ahead"),
+        ("max_attribute_chars: 0", "engine.max_attribute_chars"),
+    ],
+)
+def test_the_policy_refuses_a_bad_accepted_range(setting, message):
+    text = default_policy_text().replace("engine:\n", f"engine:\n  {setting}\n", 1)
+    with pytest.raises(PolicyError, match=message.replace(".", r"\.")):
+        parse_policy(text)
+
+
+def test_the_policy_narrows_what_is_accepted():
+    text = default_policy_text().replace(
+        "engine:\n",
+        "engine:\n  accept_from: '2026-01-01T00:00:00+01:00'\n  accept_ahead: 1h\n"
+        "  max_attribute_chars: 20\n",
+        1,
+    )
+    limits = parse_policy(text).limits(datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    assert limits.earliest == datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
+    assert limits.latest == datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+    too_long = {**GOOD, "attributes": {"note": "x" * 21}}
+    assert str(parse_event(too_long, limits)) == "attributes.note: is longer than 20 characters"

@@ -200,11 +200,11 @@ def test_the_policy_narrows_what_is_accepted():
     text = default_policy_text().replace(
         "engine:\n",
         "engine:\n  accept_from: '2026-01-01T00:00:00+01:00'\n  accept_ahead: 1h\n"
-        "  max_attribute_chars: 20\n",
+        "  max_attribute_chars: 30\n",
         1,
     )
     limits = parse_policy(text).limits(datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
     assert limits.earliest == datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
     assert limits.latest == datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
-    too_long = {**GOOD, "attributes": {"note": "x" * 21}}
-    assert str(parse_event(too_long, limits)) == "attributes.note: is longer than 20 characters"
+    too_long = {**GOOD, "attributes": {"note": "x" * 31}}
+    assert str(parse_event(too_long, limits)) == "attributes.note: is longer than 30 characters"

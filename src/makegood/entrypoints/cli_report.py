@@ -16,12 +16,18 @@ from makegood.adapters.event_file import file_format, read_lines
 from makegood.adapters.policy_file import load_policy
 from makegood.adapters.report import export, html
 from makegood.adapters.sql.metrics import MetricSettings, recovery_metrics
-from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import default_analyzer
 from makegood.domain.errors import PolicyError
 from makegood.domain.event import jsonable
 from makegood.domain.rules import CompiledPolicy
-from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail
+from makegood.entrypoints.cli_common import (
+    DatabaseOption,
+    console,
+    err,
+    fail,
+    open_store,
+    shown_database,
+)
 from makegood.entrypoints.cli_common import settings as load_settings
 from makegood.service_layer import replay as backtest
 
@@ -84,7 +90,7 @@ def report(
         policy = load_policy(policy_file or settings.policy)
     except PolicyError as error:
         raise fail(escape(str(error))) from None
-    store = SqlStore(settings.database_url, settings.database_schema)
+    store = open_store(settings)
     with Progress(
         TextColumn("[bold]report[/bold] {task.description}"),
         BarColumn(),
@@ -105,7 +111,7 @@ def report(
             figures,
             title=title,
             currency=policy.policy.business.currency,
-            source=_redacted(settings.database_url),
+            source=shown_database(settings.database_url),
             generated_at=datetime.now(UTC),
         )
         target = out or Path("makegood-report.html")
@@ -118,14 +124,6 @@ def report(
         out.write_text(text, encoding="utf-8")
     else:
         typer.echo(text, nl=False)
-
-
-def _redacted(url: str) -> str:
-    """The database URL without its password."""
-    scheme, _, rest = url.partition("://")
-    if "@" in rest:
-        rest = rest.split("@", 1)[1]
-    return f"{scheme}://{rest}"
 
 
 def _events(path: Path) -> list[Any]:

@@ -51,16 +51,16 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def revision_of(store: SqlStore) -> str | None:
-    """The schema revision a store is at; None when it holds no makegood schema."""
-    with store.engine.connect() as connection:
+def revision_of(engine: sa.Engine) -> str | None:
+    """The schema revision a database is at; None when it holds no makegood schema."""
+    with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def open_store(config: Settings) -> SqlStore:
     """The store to read from. Raises `typer.Exit` (1) with one line when there is none: a
     missing SQLite file is not created, and a database without the current schema is not
-    migrated by a command that only reads."""
+    migrated (nor otherwise changed) by a command that only reads."""
     shown = shown_database(config.database_url)
     path = sqlite_path(config.database_url)
     if path is not None and not path.exists():
@@ -72,12 +72,21 @@ def open_store(config: Settings) -> SqlStore:
             f"or `makegood migrate`{hint})"
         )
     store = SqlStore(config.database_url, config.database_schema)
+    # an SQLite file is looked at read-only: opening it as a store would switch it to WAL
+    probe = (
+        sa.create_engine(f"sqlite:///file:{path.resolve().as_posix()}?mode=ro&uri=true")
+        if path is not None
+        else store.engine
+    )
     try:
-        revision = revision_of(store)
+        revision = revision_of(probe)
     except sa.exc.SQLAlchemyError as error:
         store.dispose()
         reason = " ".join(str(getattr(error, "orig", None) or error).split())
         raise fail(escape(f"cannot open the store at {shown}: {reason}")) from None
+    finally:
+        if probe is not store.engine:
+            probe.dispose()
     head = head_revision()
     if revision != head:
         store.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import NotFound, PolicyError
 from makegood.domain.event import Quarantined
+from makegood.entrypoints import policy_stamp
 from makegood.entrypoints.cli_common import (
     DatabaseOption,
     console,
@@ -50,15 +52,35 @@ def ingest(
     db: str = DatabaseOption,
     batch_size: int = typer.Option(2000, min=1, max=100_000),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    policy: Path = typer.Option(
+        None,
+        "--policy",
+        exists=True,
+        dir_okay=False,
+        help="the policy to decide with (default: $MAKEGOOD_POLICY or the shipped one); "
+        "needed to switch a store to another policy",
+    ),
 ) -> None:
     """Ingest events from a JSONL or CSV file; bad lines are reported and quarantined."""
     if clock not in ("event", "wall"):
         raise fail("--clock must be event or wall")
+    config = load_settings(db)
+    config = replace(config, policy=policy or config.policy)
     try:
         kind = fmt or file_format(file)
-        app = bootstrap(load_settings(db), event_time=clock == "event")
-    except (ValueError, PolicyError) as error:
+        app = bootstrap(config, event_time=clock == "event")
+        stamp = policy_stamp.stamp_of(app.policy, config.policy)
+        replaced = policy_stamp.record(app.store, stamp, chosen=policy is not None)
+    except (ValueError, PolicyError, policy_stamp.PolicyChanged) as error:
         raise fail(escape(str(error))) from None
+    err.print(f"policy: {stamp}", markup=False, highlight=False, soft_wrap=True)
+    if replaced is not None:
+        err.print(
+            f"policy changed: this store was filled under {replaced} until now",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     app.engine.batch_size = batch_size
     accepted = duplicates = rejected = failures = 0
     total = count_lines(file)
@@ -189,7 +211,7 @@ def migrate(db: str = DatabaseOption) -> None:
     """Create or upgrade the database schema."""
     config = load_settings(db)
     store = SqlStore(config.database_url, config.database_schema)
-    before = revision_of(store)
+    before = revision_of(store.engine)
     store.migrate()
     store.dispose()
     head, where = head_revision(), escape(shown_database(config.database_url))

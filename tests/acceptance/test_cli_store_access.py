@@ -179,7 +179,8 @@ def test_token_commands_use_the_configured_schema(
     try:
         with engine.connect() as c:
             names = c.execute(
-                sa.text(f"SELECT name FROM {schema}.api_tokens WHERE id = :id"), {"id": token_id}
+                sa.text(f"SELECT name FROM {schema}.api_tokens WHERE id = :id"),  # noqa: S608 (our schema)
+                {"id": token_id},
             ).scalars()
             assert list(names) == ["alice"]
             elsewhere = c.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,27 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def print_json(data: Any) -> None:
     typer.echo(to_json(data, indent=2))
+
+
+def moment(text: str | None, option: str) -> datetime | None:
+    """A `--since`/`--until` value: a date (midnight UTC) or an ISO 8601 date-time (UTC when
+    it names no offset)."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(escape(f"{option}: not a date or ISO 8601 date-time: {text!r}")) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+SinceOption = typer.Option(
+    None,
+    "--since",
+    help="start of the window compared with the one before it (date or date-time, UTC); "
+    "default: the latest window of up to 7 days with enough data",
+)
+UntilOption = typer.Option(None, "--until", help="end of that window (default: see --since)")
 
 
 def head_revision() -> str | None:

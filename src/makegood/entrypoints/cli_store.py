@@ -16,6 +16,7 @@ from rich.table import Table
 from makegood.adapters.event_file import count_lines, file_format, read_lines
 from makegood.adapters.sql import queries
 from makegood.adapters.sql import schema as t
+from makegood.adapters.sql.metrics import MetricSettings, window_changes
 from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import NotFound, PolicyError
@@ -23,16 +24,20 @@ from makegood.domain.event import Quarantined
 from makegood.entrypoints import policy_stamp
 from makegood.entrypoints.cli_common import (
     DatabaseOption,
+    SinceOption,
+    UntilOption,
     console,
     err,
     fail,
     head_revision,
+    moment,
     open_store,
     print_json,
     revision_of,
     shown_database,
 )
 from makegood.entrypoints.cli_common import settings as load_settings
+from makegood.entrypoints.cli_report import show_changes
 from makegood.entrypoints.summary_view import show_summary
 
 
@@ -194,17 +199,30 @@ def case(
     console.print(_timeline(detail["timeline"]))
 
 
-def summary(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption) -> None:
-    """What was detected, done, spent and learned, for any store."""
+def summary(
+    as_json: bool = typer.Option(False, "--json"),
+    db: str = DatabaseOption,
+    since: str = SinceOption,
+    until: str = UntilOption,
+) -> None:
+    """What was detected, done, spent and learned, for any store; and what changed from one
+    window to the one before it."""
+    window = MetricSettings(since=moment(since, "--since"), until=moment(until, "--until"))
     config = load_settings(db)
     open_store(config).dispose()
     app = bootstrap(config, migrate=False)
     with app.store.engine.connect() as c:
         figures = queries.summary(c, app.policy.policy.budgets.global_per_day)
+        try:
+            figures["change"] = window_changes(c, window)
+        except ValueError as error:
+            raise fail(escape(str(error))) from None
+    app.store.dispose()
     if as_json:
         print_json(figures)
     else:
         show_summary(console, figures, app.policy.policy.business.currency)
+        show_changes(figures["change"])
 
 
 def migrate(db: str = DatabaseOption) -> None:

@@ -90,8 +90,17 @@ def choose_window(times: Sequence[datetime]) -> Window | None:
     typical = median(count(end - length, end) for end in _steps(last, first + length, length))
     enough = max(1, typical / 2)
     step = min(STEP, length / 7)
-    for end in _steps(last, first + 2 * length, step):
-        if count(end - length, end) >= enough and count(end - 2 * length, end - length) >= enough:
+
+    def full(end: datetime) -> bool:
+        return (
+            count(end - length, end) >= enough and count(end - 2 * length, end - length) >= enough
+        )
+
+    for candidate in _steps(last, first + 2 * length, step):
+        if full(candidate):
+            # end where the data does: on the window's last failure, unless that is too early
+            snapped = times[bisect_right(times, candidate) - 1]
+            end = snapped if snapped - 2 * length >= first and full(snapped) else candidate
             if end == last:
                 reason = "the latest window with enough data"
             else:

@@ -273,3 +273,107 @@ def test_ingest_names_its_policy_and_refuses_to_switch_a_store_silently(
     back = makegood("ingest", events_file(tmp_path, "d.jsonl", "o4"), "--db", "s.db")
     assert back.returncode == 1
     assert f"filled under {other}" in one_line(back.stderr)
+
+
+# the report's window and a business's own ratings, end to end ---------------------------------
+def test_summary_and_report_say_which_window_they_compare(demo: dict[str, Any]) -> None:
+    cli = demo["cli"]
+    summary = cli("summary", "--db", "makegood-demo.db")
+    assert summary.returncode == 0, summary.stderr
+    assert "What changed" in summary.stdout
+    line = next(x for x in summary.stdout.splitlines() if x.startswith("window: "))
+    assert "against the" in line and "enough data" in line
+    asked = cli(
+        "summary",
+        "--json",
+        "--since",
+        "2026-11-02T12:00",
+        "--until",
+        "2026-11-02T18:00",
+        "--db",
+        "makegood-demo.db",
+    )
+    assert asked.returncode == 0, asked.stderr
+    window = json.loads(asked.stdout)["change"]["window"]
+    assert (window["since"], window["until"], window["chosen_by"]) == (
+        "2026-11-02T12:00:00+00:00",
+        "2026-11-02T18:00:00+00:00",
+        "reader",
+    )
+    report = cli(
+        "report", "--format", "json", "--until", "2026-11-02T18:00", "--db", "makegood-demo.db"
+    )
+    assert report.returncode == 0, report.stderr
+    # --until alone: the 7 days before it
+    assert json.loads(report.stdout)["window"]["since"] == "2026-10-26T18:00:00+00:00"
+    bad = cli("report", "--since", "yesterday", "--db", "makegood-demo.db")
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines() == [
+        "error: --since: not a date or ISO 8601 date-time: 'yesterday'"
+    ]
+
+
+def test_a_business_s_own_ratings_reach_the_report(makegood: Any, tmp_path: Path) -> None:
+    from importlib.resources import as_file, files
+
+    with as_file(files("makegood.policies") / "food_delivery.yaml") as shipped:
+        text = Path(shipped).read_text(encoding="utf-8")
+    policy = tmp_path / "with-reviews.yaml"
+    policy.write_text(
+        text
+        + "\nreviews:\n  - {kind: nps, type: review.posted, low: 0, high: 10, satisfied_at: 9}\n",
+        encoding="utf-8",
+    )
+
+    def at(hhmm: str) -> str:
+        return f"2026-11-02T{hhmm}:00Z"
+
+    events = [
+        ("p1", "order.placed", at("12:00"), "c1", "o1", {"promised_at": at("12:30")}),
+        ("p2", "order.placed", at("12:05"), "c2", "o2", {"promised_at": at("12:40")}),
+        ("d2", "order.delivered", at("12:35"), "c2", "o2", {}),
+        ("d1", "order.delivered", at("13:30"), "c1", "o1", {}),  # an hour late
+        ("r1", "review.posted", at("15:00"), "c1", "o1", {"score": 2}),
+        ("r2", "review.posted", at("15:00"), "c2", "o2", {"score": 10}),
+        ("s3", "survey.answered", at("15:10"), "c2", None, {"score": 5}),  # no case: a review
+        # a low rating is a failure under the shipped policy, but not one it reacts to
+        ("s4", "survey.answered", at("15:20"), "c4", None, {"score": 1}),
+        ("b1", "purchase", at("16:00"), "c3", None, {}),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": i,
+                    "type": ty,
+                    "occurred_at": when,
+                    "customer_id": c,
+                    "subject_id": s,
+                    "attributes": a,
+                }
+                if s
+                else {"id": i, "type": ty, "occurred_at": when, "customer_id": c, "attributes": a}
+            )
+            for i, ty, when, c, s, a in events
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    ingested = makegood("ingest", path, "--policy", policy, "--db", "s.db")
+    assert ingested.returncode == 0, ingested.stderr
+    report = makegood("report", "--format", "json", "--policy", policy, "--db", "s.db")
+    assert report.returncode == 0, report.stderr
+    reviews = json.loads(report.stdout)["reviews"]
+    assert (reviews["ratings"], reviews["unread"]) == (4, 0)
+    groups = {k: (g["successes"], g["n"]) for k, g in reviews["groups"].items()}
+    assert groups == {"late": (0, 1), "on_time": (1, 1), "failed": (0, 1), "not_failed": (2, 3)}
+    # c4's rating opened a poor_experience failure of its own, which it is not reacting to
+    assert [r["category"] for r in reviews["by_category"]] == ["late_delivery"]
+    cases = json.loads(makegood("cases", "--json", "--db", "s.db").stdout)
+    assert {c["customer_id"]: c["category"] for c in cases}["c4"] == "poor_experience"
+    page = makegood("report", "--policy", policy, "--db", "s.db", "-q")
+    assert page.returncode == 0, page.stderr
+    assert (
+        "What customers say in your own ratings" in (tmp_path / "makegood-report.html").read_text()
+    )

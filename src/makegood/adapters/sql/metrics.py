@@ -145,7 +145,9 @@ def _load(c: sa.Connection, s: MetricSettings, progress: Progress) -> _Data:
     unread = 0
     scales = s.scales()
     for r in c.execute(
-        sa.select(e.c.type, e.c.customer_id, e.c.subject_id, e.c.occurred_at, e.c.attributes)
+        sa.select(
+            e.c.id, e.c.type, e.c.customer_id, e.c.subject_id, e.c.occurred_at, e.c.attributes
+        )
         .where(e.c.type.in_({scale.type for scale in scales}))
         .order_by(e.c.occurred_at)
     ):
@@ -161,7 +163,7 @@ def _load(c: sa.Connection, s: MetricSettings, progress: Progress) -> _Data:
             unread += 1
             continue
         at = _aware(r.occurred_at)
-        ratings.append(Rating(r.customer_id, r.subject_id, at, scale, score))
+        ratings.append(Rating(r.id, r.customer_id, r.subject_id, at, scale, score))
     progress("surveys", 0.55)
     purchases: dict[str, list[datetime]] = defaultdict(list)
     for customer_id, at in c.execute(

@@ -6,7 +6,8 @@ A rating is a ``survey.answered`` without a ``case_id`` (kind ``csat`` 1-5 or ``
 any event the policy declares under ``reviews:`` with its own scale. Scores on different scales
 are compared as "satisfied" (at or above the scale's threshold); means are per scale. A rating
 that names an order (``subject_id``) is about that order; one that does not is about the
-customer, and counts the failures before it.
+customer, and counts the failures before it. A failure detected from a rating itself (a policy
+may treat a low review as a failure) is not a failure the rating reacts to, and is left out.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ FOLLOW_UP = "survey.answered"
 
 @dataclass(frozen=True)
 class Rating:
+    event_id: str
     customer_id: str
     subject_id: str | None
     at: datetime
@@ -71,19 +73,23 @@ def review_figures(
     late_categories: Iterable[str],
     unread: int,
 ) -> dict[str, Any]:
-    """The section's figures. `failures` are rows with customer_id, subject_id, category and
-    occurred_at, sorted by time."""
+    """The section's figures. `failures` are rows with customer_id, subject_id, category,
+    occurred_at and evidence, sorted by time."""
+    listed = list(ratings)
     late = set(late_categories)
+    own = {r.event_id for r in listed}
     by_subject: dict[str, set[str]] = defaultdict(set)
     by_customer: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for f in failures:
+        if (f.evidence or {}).get("event_id") in own:
+            continue
         if f.subject_id:
             by_subject[f.subject_id].add(f.category)
         by_customer[f.customer_id].append((f.occurred_at, f.category))
     scores: dict[ReviewScale, list[float]] = defaultdict(list)
     groups: dict[str, list[bool]] = defaultdict(list)
     categories: dict[str, list[bool]] = defaultdict(list)
-    for r in ratings:
+    for r in listed:
         scores[r.scale].append(r.score)
         satisfied = r.score >= r.scale.satisfied_at
         if r.subject_id:

@@ -26,6 +26,7 @@ READS = (
     ("outbox",),
     ("report",),
     ("token", "list"),
+    ("export", "events"),
 )
 
 

@@ -8,6 +8,7 @@ import typer
 
 from makegood.entrypoints import (
     cli_demo,
+    cli_export,
     cli_outbox,
     cli_policy,
     cli_report,
@@ -33,6 +34,7 @@ app.command("summary")(cli_store.summary)
 app.command("migrate")(cli_store.migrate)
 app.command("dispatch")(cli_store.dispatch)
 app.command("outbox")(cli_outbox.outbox)
+app.command("export")(cli_export.export)
 app.command("serve")(cli_serve.serve)
 app.command("report")(cli_report.report)
 app.command("replay")(cli_report.replay)

@@ -314,8 +314,14 @@ class RecordingStore:
 
 
 class _FixedClock:
+    """The moment the replay started. Event time drives the replay; this clock only bounds the
+    policy's accepted time range (now + accept_ahead) and stamps received-at times."""
+
+    def __init__(self) -> None:
+        self.started = datetime.now(UTC)
+
     def now(self) -> datetime:
-        return EPOCH
+        return self.started
 
 
 @dataclass(frozen=True)

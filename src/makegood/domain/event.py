@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -296,36 +296,63 @@ def _typed_attributes(type_: str, attributes: Mapping[str, Any], limits: Limits)
     return typed
 
 
-def _key(path: str, key: object) -> str:
-    shown = printable(key, 100) if isinstance(key, str) else repr(key)
-    return f"{path}.{shown}" if path else shown
+def _step(key: object) -> str:
+    return "." + (printable(key, 100) if isinstance(key, str) else repr(key))
 
 
-def _storable(value: object, path: str, limits: Limits, depth: int = 0) -> None:
-    """Refuse what no store can hold or no computation can use. Recursion stops at
-    `limits.max_depth`, so a deeply nested input is refused, never a `RecursionError`."""
+Flaw = tuple[list[str], str]  # the path to it (innermost step first) and the reason
+
+
+def _text_flaw(value: str, limits: Limits) -> Flaw | None:
+    if value.isascii() and len(value) <= limits.max_chars and "\x00" not in value:
+        return None
+    if "\x00" in value:
+        return [], "contains a NUL character"
+    if not value.isascii() and _SURROGATE.search(value):
+        return [], "contains a lone surrogate (not valid Unicode)"
+    if len(value) > limits.max_chars:
+        return [], f"is longer than {limits.max_chars:,} characters"
+    return None
+
+
+def _flaw(value: object, limits: Limits, depth: int) -> Flaw | None:
+    """What no store can hold or no computation can use in `value`, if anything. Recursion
+    stops at `limits.max_depth`: a deeply nested input is refused, never a `RecursionError`.
+    The path is built only for a flaw found, and plain leaves (short ASCII text, whole numbers)
+    are passed without a call, so that a good event costs one quick walk."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise _Invalid(path, "contains a NUL character")
-        if not value.isascii() and _SURROGATE.search(value):
-            raise _Invalid(path, "contains a lone surrogate (not valid Unicode)")
-        if len(value) > limits.max_chars:
-            raise _Invalid(path, f"is longer than {limits.max_chars:,} characters")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Invalid(path, f"must be a finite number, got {value}")
-    elif isinstance(value, Mapping | list | tuple):
-        if depth >= limits.max_depth:
-            raise _Invalid(path, f"nests deeper than {limits.max_depth} levels")
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise _Invalid(_key(path, key), "a key must be a string")
-                _storable(key, _key(path, key), limits, depth + 1)
-                _storable(item, _key(path, key), limits, depth + 1)
-        else:
-            for index, item in enumerate(value):
-                _storable(item, f"{path}[{index}]", limits, depth + 1)
+        return _text_flaw(value, limits)
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ([], f"must be a finite number, got {value}")
+    if isinstance(value, (list, tuple)):
+        items: Iterable[tuple[object, object]] = enumerate(value)
+    elif isinstance(value, dict) or isinstance(value, Mapping):
+        items = value.items()
+    else:
+        return None
+    if depth >= limits.max_depth:
+        return [], f"nests deeper than {limits.max_depth} levels"
+    keyed = not isinstance(value, (list, tuple))
+    most = limits.max_chars
+    for key, item in items:
+        if keyed:
+            if not isinstance(key, str):
+                return [_step(key)], "a key must be a string"
+            if not (key.isascii() and len(key) <= most and "\x00" not in key):
+                found = _text_flaw(key, limits)
+                if found is not None:
+                    found[0].append(_step(key))
+                    return found
+        if isinstance(item, str):
+            if item.isascii() and len(item) <= most and "\x00" not in item:
+                continue
+        elif item is None or isinstance(item, int):
+            continue
+        found = _flaw(item, limits, depth + 1)
+        if found is not None:
+            found[0].append(_step(key) if keyed else f"[{key}]")
+            return found
+    return None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -333,7 +360,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _event_id(raw: Mapping[Any, Any]) -> str | None:
     value = raw.get("id")
-    return printable(value, MAX_ID) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    if len(value) <= MAX_ID and "\x00" not in value and value.isascii():
+        return value
+    return printable(value, MAX_ID)
 
 
 def parse_event(raw: object, limits: Limits = DEFAULT_LIMITS) -> Event | Rejection:
@@ -343,12 +374,13 @@ def parse_event(raw: object, limits: Limits = DEFAULT_LIMITS) -> Event | Rejecti
         return Rejection("", f"an event must be a JSON object, got {type(raw).__name__}")
     event_id = _event_id(raw)
     try:
-        unknown = sorted(_key("", k) for k in raw if k not in ENVELOPE)
-        if unknown:
+        if any(k not in ENVELOPE for k in raw):
+            unknown = sorted(_step(k)[1:] for k in raw if k not in ENVELOPE)
             raise _Invalid(unknown[0], "is not an envelope field (put it under attributes)")
-        for name in (n for n in _ORDER if n in raw):
-            # attributes start one level down so that max_depth counts their own nesting
-            _storable(raw[name], name, limits, -1 if name == "attributes" else 0)
+        # one walk over the whole event; -2 so that max_depth counts the attributes' own nesting
+        found = _flaw(raw, limits, -2)
+        if found is not None:
+            raise _Invalid("".join(reversed(found[0]))[1:], found[1])
         ident = _identifier(raw, "id", required=True)
         type_ = raw.get("type")
         if not isinstance(type_, str) or not (TYPE_PATTERN.match(type_) or type_ in BUILTIN_TYPES):

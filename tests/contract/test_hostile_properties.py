@@ -22,7 +22,8 @@ from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.auth import create_token
 from makegood.bootstrap import bootstrap
 from makegood.config import Settings
-from makegood.domain.event import BUILTIN, DEFAULT_LIMITS, Event, Quarantined, parse_event
+from makegood.domain.event import BUILTIN, Event, Quarantined, parse_event
+from makegood.domain.limits import DEFAULT_LIMITS
 from makegood.entrypoints.api import create_app
 from makegood.entrypoints.cli import app as cli
 

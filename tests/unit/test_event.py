@@ -9,7 +9,8 @@ import pytest
 
 from makegood.adapters.policy_file import default_policy_text, load_policy, parse_policy
 from makegood.domain.errors import PolicyError
-from makegood.domain.event import Event, Limits, Quarantined, Rejection, event_to_json, parse_event
+from makegood.domain.event import Event, Quarantined, Rejection, event_to_json, parse_event
+from makegood.domain.limits import Limits
 
 GOOD = {
     "id": "e1",

@@ -14,14 +14,14 @@ than `Limits.max_depth`, a string longer than `Limits.max_chars`, and a date-tim
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from makegood.domain.limits import DEFAULT_LIMITS, Limits, flaw, printable, step
 from makegood.domain.money import to_decimal
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -30,22 +30,7 @@ MAX_TYPE = 100
 MAX_AMOUNT = Decimal(10) ** 12
 _ORDER = ("id", "type", "occurred_at", "customer_id", "subject_id", "attributes")
 ENVELOPE = frozenset(_ORDER)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_RAW = 10_000  # characters of a refused input kept in the quarantine
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What `parse_event` accepts beyond the shape of an event. The engine builds it from the
-    policy and its clock (`CompiledPolicy.limits(now)`); the default suits tests and tools."""
-
-    earliest: datetime = EPOCH
-    latest: datetime = datetime(2100, 1, 1, tzinfo=UTC)
-    max_depth: int = 32  # levels of objects and arrays under `attributes`
-    max_chars: int = 65_536  # characters in one string (a message's text included)
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +59,6 @@ class _Invalid(Exception):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         self.reason = reason
-
-
-def printable(text: str, limit: int | None = None) -> str:
-    """`text` with NUL and lone surrogates escaped (``\\x00``, ``\\ud800``), cut to `limit`:
-    what a refused input may be stored and shown as, whatever it held."""
-    if limit is not None and len(text) > limit:
-        text = text[:limit]
-    if "\x00" in text:
-        text = text.replace("\x00", "\\x00")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_datetime(value: object, name: str) -> datetime:
@@ -296,68 +271,6 @@ def _typed_attributes(type_: str, attributes: Mapping[str, Any], limits: Limits)
     return typed
 
 
-def _step(key: object) -> str:
-    return "." + (printable(key, 100) if isinstance(key, str) else repr(key))
-
-
-Flaw = tuple[list[str], str]  # the path to it (innermost step first) and the reason
-
-
-def _text_flaw(value: str, limits: Limits) -> Flaw | None:
-    if value.isascii() and len(value) <= limits.max_chars and "\x00" not in value:
-        return None
-    if "\x00" in value:
-        return [], "contains a NUL character"
-    if not value.isascii() and _SURROGATE.search(value):
-        return [], "contains a lone surrogate (not valid Unicode)"
-    if len(value) > limits.max_chars:
-        return [], f"is longer than {limits.max_chars:,} characters"
-    return None
-
-
-def _flaw(value: object, limits: Limits, depth: int) -> Flaw | None:
-    """What no store can hold or no computation can use in `value`, if anything. Recursion
-    stops at `limits.max_depth`: a deeply nested input is refused, never a `RecursionError`.
-    The path is built only for a flaw found, and plain leaves (short ASCII text, whole numbers)
-    are passed without a call, so that a good event costs one quick walk."""
-    if isinstance(value, str):
-        return _text_flaw(value, limits)
-    if isinstance(value, float):
-        return None if math.isfinite(value) else ([], f"must be a finite number, got {value}")
-    if isinstance(value, (list, tuple)):
-        items: Iterable[tuple[object, object]] = enumerate(value)
-    elif isinstance(value, dict) or isinstance(value, Mapping):
-        items = value.items()
-    else:
-        return None
-    if depth >= limits.max_depth:
-        return [], f"nests deeper than {limits.max_depth} levels"
-    keyed = not isinstance(value, (list, tuple))
-    most = limits.max_chars
-    for key, item in items:
-        if keyed:
-            if not isinstance(key, str):
-                return [_step(key)], "a key must be a string"
-            if not (key.isascii() and len(key) <= most and "\x00" not in key):
-                found = _text_flaw(key, limits)
-                if found is not None:
-                    found[0].append(_step(key))
-                    return found
-        if isinstance(item, str):
-            if item.isascii() and len(item) <= most and "\x00" not in item:
-                continue
-        elif item is None or isinstance(item, int):
-            continue
-        found = _flaw(item, limits, depth + 1)
-        if found is not None:
-            found[0].append(_step(key) if keyed else f"[{key}]")
-            return found
-    return None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _event_id(raw: Mapping[Any, Any]) -> str | None:
     value = raw.get("id")
     if not isinstance(value, str):
@@ -375,10 +288,10 @@ def parse_event(raw: object, limits: Limits = DEFAULT_LIMITS) -> Event | Rejecti
     event_id = _event_id(raw)
     try:
         if any(k not in ENVELOPE for k in raw):
-            unknown = sorted(_step(k)[1:] for k in raw if k not in ENVELOPE)
+            unknown = sorted(step(k)[1:] for k in raw if k not in ENVELOPE)
             raise _Invalid(unknown[0], "is not an envelope field (put it under attributes)")
         # one walk over the whole event; -2 so that max_depth counts the attributes' own nesting
-        found = _flaw(raw, limits, -2)
+        found = flaw(raw, limits, -2)
         if found is not None:
             raise _Invalid("".join(reversed(found[0]))[1:], found[1])
         ident = _identifier(raw, "id", required=True)

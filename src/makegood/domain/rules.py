@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from makegood.domain.errors import ExpressionError, PolicyError
-from makegood.domain.event import EPOCH, Limits
 from makegood.domain.expr import Expr, compile_expr, parse_duration
+from makegood.domain.limits import EPOCH, Limits
 from makegood.domain.policy import (
     SEVERITIES,
     Amount,

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from makegood.adapters.json_input import BadJson, read_json
 from makegood.adapters.sql import dashboard_queries as dq
-from makegood.domain.event import ENVELOPE, MAX_ID, MAX_RAW, Quarantined, printable
+from makegood.domain.event import ENVELOPE, MAX_ID, MAX_RAW, Quarantined
+from makegood.domain.limits import printable
 from makegood.entrypoints.api.deps import Ingester, Services, Svc
 from makegood.entrypoints.api.models import IngestOut, Problem, event_schema
 

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from makegood.domain.event import (
     BUILTIN,
     DATE_TIME,
-    DEFAULT_LIMITS,
     MAX_ID,
     MAX_TYPE,
     NO_NUL,
@@ -19,6 +18,7 @@ from makegood.domain.event import (
     TYPE_PATTERN,
     value_schema,
 )
+from makegood.domain.limits import DEFAULT_LIMITS
 
 
 def event_schema() -> dict[str, Any]:

@@ -168,3 +168,21 @@ def test_an_attribute_over_the_cap_is_a_422_with_its_field(api: TestClient) -> N
 def test_a_nul_in_the_url_is_a_400_not_a_500(api: TestClient) -> None:
     assert api.get("/v1/cases/c%00x").status_code == 400
     assert api.get("/v1/cases", params={"customer_id": "a\x00"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"amount": 1e999999, "kind": "voucher"}',
+        b'{"amount": NaN, "kind": "voucher"}',
+        b'{"amount": "1", "kind": "voucher", "reason": "\\ud800"}',
+    ],
+)
+def test_a_refused_body_echoing_what_json_cannot_carry_is_a_422(
+    api: TestClient, body: bytes
+) -> None:
+    response = api.post(
+        "/v1/cases/nope/compensations", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "body"

@@ -13,6 +13,7 @@ current batch, so nothing accepted is lost.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +33,7 @@ from makegood.adapters.sql import dashboard_queries as dq
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import BudgetConflict, NotFound
+from makegood.domain.limits import printable
 from makegood.entrypoints.api import approvals, cases, events, openapi
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
@@ -111,6 +115,27 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(NotAllowed, handler(403))
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
+
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        # FastAPI's own answer, but the refused input it echoes may be Infinity or hold a lone
+        # surrogate, which JSON (and UTF-8) cannot carry: that would turn a 422 into a 500
+        errors = error.errors() if isinstance(error, RequestValidationError) else []
+        return JSONResponse({"detail": _writable(jsonable_encoder(errors))}, 422)
+
+    api.add_exception_handler(RequestValidationError, invalid)
+
+
+def _writable(value: Any) -> Any:
+    """`value` with what JSON text cannot hold made text: non-finite numbers, lone surrogates."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _writable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_writable(v) for v in value]
+    return value
 
 
 def _operations(api: FastAPI) -> None:

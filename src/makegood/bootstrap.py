@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from makegood.adapters.channels.file import FileChannel
@@ -31,6 +31,7 @@ class App:
     engine: Engine
     dispatcher: Dispatcher
     clock: Clock
+    source_secrets: Mapping[str, str] = field(default_factory=dict)  # source name -> secret
 
 
 def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
@@ -58,6 +59,7 @@ def bootstrap(
     new_code: Callable[[], str] = new_voucher_code,
     analyzer: Analyzer | None = None,
     migrate: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> App:
     clock = clock or SystemClock()
     store = SqlStore(settings.database_url, settings.database_schema)
@@ -86,7 +88,15 @@ def bootstrap(
         # `resolve` steps call the business's own systems: over the webhook channel by default
         channels = {**channels, "action": channels["webhook"]}
     dispatcher = Dispatcher(store, renderer, channels, clock)
-    return App(settings, store, policy, engine, dispatcher, clock)
+    secrets = source_secrets(policy, os.environ if environ is None else environ)
+    return App(settings, store, policy, engine, dispatcher, clock, secrets)
+
+
+def source_secrets(policy: CompiledPolicy, environ: Mapping[str, str]) -> dict[str, str]:
+    """Each source's secret, from the variable its `auth.secret_env` names (never the policy).
+    A source whose variable is unset is left out: its requests are refused."""
+    found = {s.name: environ.get(s.spec.auth.secret_env, "") for s in policy.sources}
+    return {name: secret for name, secret in found.items() if secret}
 
 
 def channels_from_settings(

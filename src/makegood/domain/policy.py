@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from makegood.domain.source import Source
+
 FailureType = Literal["process", "people", "product", "policy", "communication"]
 Severity = Literal["minor", "major", "critical"]
 SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
@@ -211,3 +213,4 @@ class Policy:
     engine: EngineSettings = field(default_factory=EngineSettings)
     channel: str = "email"  # default channel for customer messages
     text: dict[str, Any] | None = None  # cue and category patterns for text analysis
+    sources: tuple[Source, ...] = ()  # webhooks mapped to events (domain/source.py)

@@ -30,7 +30,7 @@ from makegood.adapters.sql import dashboard_queries as dq
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import BudgetConflict, NotFound
-from makegood.entrypoints.api import approvals, cases, events
+from makegood.entrypoints.api import approvals, cases, events, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.service_layer.actions import Actions
@@ -84,6 +84,7 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     )
     api.state.services = services
     api.include_router(events.router)
+    api.include_router(sources.router)
     api.include_router(cases.router)
     api.include_router(approvals.router)
     _errors(api)

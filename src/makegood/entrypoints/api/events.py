@@ -56,13 +56,13 @@ def _fold(raw: Any) -> Any:
     return folded
 
 
-def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
+def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[int, dict[str, Any]]:
     ids = [
         r.get("id") if isinstance(r, dict) and isinstance(r.get("id"), str) else None for r in raws
     ]
     with services.app.store.engine.connect() as conn:
         known = dq.known_event_ids(conn, [i for i in ids if i])
-    report = services.app.engine.ingest(raws, source="api")
+    report = services.app.engine.ingest(raws, source=source)
     rejected = dict(report.rejected)
     results: list[dict[str, Any]] = []
     seen: set[str] = set()

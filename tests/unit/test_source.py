@@ -292,7 +292,7 @@ def test_policy_check_names_the_line_of_a_bad_mapping(
 def test_unknown_names_in_a_mapping_say_which_are_known() -> None:
     text = POLICY_HEAD + "  - name: vendor\n    auth: {scheme: token, secret_env: X}\n"
     text += ONE_EVENT.replace("body.customer", "payload.customer")
-    with pytest.raises(PolicyError, match="unknown name 'payload'.*known: body, headers, query"):
+    with pytest.raises(PolicyError, match=r"unknown name 'payload'.*known: body, headers, query"):
         parse_policy(text)
 
 

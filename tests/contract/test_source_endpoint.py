@@ -159,7 +159,7 @@ def test_a_mapped_event_the_envelope_refuses_is_quarantined_per_event(
 def test_unknown_source_no_secret_no_event_and_not_json(app: App, client: TestClient) -> None:
     assert client.post("/v1/sources/nobody", content=b"{}").status_code == 404
     app.source_secrets = {}
-    assert client.post("/v1/sources/shopify", content=b"{}").status_code == 503
+    assert client.post("/v1/sources/shopify", content=b"{}").status_code == 401
     app.source_secrets = dict(ENVIRON_SECRETS)
     other = client.post(
         "/v1/sources/shopify",

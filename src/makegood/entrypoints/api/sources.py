@@ -2,15 +2,16 @@
 
 No bearer token: webhook senders cannot send ours. The source's signature (or shared token) on
 the raw body is the authentication, checked before anything is parsed or stored. Then:
-401 a bad or missing signature (nothing stored); 404 an unknown source; 503 a source whose
-secret is not configured; 422 a payload that does not map (quarantined with the source and the
-reason); otherwise the events go through the same path as POST /v1/events and the answer is
-the same (`results` per event, 422 when one is refused).
+401 a bad or missing signature, or a source whose secret is not configured (fail closed;
+nothing stored); 404 an unknown source; 422 a payload that does not map (quarantined with the
+source and the reason); otherwise the events go through the same path as POST /v1/events and
+the answer is the same (`results` per event, 422 when one is refused).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +25,7 @@ from makegood.entrypoints.api.deps import Services, Svc
 from makegood.entrypoints.api.events import MAX_BATCH, ingest
 from makegood.entrypoints.api.models import IngestOut, Problem
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["sources"])
 _RAW_BODY = {
     "requestBody": {
@@ -67,14 +69,17 @@ def receive(
     response_model=IngestOut,
     openapi_extra=_RAW_BODY,
     responses={
-        401: {"model": Problem, "description": "Bad or missing signature; nothing stored"},
+        401: {
+            "model": Problem,
+            "description": "Bad or missing signature, or no secret configured; nothing stored",
+        },
         404: {"model": Problem, "description": "No source of that name in the policy"},
         422: {
             "model": Problem,
             "description": "The payload does not map (quarantined), or an event it maps to "
             "was refused (`detail` names the field)",
         },
-        503: {"model": Problem, "description": "The source's secret is not configured"},
+        413: {"model": Problem, "description": "Body too large, or too many events"},
     },
 )
 async def post_source(name: str, request: Request, services: Svc) -> JSONResponse:
@@ -86,8 +91,11 @@ async def post_source(name: str, request: Request, services: Svc) -> JSONRespons
     if source is None:
         return _problem(404, "name", f"no source named {name!r} in the policy")
     secret = services.app.source_secrets.get(name, "")
-    if not secret:
-        return _problem(503, "name", "no secret is configured for this source")
+    if not secret:  # refused like a bad signature: a request nobody can verify is not trusted
+        log.warning(
+            "source %s: %s is not set; its requests are refused", name, source.spec.auth.secret_env
+        )
+        return _problem(401, "signature", "no secret is configured for this source")
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     query = dict(request.query_params)

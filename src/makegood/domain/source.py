@@ -167,8 +167,12 @@ def compile_sources(sources: tuple[Source, ...]) -> tuple[CompiledSource, ...]:
 
 
 _REQUIRED = frozenset({"id", "customer", "occurred_at"})
-_ENVELOPE = {"id": "id", "customer": "customer_id", "subject": "subject_id"}
-_ENVELOPE |= {"occurred_at": "occurred_at"}
+_ENVELOPE = {
+    "id": "id",
+    "customer": "customer_id",
+    "subject": "subject_id",
+    "occurred_at": "occurred_at",
+}
 
 
 def _envelope_value(source: str, name: str, value: Any) -> Any:

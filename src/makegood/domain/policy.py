@@ -197,6 +197,24 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class ReviewScale:
+    """A business's own rating the report reads (a review, an NPS answer): events of `type`
+    whose ``attributes.kind`` is `kind` (or that carry no kind), scored from `low` to `high`
+    in ``attributes.score``, satisfied at or above `satisfied_at`."""
+
+    __pydantic_config__ = _STRICT
+    kind: str
+    type: str = "survey.answered"
+    low: int = 1
+    high: int = 5
+    satisfied_at: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.satisfied_at <= self.high or self.low == self.high:
+            raise ValueError("a review scale needs low <= satisfied_at <= high, and low < high")
+
+
+@dataclass(frozen=True)
 class Policy:
     __pydantic_config__ = _STRICT
     detectors: tuple[Detector, ...]
@@ -213,4 +231,5 @@ class Policy:
     engine: EngineSettings = field(default_factory=EngineSettings)
     channel: str = "email"  # default channel for customer messages
     text: dict[str, Any] | None = None  # cue and category patterns for text analysis
+    reviews: tuple[ReviewScale, ...] = ()  # a business's own ratings, for the report
     sources: tuple[Source, ...] = ()  # webhooks mapped to events (domain/source.py)

@@ -18,8 +18,7 @@ import typer
 
 from makegood.adapters.jsontext import to_json
 from makegood.adapters.sql.export import KINDS, attribute_keys, export_rows
-from makegood.adapters.sql.store import SqlStore
-from makegood.entrypoints.cli_common import DatabaseOption, err, fail
+from makegood.entrypoints.cli_common import DatabaseOption, err, fail, open_store
 from makegood.entrypoints.cli_common import settings as load_settings
 
 
@@ -72,8 +71,7 @@ def export(
     if fmt not in ("jsonl", "csv"):
         raise fail(f"--format must be jsonl or csv, got {fmt!r}")
     start, end = _moment(since, "--since"), _moment(until, "--until")
-    settings = load_settings(db)
-    store = SqlStore(settings.database_url, settings.database_schema)
+    store = open_store(load_settings(db))  # a missing store is said so, never created
     count = 0
     with store.engine.connect() as c, _output(out) as stream:
         rows = export_rows(c, kind, start, end, types)

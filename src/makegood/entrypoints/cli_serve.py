@@ -14,7 +14,14 @@ from makegood.adapters.sql.auth import ROLES, TokenError, create_token, list_tok
 from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import PolicyError
-from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, print_json
+from makegood.entrypoints.cli_common import (
+    DatabaseOption,
+    console,
+    err,
+    fail,
+    open_store,
+    print_json,
+)
 from makegood.entrypoints.cli_common import settings as load_settings
 
 token_app = typer.Typer(
@@ -81,7 +88,8 @@ def create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
-    store = SqlStore(load_settings(db).database_url)
+    config = load_settings(db)
+    store = SqlStore(config.database_url, config.database_schema)
     store.migrate()
     try:
         token_id, token = create_token(store.engine, role, name, SystemClock().now())
@@ -97,7 +105,7 @@ def create(
 @token_app.command("list")
 def list_(db: str = DatabaseOption) -> None:
     """Tokens by id, name and role (never the token)."""
-    store = SqlStore(load_settings(db).database_url)
+    store = open_store(load_settings(db))
     rows: list[dict[str, Any]] = list_tokens(store.engine)
     for row in rows:
         revoked = f" revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else ""
@@ -109,7 +117,7 @@ def list_(db: str = DatabaseOption) -> None:
 @token_app.command("revoke")
 def revoke(token_id: str, db: str = DatabaseOption) -> None:
     """Revoke a token by id; it stops working within seconds."""
-    store = SqlStore(load_settings(db).database_url)
+    store = open_store(load_settings(db))
     if not revoke_token(store.engine, token_id, SystemClock().now()):
         raise fail(f"no active token {escape(token_id)}")
     console.print(f"token {escape(token_id)} revoked")

@@ -59,7 +59,10 @@ def summary(c: sa.Connection, budget_per_day: Decimal) -> dict[str, Any]:
         for r in c.execute(sa.select(t.budget_spend).order_by(t.budget_spend.c.day))
     }
     answered = [r.survey_score for r in cases if r.survey_score is not None]
-    quarantined = c.scalar(sa.select(sa.func.count()).select_from(t.quarantine))
+    # a file ingested again quarantines its bad lines again: count each bad input once
+    q = t.quarantine.c
+    distinct_bad = sa.select(q.source, q.line, q.raw).distinct().subquery()
+    quarantined = c.scalar(sa.select(sa.func.count()).select_from(distinct_bad))
     incidents = [
         {
             "key": i["key"],

@@ -52,11 +52,20 @@ def _phone(match: re.Match[str]) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """Redacts the message and any traceback (a database error's text may quote the row)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # formatters use exc_text when it is set, so the raw traceback is never printed
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -112,7 +121,9 @@ class Guard:
         except BodyTooLarge:
             status = 413
             await _too_large(send, self.max_body)
-        self._log(scope, status, started)
+        finally:
+            # an unhandled error has had its 500 sent by now; count and log it too
+            self._log(scope, status, started)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
         self.on_response(status)

@@ -22,13 +22,7 @@ from makegood.domain.errors import NotFound
 from makegood.entrypoints.api.approvals import list_incidents
 from makegood.entrypoints.api.deps import Services, Svc, actor_of
 from makegood.entrypoints.dashboard import charts, views
-from makegood.entrypoints.dashboard.session import (
-    COOKIE,
-    LIFETIME_S,
-    Checked,
-    Viewer,
-    session_value,
-)
+from makegood.entrypoints.dashboard.session import Checked, Viewer
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(
@@ -78,44 +72,6 @@ def render(
 
 def back(path: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}", status_code=303)
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", None)
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    services: Svc,
-    token: Annotated[str, Form(max_length=300)],
-) -> Response:
-    found = services.authenticate(token.strip())
-    if found is None or found.role == "ingest":
-        error = (
-            "This token is for sending events; sign in with an agent, lead or admin token."
-            if found
-            else "That token is not valid. Ask an admin for one."
-        )
-        return render(request, "login.html", None, status=401, error=error)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_value(services.app.settings.secret, found.token_id),
-        max_age=LIFETIME_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-@router.post("/logout")
-def logout(who: Checked) -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
-    return response
 
 
 @router.get("/", response_class=HTMLResponse)

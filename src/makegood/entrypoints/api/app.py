@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql.paging import BadCursor
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import BudgetConflict, NotFound
@@ -113,6 +114,12 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(NotAllowed, handler(403))
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
+
+    async def bad_cursor(request: Request, error: Exception) -> JSONResponse:
+        detail = [{"loc": ["query", "cursor"], "msg": str(error), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, 422)
+
+    api.add_exception_handler(BadCursor, bad_cursor)
 
 
 def _operations(api: FastAPI) -> None:

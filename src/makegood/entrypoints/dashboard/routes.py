@@ -7,19 +7,20 @@ and redirect back (post/redirect/get), so a reload never repeats an action.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.sql.auth import Principal
+from makegood.adapters.sql.paging import BadCursor
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import NotFound
-from makegood.entrypoints.api.approvals import list_incidents
 from makegood.entrypoints.api.deps import Services, Svc, actor_of
 from makegood.entrypoints.dashboard import charts, views
 from makegood.entrypoints.dashboard.session import Checked, Viewer
@@ -51,7 +52,7 @@ def render(
     waiting = 0
     if who is not None:
         with svc.app.store.engine.connect() as conn:
-            waiting = len(dq.pending_approvals(conn))
+            waiting = int(conn.scalar(dq.pending_count_query()) or 0)
     done = DONE.get(request.query_params.get("done", ""))
     return templates.TemplateResponse(
         request,
@@ -74,6 +75,33 @@ def back(path: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}", status_code=303)
 
 
+PAGE = 50
+
+
+def paged(read: Callable[[str | None], dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+    """A page of a list; a cursor from an old or edited link starts again from the first."""
+    try:
+        return read(cursor or None)
+    except BadCursor:
+        return read(None)
+
+
+def page_links(request: Request, found: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+    """The template's paging: the first page and the next one, with this page's filters."""
+    params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "done")}
+    first = f"{request.url.path}?{urlencode(params)}" if params else request.url.path
+    after = found["next_cursor"]
+    return {
+        "items": found["items"],
+        "total": found["total"],
+        "paging": bool(cursor),
+        "first_page": first,
+        "next_page": f"{request.url.path}?{urlencode({**params, 'cursor': after})}"
+        if after
+        else None,
+    }
+
+
 @router.get("/", response_class=HTMLResponse)
 def queue(
     request: Request,
@@ -84,6 +112,7 @@ def queue(
     state: str | None = None,
     mine: bool = False,
     everything: bool = False,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> HTMLResponse:
     filters = {
         "severity": severity or None,
@@ -93,24 +122,28 @@ def queue(
         "needs_person": None if everything else True,
     }
     with services.app.store.engine.connect() as conn:
-        items = dq.queue(conn, filters)
-        categories = sorted({c["category"] for c in dq.queue(conn, {})})
+        found = paged(lambda at: dq.queue(conn, filters, PAGE, at), cursor)
+        categories = dq.open_categories(conn)
     return render(
         request,
         "queue.html",
         who,
-        items=items,
+        **page_links(request, found, cursor),
         categories=categories,
         filters={**filters, "mine": mine, "everything": everything},
     )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
+def show_case(request: Request, case_id: str, who: Viewer, services: Svc) -> HTMLResponse:
+    return case_page(request, case_id, who, services)
+
+
 def case_page(
     request: Request,
     case_id: str,
-    who: Viewer,
-    services: Svc,
+    who: Principal,
+    services: Services,
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -130,7 +163,7 @@ def case_page(
         )
     empowerment = app.policy.policy.empowerment
     limit = {"agent": empowerment.agent, "lead": empowerment.lead}.get(who.role)
-    return render(
+    response = render(
         request,
         "case.html",
         who,
@@ -143,6 +176,9 @@ def case_page(
         timeline=list(reversed(page["timeline"])),
         grant_key=uuid.uuid4().hex,
     )
+    if error:  # answered to a form post: the address bar shows the case, not the action
+        response.headers["HX-Replace-Url"] = f"/cases/{case_id}"
+    return response
 
 
 def act(
@@ -222,12 +258,9 @@ def grant(
     reason: Annotated[str, Form(max_length=500)] = "",
     key: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    try:
-        value = Decimal(amount.replace(",", "."))
-    except InvalidOperation:
-        return case_page(
-            request, case_id, who, services, error="The amount is not a number.", status=422
-        )
+    value = views.parse_amount(amount)
+    if isinstance(value, str):
+        return case_page(request, case_id, who, services, error=value, status=422)
     return act(
         request,
         services,
@@ -252,12 +285,36 @@ def transition(request: Request, case_id: str, verb: str, who: Checked, services
 
 
 @router.get("/approvals", response_class=HTMLResponse)
+def show_approvals(
+    request: Request,
+    who: Viewer,
+    services: Svc,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> HTMLResponse:
+    return approvals(request, who, services, cursor=cursor)
+
+
 def approvals(
-    request: Request, who: Viewer, services: Svc, error: str | None = None, status: int = 200
+    request: Request,
+    who: Principal,
+    services: Services,
+    error: str | None = None,
+    status: int = 200,
+    cursor: str | None = None,
 ) -> HTMLResponse:
     with services.app.store.engine.connect() as conn:
-        items = dq.pending_approvals(conn)
-    return render(request, "approvals.html", who, status=status, items=items, error=error)
+        found = paged(lambda at: dq.pending_approvals(conn, PAGE, at), cursor)
+    response = render(
+        request,
+        "approvals.html",
+        who,
+        status=status,
+        **page_links(request, found, cursor),
+        error=error,
+    )
+    if error:  # answered to a form post: the address bar shows the list, not the action
+        response.headers["HX-Replace-Url"] = "/approvals"
+    return response
 
 
 @router.post("/approvals/{compensation_id}/{verb}")
@@ -271,13 +328,14 @@ def decide(
 ) -> Response:
     if verb not in ("approve", "reject"):
         raise HTTPException(404, "no such action")
+    actions, actor = services.actions, actor_of(who)
     try:
         with services.app.store.engine.connect() as conn:
-            case_id = dq.compensation_case(conn, compensation_id)
+            case_id, customer_id = dq.compensation_owner(conn, compensation_id)
         if verb == "approve":
-            services.actions.approve(case_id, compensation_id, actor_of(who))
+            actions.approve(case_id, compensation_id, actor, customer_id)
         else:
-            services.actions.reject(case_id, compensation_id, actor_of(who), reason)
+            actions.reject(case_id, compensation_id, actor, reason, customer_id)
     except NotFound:
         raise HTTPException(404, "no such approval") from None
     except (ActionRefused, NotAllowed) as refused:
@@ -286,8 +344,20 @@ def decide(
 
 
 @router.get("/incidents", response_class=HTMLResponse)
-def incidents(request: Request, who: Viewer, services: Svc) -> HTMLResponse:
-    return render(request, "incidents.html", who, items=list_incidents(services))
+def incidents(
+    request: Request,
+    who: Viewer,
+    services: Svc,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> HTMLResponse:
+    with services.app.store.engine.connect() as conn:
+        found = paged(lambda at: dq.incidents_page(conn, PAGE, at), cursor)
+    return render(
+        request,
+        "incidents.html",
+        who,
+        **page_links(request, found, cursor),
+    )
 
 
 @router.get("/insights", response_class=HTMLResponse)

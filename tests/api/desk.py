@@ -35,7 +35,9 @@ def desk_policy(directory: Path) -> Path:
     waits for an approval) and alerts that open incidents."""
     path = roomy_policy(directory)
     text = path.read_text(encoding="utf-8")
-    text, n = re.subn(r"amount: \{fixed: 4, tier_multiplier", "amount: {fixed: 20, tier_multiplier", text)
+    text, n = re.subn(
+        r"amount: \{fixed: 4, tier_multiplier", "amount: {fixed: 20, tier_multiplier", text
+    )
     assert n == 1, "the shipped policy's incident amount moved"
     path.write_text(text, encoding="utf-8")
     return path

@@ -24,12 +24,10 @@ from fastapi.responses import HTMLResponse
 from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.survey_link import read_survey_token
 from makegood.entrypoints.api.deps import Services, Svc
-from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.entrypoints.dashboard.routes import templates
 from makegood.entrypoints.dashboard.survey_text import TEXT, from_header, language
 
 router = APIRouter(include_in_schema=False)
-limiter = RateLimiter(rate=30, burst=10)
 
 
 class Refused(Exception):
@@ -62,7 +60,7 @@ def _check(request: Request, services: Services, token: str) -> tuple[str, str, 
     """(survey id, case id, customer id, language) of a usable link; `Refused` otherwise."""
     browser = from_header(request.headers.get("accept-language", ""))
     client = request.client.host if request.client else "unknown"
-    if not limiter.allow(client):
+    if not services.survey_limiter.allow(client):
         raise Refused(browser, "busy", 429)
     found = read_survey_token(services.app.settings.secret, token, services.app.clock.now())
     if found is None:

@@ -14,8 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from makegood.adapters.sql.auth import Principal, authenticate, hash_token
 from makegood.bootstrap import App
-from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.domain.actions import Actor
+from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.service_layer.actions import Actions
 
 READERS = ("agent", "lead", "admin")

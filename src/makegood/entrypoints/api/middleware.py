@@ -105,9 +105,12 @@ class Guard:
                     raise BodyTooLarge
             return message
 
+        started_response = False
+
         async def with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(HEADERS)
@@ -121,8 +124,14 @@ class Guard:
         except BodyTooLarge:
             status = 413
             await _too_large(send, self.max_body)
+        except Exception:
+            # answered here, so the connection stays usable (the server would drop it); the
+            # traceback goes through the log's redaction like any other record
+            status = 500
+            log.exception("unhandled error in %s %s", scope.get("method"), log_path(path))
+            if not started_response:
+                await _error(send, 500, b'{"detail":"internal server error"}')
         finally:
-            # an unhandled error has had its 500 sent by now; count and log it too
             self._log(scope, status, started)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
@@ -146,10 +155,14 @@ async def _too_large(send: Send, limit: int) -> None:
         + str(limit).encode()
         + b' bytes"}]}'
     )
+    await _error(send, 413, body)
+
+
+async def _error(send: Send, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -89,11 +89,12 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     api.include_router(approvals.router)
     _errors(api)
     _operations(api)
-    from makegood.entrypoints.dashboard import routes, signin, survey
+    from makegood.entrypoints.dashboard import lists, routes, signin, survey
     from makegood.entrypoints.dashboard.session import SignInRequired
 
     api.include_router(survey.router)
     api.include_router(signin.router)
+    api.include_router(lists.router)
     api.include_router(routes.router)
     api.add_exception_handler(SignInRequired, signin.to_sign_in)
     api.mount("/static", StaticFiles(directory=static_dir()), name="static")

@@ -123,6 +123,7 @@ def test_incident_compensations_are_listed_and_decidable(desk: Desk) -> None:
         listed, totals = walk(lead, "/v1/approvals", 25)
         assert totals == {60} and len({a["id"] for a in listed}) == 60
         first, second = listed[0], listed[1]
+        spent_before = lead.get(f"/v1/incidents/{first['case_id']}").json()["spent"]
         assert first["case_state"] is None and first["incident_key"] == "Belém"
         approved = lead.post(f"/v1/approvals/{first['id']}/approve")
         assert approved.status_code == 200, approved.text
@@ -134,6 +135,7 @@ def test_incident_compensations_are_listed_and_decidable(desk: Desk) -> None:
         detail = lead.get(f"/v1/incidents/{first['case_id']}").json()
     kinds = [e["kind"] for e in detail["timeline"]]
     assert "approval_approved" in kinds and "approval_rejected" in kinds
+    assert Decimal(detail["spent"]) == Decimal(spent_before) + Decimal(first["amount"])
     with desk.app.store.engine.connect() as c:
         told = c.scalar(
             sa.select(sa.func.count())

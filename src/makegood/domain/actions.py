@@ -232,6 +232,10 @@ def approve(
         {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind},
     )
     recovery.grant(comp, now, actor.name)
+    incident = world.incident(comp.failure_id)
+    if incident is not None:  # an incident's compensation: its spend counts it now
+        incident.spent += comp.amount
+        world.touch_incident(incident)
     notify(world, policy, case or _stand_in(comp, now), comp, now)
 
 

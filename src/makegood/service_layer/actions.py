@@ -72,10 +72,12 @@ class Actions:
         compensation_id: str,
         case_id: str,
         customer_id: str,
+        cause: str,
         decide: Callable[[World, Recovery, Case | None, Compensation, datetime], None],
     ) -> Compensation:
         """A decision on a pending compensation: of a case, or of an incident (whose customer
-        may have no case: `case_id` is then the incident's id)."""
+        may have no case: `case_id` is then the incident's id). `customer_id` and `cause` (the
+        compensation's failure or incident) load what the decision changes."""
 
         def on_compensation(world: World, recovery: Recovery, now: datetime) -> Compensation:
             comp = world.compensation(compensation_id)
@@ -84,7 +86,8 @@ class Actions:
             decide(world, recovery, world.case(case_id), comp, now)
             return comp
 
-        return self._transaction((customer_id,) if customer_id else (), {case_id}, on_compensation)
+        customers = (customer_id,) if customer_id else ()
+        return self._transaction(customers, {case_id, cause} - {""}, on_compensation)
 
     # case actions -------------------------------------------------------------------------
     def note(self, case_id: str, actor: Actor, text: str) -> None:
@@ -128,22 +131,36 @@ class Actions:
 
     # approvals ----------------------------------------------------------------------------
     def approve(
-        self, case_id: str, compensation_id: str, actor: Actor, customer_id: str = ""
+        self,
+        case_id: str,
+        compensation_id: str,
+        actor: Actor,
+        customer_id: str = "",
+        cause: str = "",
     ) -> Compensation:
-        """`customer_id` finds an incident's compensation to a customer without a case."""
+        """`customer_id` and `cause` find an incident's compensation to a customer without a
+        case, and the incident whose spend it adds to."""
         return self._decide(
             compensation_id,
             case_id,
             customer_id,
+            cause,
             lambda w, r, c, comp, now: act.approve(w, r, self.policy, c, comp, now, actor),
         )
 
     def reject(
-        self, case_id: str, compensation_id: str, actor: Actor, reason: str, customer_id: str = ""
+        self,
+        case_id: str,
+        compensation_id: str,
+        actor: Actor,
+        reason: str,
+        customer_id: str = "",
+        cause: str = "",
     ) -> Compensation:
         return self._decide(
             compensation_id,
             case_id,
             customer_id,
+            cause,
             lambda w, r, c, comp, now: act.reject(w, c, comp, reason, now, actor),
         )

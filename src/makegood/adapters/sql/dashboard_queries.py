@@ -175,17 +175,16 @@ def incidents_page(
     return _page_out(found, limit)
 
 
-def compensation_owner(conn: sa.Connection, compensation_id: str) -> tuple[str, str]:
-    """(case id, customer id) of a compensation; an incident's id stands for the case of a
-    customer who had none."""
+def compensation_owner(conn: sa.Connection, compensation_id: str) -> tuple[str, str, str]:
+    """(case id, customer id, cause) of a compensation: the cause is the failure or incident it
+    makes good for; an incident's id stands for the case of a customer who had none."""
+    c = t.compensations.c
     row = conn.execute(
-        sa.select(t.compensations.c.case_id, t.compensations.c.customer_id).where(
-            t.compensations.c.id == compensation_id
-        )
+        sa.select(c.case_id, c.customer_id, c.failure_id).where(c.id == compensation_id)
     ).first()
     if row is None:
         raise NotFound(f"no compensation {compensation_id!r}")
-    return str(row.case_id), str(row.customer_id)
+    return str(row.case_id), str(row.customer_id), str(row.failure_id)
 
 
 def case_customer_locale(conn: sa.Connection, case_id: str) -> tuple[str, str] | None:

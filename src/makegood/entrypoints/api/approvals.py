@@ -30,7 +30,7 @@ def _out(comp: Any) -> dict[str, Any]:
     return {name: getattr(comp, name) for name in CompensationOut.model_fields}
 
 
-def _owner_of(services: Services, compensation_id: str) -> tuple[str, str]:
+def _owner_of(services: Services, compensation_id: str) -> tuple[str, str, str]:
     with services.app.store.engine.connect() as conn:
         return dq.compensation_owner(conn, compensation_id)
 
@@ -60,8 +60,9 @@ def approvals(
 )
 def approve(compensation_id: str, who: Reader, services: Svc) -> dict[str, Any]:
     """Grant it, if the caller's role reaches the one required and the budgets still hold."""
-    case_id, customer_id = _owner_of(services, compensation_id)
-    return _out(services.actions.approve(case_id, compensation_id, actor_of(who), customer_id))
+    case_id, customer_id, cause = _owner_of(services, compensation_id)
+    actions = services.actions
+    return _out(actions.approve(case_id, compensation_id, actor_of(who), customer_id, cause))
 
 
 @router.post(
@@ -69,9 +70,11 @@ def approve(compensation_id: str, who: Reader, services: Svc) -> dict[str, Any]:
 )
 def reject(compensation_id: str, body: RejectIn, who: Reader, services: Svc) -> dict[str, Any]:
     """Refuse it; the reason goes on the case's timeline."""
-    case_id, customer_id = _owner_of(services, compensation_id)
-    actions = services.actions
-    return _out(actions.reject(case_id, compensation_id, actor_of(who), body.reason, customer_id))
+    case_id, customer_id, cause = _owner_of(services, compensation_id)
+    actor = actor_of(who)
+    return _out(
+        services.actions.reject(case_id, compensation_id, actor, body.reason, customer_id, cause)
+    )
 
 
 @router.get("/incidents", response_model=IncidentPage, tags=["incidents"], responses=PAGE_ERRORS)

@@ -132,11 +132,11 @@ def decide(
     actions, actor = services.actions, actor_of(who)
     try:
         with services.app.store.engine.connect() as conn:
-            case_id, customer_id = dq.compensation_owner(conn, compensation_id)
+            case_id, customer_id, cause = dq.compensation_owner(conn, compensation_id)
         if verb == "approve":
-            actions.approve(case_id, compensation_id, actor, customer_id)
+            actions.approve(case_id, compensation_id, actor, customer_id, cause)
         else:
-            actions.reject(case_id, compensation_id, actor, reason, customer_id)
+            actions.reject(case_id, compensation_id, actor, reason, customer_id, cause)
     except NotFound:
         raise HTTPException(404, "no such approval") from None
     except (ActionRefused, NotAllowed) as refused:

@@ -14,6 +14,7 @@ from makegood.adapters.clock import SystemClock
 from makegood.adapters.policy_file import load_policy
 from makegood.adapters.renderer import SurveyLinkRenderer, shipped_templates
 from makegood.adapters.sql.store import SqlStore
+from makegood.adapters.survey_link import DEFAULT_SITE
 from makegood.adapters.templates import TemplateRenderer
 from makegood.adapters.voucher import new_voucher_code
 from makegood.config import Settings
@@ -60,7 +61,10 @@ def bootstrap(
     analyzer: Analyzer | None = None,
     migrate: bool = True,
     environ: Mapping[str, str] | None = None,
+    site: str | None = None,
 ) -> App:
+    """`site`: the address this process serves on; survey links go there unless the policy
+    names the site (`business.survey_base_url`)."""
     clock = clock or SystemClock()
     store = SqlStore(settings.database_url, settings.database_schema)
     if migrate:
@@ -79,7 +83,7 @@ def bootstrap(
     renderer = SurveyLinkRenderer(
         TemplateRenderer([*folders, shipped_templates()]),
         settings.secret,
-        policy.policy.business.survey_base_url,
+        policy.policy.business.survey_base_url or site or DEFAULT_SITE,
     )
     if channels is None:
         # the composition root is the one place that reads the environment for channels

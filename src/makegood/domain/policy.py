@@ -28,7 +28,7 @@ class Business:
     name: str = "Our shop"
     support_email: str = "support@example.com"
     currency: str = "EUR"
-    survey_base_url: str = "http://127.0.0.1:8000/s"
+    survey_base_url: str = ""  # the site's root for survey links; empty: the serving address
 
 
 @dataclass(frozen=True)

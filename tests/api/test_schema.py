@@ -17,6 +17,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 import sqlalchemy as sa  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 from makegood.adapters.sql.auth import create_token  # noqa: E402
 from makegood.bootstrap import bootstrap  # noqa: E402
@@ -106,7 +107,11 @@ def test_the_api_keeps_to_its_document(api_schema: Any) -> None:
             database=None,
         )
         def keeps_to_it(case: Any) -> None:
-            case.call_and_validate(headers=headers)
+            # a paging cursor is opaque: one this server did not hand out is refused (422) by
+            # design, which no schema can express, so a request with one is not "valid data"
+            opaque = "cursor" in (case.query or {})
+            excluded = [positive_data_acceptance] if opaque else []
+            case.call_and_validate(headers=headers, excluded_checks=excluded)
 
         keeps_to_it()
 
@@ -115,7 +120,8 @@ def test_the_document_declares_every_refusal(api_schema: Any) -> None:
     document = api_schema.raw_schema
     events = document["paths"]["/v1/events"]["post"]["responses"]
     assert {"200", "400", "401", "403", "413", "422"} <= set(events)
+    assert sum(bool(o.get("security")) for ops in document["paths"].values() for o in ops.values())
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if path.startswith("/v1/"):
+            if operation.get("security"):  # the bearer token's refusals
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from makegood.domain.source import Source
+
 FailureType = Literal["process", "people", "product", "policy", "communication"]
 Severity = Literal["minor", "major", "critical"]
 SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
@@ -26,7 +28,7 @@ class Business:
     name: str = "Our shop"
     support_email: str = "support@example.com"
     currency: str = "EUR"
-    survey_base_url: str = "http://127.0.0.1:8000/s"
+    survey_base_url: str = ""  # the site's root for survey links; empty: the serving address
 
 
 @dataclass(frozen=True)
@@ -235,3 +237,4 @@ class Policy:
     channel: str = "email"  # default channel for customer messages
     text: dict[str, Any] | None = None  # cue and category patterns for text analysis
     reviews: tuple[ReviewScale, ...] = ()  # a business's own ratings, for the report
+    sources: tuple[Source, ...] = ()  # webhooks mapped to events (domain/source.py)

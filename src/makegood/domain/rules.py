@@ -25,6 +25,7 @@ from makegood.domain.policy import (
     Policy,
     Step,
 )
+from makegood.domain.source import CompiledSource, compile_sources
 
 DETECTOR_NAMES = frozenset(
     {
@@ -159,6 +160,7 @@ class CompiledPolicy:
     allowed_lateness: timedelta
     repurchase_window: timedelta
     incidents: tuple[CompiledIncident, ...] = ()
+    sources: tuple[CompiledSource, ...] = ()
     accept_from: datetime = EPOCH
     accept_ahead: timedelta = timedelta(days=365)
     max_attribute_chars: int = 65_536
@@ -166,6 +168,9 @@ class CompiledPolicy:
     def limits(self, now: datetime) -> Limits:
         """What `parse_event` accepts at `now`: the time range and the size of a string."""
         return Limits(self.accept_from, now + self.accept_ahead, max_chars=self.max_attribute_chars)
+
+    def source(self, name: str) -> CompiledSource | None:
+        return next((s for s in self.sources if s.name == name), None)
 
     def incident(self, name: str) -> CompiledIncident | None:
         return next((i for i in self.incidents if i.spec.name == name), None)
@@ -300,6 +305,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         duration(policy.engine.allowed_lateness, "engine.allowed_lateness"),
         duration(policy.engine.repurchase_window, "engine.repurchase_window"),
         tuple(incidents),
+        compile_sources(policy.sources),
         *_accepted(policy),
     )
 

@@ -13,6 +13,7 @@ from makegood.entrypoints import (
     cli_policy,
     cli_report,
     cli_serve,
+    cli_source,
     cli_store,
     cli_template,
 )
@@ -40,6 +41,7 @@ app.command("report")(cli_report.report)
 app.command("replay")(cli_report.replay)
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_template.app, name="template")
+app.add_typer(cli_source.app, name="source")
 app.add_typer(cli_serve.token_app, name="token")
 
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from makegood.adapters.clock import SystemClock
 from makegood.adapters.sql.auth import ROLES, TokenError, create_token, list_tokens, revoke_token
 from makegood.adapters.sql.store import SqlStore
+from makegood.adapters.survey_link import serving_site
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import PolicyError
 from makegood.entrypoints.cli_common import (
@@ -35,6 +36,11 @@ def serve(
     db: str = DatabaseOption,
     max_body_mb: float = typer.Option(4.0, min=0.01, help="Largest request body accepted"),
     log_level: str = typer.Option("info"),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        envvar="MAKEGOOD_FORWARDED_ALLOW_IPS",
+        help="Proxies trusted to set X-Forwarded-Proto/For (comma-separated); none by default",
+    ),
 ) -> None:
     """Run the HTTP API, the dashboard and the engine (timers and outbox) in one process.
 
@@ -46,7 +52,7 @@ def serve(
 
     _logging(log_level, RedactingFilter())
     try:
-        app = bootstrap(load_settings(db), event_time=False)
+        app = bootstrap(load_settings(db), event_time=False, site=serving_site(host, port))
     except (ValueError, PolicyError) as error:
         raise fail(escape(str(error))) from None
     api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024))
@@ -58,6 +64,8 @@ def serve(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     # uvicorn re-raises the signal that stopped it once it is done; by then the engine has
     # stopped cleanly, so that second delivery only needs to be absorbed for a zero exit code

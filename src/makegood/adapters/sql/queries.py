@@ -207,7 +207,10 @@ def _incident_view(c: sa.Connection, r: Any) -> dict[str, Any]:
     signals = [datetime.fromisoformat(s[0]) for s in r.signals]
     first_failure = min(signals) if signals else r.declared_at
     first_message = c.scalar(
-        sa.select(sa.func.min(t.outbox.c.created_at)).where(t.outbox.c.key.like(f"{r.id}:1:%"))
+        # a key range, not LIKE: the unique index on key serves it (';' follows ':')
+        sa.select(sa.func.min(t.outbox.c.created_at)).where(
+            t.outbox.c.key >= f"{r.id}:1:", t.outbox.c.key < f"{r.id}:1;"
+        )
     )
     return {
         "id": r.id,

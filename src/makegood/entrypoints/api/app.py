@@ -30,11 +30,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql.paging import BadCursor
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import BudgetConflict, NotFound
 from makegood.domain.limits import printable
-from makegood.entrypoints.api import approvals, cases, events, openapi
+from makegood.entrypoints.api import approvals, cases, events, openapi, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.service_layer.actions import Actions
@@ -88,15 +89,20 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     )
     api.state.services = services
     api.include_router(events.router)
+    api.include_router(sources.router)
     api.include_router(cases.router)
     api.include_router(approvals.router)
     _errors(api)
     _operations(api)
     openapi.install(api)
-    from makegood.entrypoints.dashboard import routes, survey
+    from makegood.entrypoints.dashboard import lists, routes, signin, survey
+    from makegood.entrypoints.dashboard.session import SignInRequired
 
     api.include_router(survey.router)
+    api.include_router(signin.router)
+    api.include_router(lists.router)
     api.include_router(routes.router)
+    api.add_exception_handler(SignInRequired, signin.to_sign_in)
     api.mount("/static", StaticFiles(directory=static_dir()), name="static")
     api.add_middleware(
         Guard, max_body=max_body, on_response=lambda status: services.stats.add(f"http_{status}")
@@ -115,6 +121,12 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(NotAllowed, handler(403))
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
+
+    async def bad_cursor(request: Request, error: Exception) -> JSONResponse:
+        detail = [{"loc": ["query", "cursor"], "msg": str(error), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, 422)
+
+    api.add_exception_handler(BadCursor, bad_cursor)
 
     async def invalid(request: Request, error: Exception) -> JSONResponse:
         # FastAPI's own answer, but the refused input it echoes may be Infinity or hold a lone

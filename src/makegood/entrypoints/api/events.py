@@ -61,7 +61,7 @@ def quarantine_body(services: Services, body: bytes, reason: str) -> None:
         session.add_quarantined([Quarantined("api", None, raw, "body", reason)], app.clock.now())
 
 
-def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
+def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[int, dict[str, Any]]:
     # ids as they can be answered and looked up: a NUL or a lone surrogate escaped
     ids = [
         printable(r["id"]) if isinstance(r, dict) and isinstance(r.get("id"), str) else None
@@ -69,7 +69,7 @@ def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
     ]
     with services.app.store.engine.connect() as conn:
         known = dq.known_event_ids(conn, [i for i in ids if i and len(i) <= MAX_ID])
-    report = services.app.engine.ingest(raws, source="api")
+    report = services.app.engine.ingest(raws, source=source)
     rejected = dict(report.rejected)
     results: list[dict[str, Any]] = []
     seen: set[str] = set()

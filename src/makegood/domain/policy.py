@@ -41,8 +41,13 @@ class FailureSpec:
 @dataclass(frozen=True)
 class Detector:
     """`deadline`: armed by the `on` event, fires at `deadline` unless an `until` event came first.
-    `match`: fires on an event for which `when` holds. `repeat`: raises the severity of a failure
-    when the customer already failed `count` times `within` the window."""
+    An `until` event after the deadline is the late arrival (its lateness is measured from
+    `reference`); a `stopped_by` event (e.g. order.cancelled) ends the wait without an arrival:
+    a failure that already fired becomes a `stopped` failure (its own category and playbook, no
+    lateness). `match`: fires on an event for which `when` holds; the same detector matching
+    again on the same subject (a second low score on one order) is evidence on the case, its
+    severity raised `repeats_raise_by` levels per earlier match. `repeat`: raises the severity
+    of a failure when the customer already failed `count` times `within` the window."""
 
     __pydantic_config__ = _STRICT
     name: str
@@ -53,6 +58,9 @@ class Detector:
     deadline: str | None = None
     reference: str | None = None  # the promised time lateness is measured from
     until: tuple[str, ...] = ()
+    stopped_by: tuple[str, ...] = ()
+    stopped: FailureSpec | None = None  # None: the fired failure keeps its category
+    repeats_raise_by: int = 0
     within: str = "30d"
     count: int = 1
     raise_by: int = 1

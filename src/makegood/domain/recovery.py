@@ -42,9 +42,12 @@ class Recovery:
         self._deadline = {d.name: d for d in policy.detectors if d.spec.kind == "deadline"}
         self.incidents = Incidents(self)
         self._until: dict[str, list[CompiledDetector]] = {}
+        self._stops: dict[str, list[CompiledDetector]] = {}
         for detector in self._deadline.values():
-            for event_type in detector.spec.until:
+            for event_type in detector.arrivals:
                 self._until.setdefault(event_type, []).append(detector)
+            for event_type in detector.stops:
+                self._stops.setdefault(event_type, []).append(detector)
 
     # events ---------------------------------------------------------------------------------
     def apply(self, event: Event, now: datetime, analysis: Mapping[str, Any] | None = None) -> None:
@@ -72,6 +75,8 @@ class Recovery:
         if subject is not None:
             for detector in self._until.get(event.type, ()):
                 self._settle_deadline(detector, event, subject, now)
+            if event.type in self._stops:
+                self._stop_deadlines(self._stops[event.type], event, subject, now)
         matching = self._match_by_type.get(event.type)
         if matching is None:  # in policy order, those whose type guard admits this type
             matching = self._match_by_type[event.type] = [
@@ -111,12 +116,19 @@ class Recovery:
             "event_id": event.id,
             "reference": reference.isoformat() if isinstance(reference, datetime) else None,
         }
-        ended = [subject.seen[t] for t in detector.spec.until if t in subject.seen]
+        ended = sorted(
+            (subject.seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in subject.seen
+        )
         if ended:  # the awaited event came first (out of order): late only if after the deadline
-            if min(ended) > due:
+            ended_at, ended_by = ended[0]
+            if ended_at > due:
                 failure = self._deadline_failure(detector, subject, due, data, now)
-                if failure is not None:
-                    self._settle_failure(failure, min(ended), data, now)
+                if failure is None:
+                    pass
+                elif ended_by in detector.stops:
+                    self._stop_failures([(detector, failure)], ended_by, ended_at, now)
+                else:
+                    self._settle_failure(failure, ended_at, data, now, ended_by)
             return
         self.world.arm(
             m.Timer(
@@ -167,6 +179,66 @@ class Recovery:
             {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes},
         )
         self._resolve_failure(failure, now)
+
+    def _stop_deadlines(
+        self, detectors: list[CompiledDetector], event: Event, subject: Subject, now: datetime
+    ) -> None:
+        stopped = []
+        for detector in detectors:
+            self.world.cancel(f"deadline:{detector.name}:{subject.id}")
+            failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
+            if failure is not None and failure.resolved_at is None:
+                stopped.append((detector, failure))
+        if stopped:
+            self._stop_failures(stopped, event.type, event.occurred_at, now)
+
+    def _stop_failures(
+        self,
+        stopped: list[tuple[CompiledDetector, Failure]],
+        ended_by: str,
+        ended_at: datetime,
+        now: datetime,
+    ) -> None:
+        """Fired deadline failures whose wait a `stopped_by` event ended (a cancellation): no
+        arrival, so no lateness. Each becomes its detector's `stopped` failure; the most severe
+        runs the playbook of its new category, and all resolve."""
+        for detector, failure in stopped:
+            spec = detector.spec.stopped
+            if spec is not None:
+                failure.category, failure.type = spec.category, str(spec.type)
+                failure.severity = m.max_severity(failure.severity, spec.severity)
+            failure.evidence = {
+                **failure.evidence,
+                "ended_by": ended_by,
+                "ended_at": ended_at.isoformat(),
+                "stopped": True,
+            }
+            self.world.touch_failure(failure)
+            self._log(
+                failure.case_id,
+                now,
+                "deadline_stopped",
+                ENGINE,
+                {"failure": failure.id, "event": ended_by, "category": failure.category},
+            )
+        primary = max(
+            (f for _, f in stopped), key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at)
+        )
+        case = self.world.case(primary.case_id)
+        playbook = self.policy.playbook_for(primary.category, primary.severity)
+        before = primary.playbook
+        for _, failure in stopped:
+            failure.playbook = None
+            if failure is not primary:
+                failure.resolved_at = now
+        primary.playbook = playbook.spec.name if playbook else None
+        if case is not None and playbook is not None and case.is_open:
+            if m.SEVERITY_RANK[primary.severity] >= m.SEVERITY_RANK[case.severity]:
+                case.severity, case.category = primary.severity, primary.category
+                self.world.touch_case(case, now)
+            if playbook.spec.name != before:  # the same playbook already did its first steps
+                self._run_steps(playbook, "detected", primary, case, now, tag="stopped")
+        self._resolve_failure(primary, now)
 
     # timers ---------------------------------------------------------------------------------
     def fire(self, timer: m.Timer, now: datetime) -> None:
@@ -231,6 +303,18 @@ class Recovery:
         if "text" in event.attributes:
             evidence["text"] = str(event.attributes["text"])[:500]
         key_part = subject_key if event.subject_id else event.id
+        raise_by = 0
+        if event.subject_id and self.world.failure_by_key(f"{detector.name}:{key_part}"):
+            # the same complaint again about the same subject: evidence, maybe more severe
+            case = self.world.case_for(customer.id, subject_key)
+            earlier = sum(
+                1
+                for f in (self.world.failures_of(case.id) if case else ())
+                if f.detector == detector.name and f.subject_id == event.subject_id
+            )
+            evidence["repeat"] = earlier + 1
+            raise_by = detector.spec.repeats_raise_by * earlier
+            key_part = f"{subject_key}:{event.id}"
         self._detect(
             detector,
             customer,
@@ -242,6 +326,7 @@ class Recovery:
             event.attributes,
             key_part=key_part,
             analysis=analysis,
+            raise_by=raise_by,
         )
 
     def _detect(
@@ -256,6 +341,7 @@ class Recovery:
         attributes: Mapping[str, Any],
         key_part: str | None = None,
         analysis: Mapping[str, Any] | None = None,
+        raise_by: int = 0,
     ) -> Failure | None:
         spec = detector.spec.failure
         if spec is None:
@@ -278,7 +364,7 @@ class Recovery:
             case_id,
             type_,
             category,
-            spec.severity,
+            m.raise_severity(spec.severity, raise_by),
             occurred_at,
             now,
             evidence,
@@ -298,12 +384,27 @@ class Recovery:
                 "type": type_,
                 "severity": failure.severity,
                 "latency_s": round(failure.detection_latency_s, 3),
+                **({"repeat": evidence["repeat"]} if "repeat" in evidence else {}),
             },
         )
         incident = self.incidents.observe(failure, subject, now)
         if incident is not None:
             failure.evidence["incident"] = incident.id
-        if not rises:  # evidence on a case already handled at this severity
+        if not rises:  # evidence on a case already handled at this severity: it never blocks it
+            failure.evidence["evidence_only"] = True
+            self._log(
+                case.id,
+                now,
+                "evidence_added",
+                ENGINE,
+                {
+                    "failure": failure.id,
+                    "category": category,
+                    "severity": failure.severity,
+                    "case_severity": case.severity,
+                    **{k: evidence[k] for k in ("event_type", "text", "repeat") if k in evidence},
+                },
+            )
             return failure
         playbook = self.policy.playbook_for(category, failure.severity)
         failure.playbook = playbook.spec.name if playbook else None
@@ -406,7 +507,13 @@ class Recovery:
 
     # playbook steps -------------------------------------------------------------------------
     def _run_steps(
-        self, playbook: CompiledPlaybook, on: str, failure: Failure, case: Case, now: datetime
+        self,
+        playbook: CompiledPlaybook,
+        on: str,
+        failure: Failure,
+        case: Case,
+        now: datetime,
+        tag: str | None = None,
     ) -> None:
         customer = self.world.customer(failure.customer_id)
         subject = self.world.subject(failure.subject_id or "")
@@ -417,10 +524,10 @@ class Recovery:
         for step in playbook.steps:
             if step.spec.on != on or not evaluate(step.when, context):
                 continue
-            key = f"{failure.id}:{on}:{step.index}"
+            key = f"{failure.id}:{tag or on}:{step.index}"
             do = step.spec.do
             if do in ("acknowledge", "apologise"):
-                if on == "detected" and failure.evidence.get("incident"):
+                if on == "detected" and not tag and failure.evidence.get("incident"):
                     self._log(
                         case.id,
                         now,
@@ -467,9 +574,12 @@ class Recovery:
         compensation: Compensation | None = None,
         extra: Mapping[str, Any] | None = None,
         channel: str | None = None,
+        capped: bool = True,
     ) -> None:
+        """Queue a message to the customer. `capped=False` (incident notices) sends it past the
+        daily cap; it still counts toward the day's messages."""
         limit = self.policy.policy.suppression.max_messages_per_customer_per_day
-        if self.world.messages_on(customer.id, now.date()) >= limit:
+        if capped and self.world.messages_on(customer.id, now.date()) >= limit:
             self._log(
                 case.id,
                 now,
@@ -681,8 +791,12 @@ class Recovery:
         case = self.world.case(failure.case_id)
         if case is None:
             return
-        open_failures = [f for f in self.world.failures_of(case.id) if f.resolved_at is None]
-        if open_failures:
+        open_failures = [
+            f
+            for f in self.world.failures_of(case.id)
+            if f.resolved_at is None and not f.evidence.get("evidence_only")
+        ]
+        if open_failures:  # evidence-only failures never block: they resolve with the case
             return
         # the most severe failure of this round speaks for the case; the others are superseded
         round_failures = [
@@ -702,6 +816,10 @@ class Recovery:
     def resolve_case(self, case: Case, now: datetime, actor: str) -> None:
         case.needs_person = False
         case.resolved_at = now
+        for failure in self.world.failures_of(case.id):
+            if failure.resolved_at is None and failure.evidence.get("evidence_only"):
+                failure.resolved_at = now
+                self.world.touch_failure(failure)
         self.world.cancel(_sla_key(case))
         self._set_state(case, m.RESOLVED, now, actor)
         if case.follow_up:

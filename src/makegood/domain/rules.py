@@ -102,6 +102,8 @@ class CompiledDetector:
     reference: Expr | None
     within: timedelta
     guard: str | None = None  # the event type `when` requires, when it starts by saying so
+    arrivals: tuple[str, ...] = ()  # `until` types: the awaited event arrived (lateness)
+    stops: tuple[str, ...] = ()  # `stopped_by` types: the wait ended without an arrival
 
     @property
     def name(self) -> str:
@@ -232,6 +234,9 @@ def _detector(spec: Detector, path: str) -> CompiledDetector:
         raise PolicyError("a deadline detector needs `on` and `deadline`", path)
     if spec.kind == "match" and not spec.when:
         raise PolicyError("a match detector needs `when`", path)
+    if spec.repeats_raise_by < 0:
+        raise PolicyError("must not be negative", f"{path}.repeats_raise_by")
+    arrivals, stops = arrivals_and_stops(spec)
     return CompiledDetector(
         spec,
         expression(spec.when, f"{path}.when", DETECTOR_NAMES),
@@ -239,7 +244,19 @@ def _detector(spec: Detector, path: str) -> CompiledDetector:
         expression(spec.reference, f"{path}.reference", DETECTOR_NAMES),
         duration(spec.within, f"{path}.within"),
         type_guard(spec.when),
+        arrivals,
+        stops,
     )
+
+
+def arrivals_and_stops(spec: Detector) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which `until` types mean the awaited event arrived and which only stop the wait. A
+    policy written before `stopped_by` existed listed cancellations under `until`: without
+    `stopped_by`, a `*.cancelled` type there is read as one (never as a late arrival)."""
+    if spec.stopped_by:
+        return tuple(t for t in spec.until if t not in spec.stopped_by), spec.stopped_by
+    legacy = tuple(t for t in spec.until if t.endswith((".cancelled", ".canceled")))
+    return tuple(t for t in spec.until if t not in legacy), legacy
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from makegood.domain.errors import PolicyError
+
 FailureType = Literal["process", "people", "product", "policy", "communication"]
 Severity = Literal["minor", "major", "critical"]
 SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
@@ -18,6 +20,19 @@ FAILURE_TYPES: tuple[str, ...] = ("process", "people", "product", "policy", "com
 ROLES: tuple[str, ...] = ("auto", "agent", "lead", "admin")
 
 _STRICT: Any = {"extra": "forbid"}
+
+
+class PolicyErrors(PolicyError):
+    """Every problem found in a policy, in file order once lines are known; it reads as the
+    first (`message`, `path`, `line`), so a caller that wants one still gets one."""
+
+    def __init__(self, problems: list[PolicyError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message, first.path, first.line)
+
+    def __str__(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -218,4 +233,7 @@ class Policy:
     sla: Sla = field(default_factory=Sla)
     engine: EngineSettings = field(default_factory=EngineSettings)
     channel: str = "email"  # default channel for customer messages
+    # event types beyond the built-in ones (or more attributes of a built-in type) and the
+    # attributes they carry: `policy check` warns on names no type declares
+    events: dict[str, tuple[str, ...]] = field(default_factory=dict)
     text: dict[str, Any] | None = None  # cue and category patterns for text analysis

@@ -119,8 +119,8 @@ def test_an_unknown_variable_in_a_branch_the_sample_does_not_take_is_found(
     )
     assert result.exit_code == 1
     assert (
-        "template 'acknowledge' (en): unknown variable 'credit_balance' (en/acknowledge.txt, line 1)"
-        in one_line(result.output)
+        "template 'acknowledge' (en): unknown variable 'credit_balance' "
+        "(en/acknowledge.txt, line 1)" in one_line(result.output)
     )
 
 

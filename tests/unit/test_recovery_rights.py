@@ -60,7 +60,7 @@ def test_a_complaint_before_delivery_does_not_cancel_the_recovery(make_engine, p
     assert all(f.case_id == case.id and f.evidence.get("evidence_only") for f in evidence)
     # the resolved steps ran: the lateness voucher, the apology with the lateness, the follow-up
     (voucher,) = store.state.compensations.values()
-    assert (voucher.kind, voucher.amount, voucher.status) == ("voucher", Decimal(5), "granted")
+    assert (voucher.kind, voucher.amount, voucher.status) == ("voucher", Decimal(4), "granted")
     apology = next(m for m in store.state.outbox.values() if m.template == "apology")
     assert apology.context["failure"]["lateness_minutes"] == 35
     assert (case.state, case.follow_up) == ("resolved", True)
@@ -225,3 +225,59 @@ def test_an_incident_notice_passes_the_daily_cap_and_counts_toward_it(make_engin
     assert all(e.data["template"] != "incident" for e in suppressed)
     engine.ingest([ev("j", "order.item_issue", clock.now(), "c1", "y", issue="wrong")])
     assert any(e.kind == "message_suppressed" for e in store.state.timeline)
+
+
+def test_an_incident_gives_each_customer_the_per_case_limit_not_all_of_them_together(
+    make_engine, policy, clock
+):
+    """The incident is the "case" of customers without one: 20 customers x 4 EUR is more than
+    one case's 60 EUR, yet every one of them is within their own limit."""
+    spec = IncidentSpec(
+        "area_delays", "area", ("late_delivery",), 3, amount=Amount(fixed=Decimal(4))
+    )
+    store = InMemoryStore()
+    engine = make_engine(store, policy=compile_policy(replace(policy.policy, incidents=(spec,))))
+
+    def order(n: int, promised) -> dict:
+        return ev(f"p{n}", "order.placed", T0, f"c{n}", f"o{n}", promised_at=promised, area="B")
+
+    late = [order(n, PROMISED) for n in range(3)]
+    on_their_way = [order(n, PROMISED + minutes(60)) for n in range(3, 23)]  # no case yet
+    engine.ingest(late + on_their_way)
+    clock.set(PROMISED + minutes(15))
+    engine.tick()
+    incident_comps = [
+        c for c in store.state.compensations.values() if c.failure_id.startswith("inc")
+    ]
+    assert len(incident_comps) == 23
+    assert {c.status for c in incident_comps} == {"granted"}
+    assert policy.policy.budgets.per_case < sum(c.amount for c in incident_comps)
+
+
+def test_the_summary_states_the_shares_recovered_automatically_escalated_and_waiting(
+    make_engine, clock, tmp_path
+):
+    from makegood.adapters.sql import queries
+    from makegood.adapters.sql.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'shares.db'}")
+    store.migrate()
+    engine = make_engine(store)
+    engine.ingest(
+        [
+            ev("i1", "order.item_issue", T0, "c1", "o1", issue="missing", item_value=5),  # auto
+            ev("x2", "order.cancelled", T0, "c2", "o2", by="business"),  # critical: a person
+            placed("o3", "c3"),  # late, still on its way
+        ]
+    )
+    clock.set(PROMISED + minutes(15))
+    engine.tick()
+    with store.engine.connect() as c:
+        shares = queries.summary(c, Decimal(100))["cases"]["shares"]
+    store.dispose()
+    assert shares == {
+        "recovered_automatically": 1,
+        "escalated": 1,
+        "waiting_for_a_person": 1,
+        "in_progress": 1,
+    }

@@ -74,12 +74,12 @@ def test_every_problem_is_reported_with_its_line(cli, tmp_path):
 
 
 def test_shape_errors_are_all_reported_too():
-    text = edited(("severity: critical}", "severity: huge}"), ("  auto: 12", "  auto: twelve"))
+    text = edited(("severity: critical}", "severity: huge}"), ("  auto: 15", "  auto: fifteen"))
     with pytest.raises(PolicyErrors) as caught:
         parse_policy(text)
     assert [p.line for p in caught.value.problems] == [
         line_of(text, "severity: huge}"),
-        line_of(text, "auto: twelve"),
+        line_of(text, "auto: fifteen"),
     ]
 
 
@@ -87,9 +87,9 @@ def test_shape_errors_are_all_reported_too():
     ("old", "new", "path"),
     [
         ("  per_case: 60", "  per_case: -60", "budgets.per_case"),
-        ("  global_per_day: 5000", "  global_per_day: -1", "budgets.global_per_day"),
-        ("amount: {fixed: 4,", "amount: {fixed: -4,", "incidents[0].amount.fixed"),
-        ("{at_least: 15m, amount: 3}", "{at_least: 15m, amount: -3}", "amount.bands[0].amount"),
+        ("  global_per_day: 15000", "  global_per_day: -1", "budgets.global_per_day"),
+        ("amount: {fixed: 3,", "amount: {fixed: -3,", "incidents[0].amount.fixed"),
+        ("{at_least: 15m, amount: 2}", "{at_least: 15m, amount: -2}", "amount.bands[0].amount"),
         ("gold: 1.5, silver: 1.2}\n", "gold: -1.5, silver: 1.2}\n", "tier_multiplier.gold"),
     ],
 )

@@ -195,4 +195,5 @@ def default_policy_text() -> str:
 
 
 def policy_mapping(text: str) -> Any:
+    _bounded_node(text, "<policy>")
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)

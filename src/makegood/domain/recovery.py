@@ -314,7 +314,7 @@ class Recovery:
             )
             evidence["repeat"] = earlier + 1
             raise_by = detector.spec.repeats_raise_by * earlier
-            key_part = f"{subject_key}:{event.id}"
+            key_part = f"{subject_key}:{m.stable_id('repeat', event.id)}"  # keys fit 400
         self._detect(
             detector,
             customer,

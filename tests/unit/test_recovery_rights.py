@@ -281,3 +281,17 @@ def test_the_summary_states_the_shares_recovered_automatically_escalated_and_wai
         "waiting_for_a_person": 1,
         "in_progress": 1,
     }
+
+
+def test_a_cancellation_that_arrives_before_its_order_is_still_a_stop(make_engine, clock):
+    """Out of order: the cancellation (40 min after the promise) reaches makegood first."""
+    store = InMemoryStore()
+    engine = make_engine(store)
+    clock.set(PROMISED + minutes(41))
+    engine.ingest([cancelled(PROMISED + minutes(40))])
+    engine.ingest([placed()])
+    failures = sorted(store.state.failures.values(), key=lambda f: f.detector)
+    assert [(f.detector, f.category, f.lateness_s) for f in failures] == [
+        ("late_delivery", "cancelled_order", None)
+    ]
+    assert [c.kind for c in store.state.compensations.values()] == ["credit"]

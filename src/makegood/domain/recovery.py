@@ -123,11 +123,9 @@ class Recovery:
             ended_at, ended_by = ended[0]
             if ended_at > due:
                 failure = self._deadline_failure(detector, subject, due, data, now)
-                if failure is None:
-                    pass
-                elif ended_by in detector.stops:
+                if failure is not None and ended_by in detector.stops:
                     self._stop_failures([(detector, failure)], ended_by, ended_at, now)
-                else:
+                elif failure is not None:
                     self._settle_failure(failure, ended_at, data, now, ended_by)
             return
         self.world.arm(

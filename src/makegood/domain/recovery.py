@@ -17,7 +17,8 @@ from makegood.domain import model as m
 from makegood.domain.compensation import assign_arm, check_budgets, compute_amount
 from makegood.domain.compensation import required_role as role_for
 from makegood.domain.context import event_context, failure_context, lateness_of, message_context
-from makegood.domain.errors import ExpressionError
+from makegood.domain.deadline import TIMER as DEADLINE
+from makegood.domain.deadline import Deadlines
 from makegood.domain.event import Event, jsonable, parse_datetime
 from makegood.domain.incident import FANOUT, QUIET, Incidents
 from makegood.domain.message import ACTION, OutboxMessage
@@ -39,15 +40,8 @@ class Recovery:
         self._match = [d for d in policy.detectors if d.spec.kind == "match"]
         self._match_by_type: dict[str, list[CompiledDetector]] = {}
         self._repeat = [d for d in policy.detectors if d.spec.kind == "repeat"]
-        self._deadline = {d.name: d for d in policy.detectors if d.spec.kind == "deadline"}
         self.incidents = Incidents(self)
-        self._until: dict[str, list[CompiledDetector]] = {}
-        self._stops: dict[str, list[CompiledDetector]] = {}
-        for detector in self._deadline.values():
-            for event_type in detector.arrivals:
-                self._until.setdefault(event_type, []).append(detector)
-            for event_type in detector.stops:
-                self._stops.setdefault(event_type, []).append(detector)
+        self.deadlines = Deadlines(self)
 
     # events ---------------------------------------------------------------------------------
     def apply(self, event: Event, now: datetime, analysis: Mapping[str, Any] | None = None) -> None:
@@ -71,12 +65,9 @@ class Recovery:
         context = event_context(event, customer, subject, analysis)
         for detector in self.policy.detectors_on(event.type):
             if subject is not None and evaluate(detector.when, context):
-                self._arm_deadline(detector, event, subject, context, now)
+                self.deadlines.arm(detector, event, subject, context, now)
         if subject is not None:
-            for detector in self._until.get(event.type, ()):
-                self._settle_deadline(detector, event, subject, now)
-            if event.type in self._stops:
-                self._stop_deadlines(self._stops[event.type], event, subject, now)
+            self.deadlines.ended(event, subject, now)
         matching = self._match_by_type.get(event.type)
         if matching is None:  # in policy order, those whose type guard admits this type
             matching = self._match_by_type[event.type] = [
@@ -94,150 +85,6 @@ class Recovery:
                 customer.attributes[key] = value
         self.world.touch_customer(customer)
 
-    def _arm_deadline(
-        self,
-        detector: CompiledDetector,
-        event: Event,
-        subject: Subject,
-        context: Mapping[str, Any],
-        now: datetime,
-    ) -> None:
-        if detector.deadline is None:
-            return
-        try:
-            due = detector.deadline(context)
-            reference = detector.reference(context) if detector.reference else None
-        except ExpressionError:
-            return
-        if not isinstance(due, datetime):
-            return
-        data = {
-            "detector": detector.name,
-            "event_id": event.id,
-            "reference": reference.isoformat() if isinstance(reference, datetime) else None,
-        }
-        ended = sorted(
-            (subject.seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in subject.seen
-        )
-        if ended:  # the awaited event came first (out of order): late only if after the deadline
-            ended_at, ended_by = ended[0]
-            if ended_at > due:
-                failure = self._deadline_failure(detector, subject, due, data, now)
-                if failure is not None and ended_by in detector.stops:
-                    self._stop_failures([(detector, failure)], ended_by, ended_at, now)
-                elif failure is not None:
-                    self._settle_failure(failure, ended_at, data, now, ended_by)
-            return
-        self.world.arm(
-            m.Timer(
-                f"deadline:{detector.name}:{subject.id}",
-                due,
-                "deadline",
-                subject.customer_id,
-                subject.id,
-                None,
-                data,
-            )
-        )
-
-    def _settle_deadline(
-        self, detector: CompiledDetector, event: Event, subject: Subject, now: datetime
-    ) -> None:
-        self.world.cancel(f"deadline:{detector.name}:{subject.id}")
-        failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
-        if failure is not None and failure.resolved_at is None:
-            self._settle_failure(
-                failure, event.occurred_at, failure.evidence, now, ended_by=event.type
-            )
-
-    def _settle_failure(
-        self,
-        failure: Failure,
-        ended_at: datetime,
-        data: Mapping[str, Any],
-        now: datetime,
-        ended_by: str = "order.delivered",
-    ) -> None:
-        """A deadline failure's awaited event arrived: record the lateness, resolve it."""
-        reference = data.get("reference")
-        if reference:
-            failure.lateness_s = (ended_at - parse_datetime(reference, "reference")).total_seconds()
-        failure.evidence = {
-            **failure.evidence,
-            "ended_by": ended_by,
-            "ended_at": ended_at.isoformat(),
-        }
-        self.world.touch_failure(failure)
-        minutes = round((failure.lateness_s or 0) / 60)
-        self._log(
-            failure.case_id,
-            now,
-            "late_arrival",
-            ENGINE,
-            {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes},
-        )
-        self._resolve_failure(failure, now)
-
-    def _stop_deadlines(
-        self, detectors: list[CompiledDetector], event: Event, subject: Subject, now: datetime
-    ) -> None:
-        stopped = []
-        for detector in detectors:
-            self.world.cancel(f"deadline:{detector.name}:{subject.id}")
-            failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
-            if failure is not None and failure.resolved_at is None:
-                stopped.append((detector, failure))
-        if stopped:
-            self._stop_failures(stopped, event.type, event.occurred_at, now)
-
-    def _stop_failures(
-        self,
-        stopped: list[tuple[CompiledDetector, Failure]],
-        ended_by: str,
-        ended_at: datetime,
-        now: datetime,
-    ) -> None:
-        """Fired deadline failures whose wait a `stopped_by` event ended (a cancellation): no
-        arrival, so no lateness. Each becomes its detector's `stopped` failure; the most severe
-        runs the playbook of its new category, and all resolve."""
-        for detector, failure in stopped:
-            spec = detector.spec.stopped
-            if spec is not None:
-                failure.category, failure.type = spec.category, str(spec.type)
-                failure.severity = m.max_severity(failure.severity, spec.severity)
-            failure.evidence = {
-                **failure.evidence,
-                "ended_by": ended_by,
-                "ended_at": ended_at.isoformat(),
-                "stopped": True,
-            }
-            self.world.touch_failure(failure)
-            self._log(
-                failure.case_id,
-                now,
-                "deadline_stopped",
-                ENGINE,
-                {"failure": failure.id, "event": ended_by, "category": failure.category},
-            )
-        primary = max(
-            (f for _, f in stopped), key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at)
-        )
-        case = self.world.case(primary.case_id)
-        playbook = self.policy.playbook_for(primary.category, primary.severity)
-        before = primary.playbook
-        for _, failure in stopped:
-            failure.playbook = None
-            if failure is not primary:
-                failure.resolved_at = now
-        primary.playbook = playbook.spec.name if playbook else None
-        if case is not None and playbook is not None and case.is_open:
-            if m.SEVERITY_RANK[primary.severity] >= m.SEVERITY_RANK[case.severity]:
-                case.severity, case.category = primary.severity, primary.category
-                self.world.touch_case(case, now)
-            if playbook.spec.name != before:  # the same playbook already did its first steps
-                self._run_steps(playbook, "detected", primary, case, now, tag="stopped")
-        self._resolve_failure(primary, now)
-
     # timers ---------------------------------------------------------------------------------
     def fire(self, timer: m.Timer, now: datetime) -> None:
         """A timer came due. Precondition: it was not fired or cancelled before."""
@@ -245,11 +92,8 @@ class Recovery:
         if timer.kind in (FANOUT, QUIET):
             self.incidents.fire(timer, now)
             return
-        if timer.kind == "deadline":
-            detector = self._deadline.get(str(timer.data.get("detector")))
-            subject = self.world.subject(timer.subject_id or "")
-            if detector is not None and subject is not None:
-                self._deadline_failure(detector, subject, timer.due_at, timer.data, now)
+        if timer.kind == DEADLINE:
+            self.deadlines.fire(timer, now)
             return
         case = self.world.case(timer.case_id or "")
         if case is None:
@@ -262,18 +106,6 @@ class Recovery:
         elif timer.kind == "sla" and case.is_open and timer.data.get("severity") == case.severity:
             self._log(case.id, now, "sla_breached", ENGINE, {"severity": case.severity})
             self._escalate(case, now, f"SLA for {case.severity} cases breached")
-
-    def _deadline_failure(
-        self,
-        detector: CompiledDetector,
-        subject: Subject,
-        due: datetime,
-        data: Mapping[str, Any],
-        now: datetime,
-    ) -> Failure | None:
-        customer = self.world.customer(subject.customer_id)
-        evidence = {"deadline": due.isoformat(), **{k: v for k, v in data.items() if v}}
-        return self._detect(detector, customer, subject, subject.id, due, now, evidence, {})
 
     # detection ------------------------------------------------------------------------------
     def _on_match(

@@ -34,8 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,6 +41,8 @@ from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 MAKEGOOD = Path(sys.executable).parent / "makegood"
 KINDS = ("serve", "ingest", "dispatch")
@@ -129,6 +129,7 @@ class Campaign:
     kills: Counter[str] = field(default_factory=Counter)
     finished: Counter[str] = field(default_factory=Counter)
     acknowledged: set[str] = field(default_factory=set)
+    refused: Counter[int] = field(default_factory=Counter)  # answers that took no batch
 
     def start(self, *args: object) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -196,19 +197,19 @@ class Campaign:
     def _post(self, base: str, stop: threading.Event) -> None:
         while self.batches and not stop.is_set():
             batch = self.batches[0]
-            request = urllib.request.Request(
-                f"{base}/v1/events",
-                data=json.dumps(batch).encode(),
-                headers={
-                    "Authorization": f"Bearer {self.token}",
-                    "Content-Type": "application/json",
-                },
-            )
             try:
-                with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 (loopback)
-                    body = json.loads(answer.read())
-            except (OSError, urllib.error.URLError, ValueError):
+                answer = httpx.post(
+                    f"{base}/v1/events",
+                    json=batch,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=60,
+                )
+                body = answer.json()
+            except (httpx.HTTPError, ValueError):
                 return  # killed mid-request: the batch is sent again to the next server
+            if answer.status_code not in (200, 422):  # 422: some refused, the others taken
+                self.refused[answer.status_code] += 1
+                return
             for result in body["results"]:
                 if result["status"] in ("accepted", "duplicate"):
                     self.acknowledged.add(result["id"])
@@ -219,10 +220,9 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], seconds: float = 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:  # noqa: S310
-                if answer.status == 200:
-                    return True
-        except (OSError, urllib.error.URLError):
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
             time.sleep(0.1)
     return False
 
@@ -278,7 +278,7 @@ def check(
     sent_rows = [key for key, channel, status in outbox if status == "sent"]
     per_case: Counter[str] = Counter()
     per_day: dict[Any, Any] = Counter()
-    for customer, case, amount, at in granted:
+    for _, case, amount, at in granted:
         per_case[case] += _money(amount)
         per_day[_day(at)] += _money(amount)
     per_customer = _rolling(granted, timedelta(days=30))
@@ -414,8 +414,9 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
                 rounds += 1
             while run.files:  # then everything is finished, without kills
                 run.ingest(None)
-            while run.batches:
-                run.serve(None)
+            for _ in range(5):
+                if run.batches:
+                    run.serve(None)
             run.dispatch(None)
             leased = _leased(url, schema)
             drained = drain(url, schema, env)
@@ -431,6 +432,7 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
         **{f"kills of {k}": run.kills[k] for k in KINDS},
         "finished before the kill": sum(run.finished.values()) - run.finished["serve"],
         "api events acknowledged": len(run.acknowledged),
+        "api answers refused": dict(run.refused),
         **figures,
         "leased at the end": leased,
         "drained after": drained,

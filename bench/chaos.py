@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     figures = campaign(args)
     if args.json:
-        print(json.dumps(figures, default=str))
+        print(json.dumps(figures, default=float))  # Decimal amounts
     else:
         for name, value in figures.items():
             print(f"{name:>22}: {value}")

@@ -27,6 +27,8 @@ class RecordingLexicon:
 
     def polarity_scores(self, text: str) -> Mapping[str, float]:
         self.sizes.append(len(text))
+        if len(text) > MAX_ANALYSED:  # minutes in the real lexicon: the test's assertion says it
+            return {"compound": 0.0}
         return self.lexicon.polarity_scores(text)
 
 
@@ -60,6 +62,7 @@ def test_a_long_text_is_read_by_its_head_and_tail() -> None:
         ("My order is two hours late.", "Cancel my account, I am switching.", "en"),
         ("Meu pedido está duas horas atrasado.", "Vou cancelar minha conta.", "en"),
     ],
+    ids=["english", "portuguese ends"],
 )
 def test_a_1_mb_message_reaches_the_lexicon_bounded(recorded, start, end, language) -> None:
     analyzer, lexicons = recorded

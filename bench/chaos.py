@@ -402,10 +402,11 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
         try:
             assert run.run("migrate", "--db", url) == 0, "migrate failed"
             run.token = _token(url, schema)
-            rounds = 0
+            rounds, cycle = 0, []
             while rounds < args.kills and time.monotonic() - started < args.max_seconds:
-                kind = rng.choice([k for k in KINDS if k != "ingest" or run.files])
-                if kind == "serve" and not run.batches:
+                cycle = cycle or rng.sample(KINDS, len(KINDS))  # each kind once per cycle
+                kind = cycle.pop()
+                if (kind == "ingest" and not run.files) or (kind == "serve" and not run.batches):
                     kind = "dispatch"
                 delay = rng.uniform(0.2, args.max_delay)
                 if kind == "serve":

@@ -35,7 +35,7 @@ POSTGRES = os.environ.get("MAKEGOOD_TEST_DATABASE_URL")
     ],
 )
 def test_a_few_kills_lose_nothing_and_grant_nothing_twice(database: str) -> None:
-    args = ["--kills", "4", "--customers", "40", "--orders", "200", "--chunks", "2"]
+    args = ["--kills", "3", "--customers", "30", "--orders", "150", "--chunks", "2"]
     args += ["--max-delay", "1.0", "--seed", "3", "--json"]
     if database == "postgresql":
         args += ["--database-url", str(POSTGRES)]

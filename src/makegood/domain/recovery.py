@@ -25,6 +25,7 @@ from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
 from makegood.domain.rules import CompiledDetector, CompiledPlaybook, CompiledPolicy, evaluate
 from makegood.domain.rules import CompiledStep as Step
+from makegood.domain.text import written_in
 from makegood.domain.world import World
 
 ENGINE = "engine"
@@ -62,6 +63,10 @@ class Recovery:
             self._survey_answered(event, now)
         if event.type == "service.alert":
             self.incidents.alert(event, now)
+        written = written_in(analysis)
+        if written and not customer.locale:  # no profile locale: reply in the language they wrote
+            customer.locale = written
+            world.touch_customer(customer)
         context = event_context(event, customer, subject, analysis)
         for detector in self.policy.detectors_on(event.type):
             if subject is not None and evaluate(detector.when, context):

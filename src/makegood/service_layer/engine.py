@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from makegood.domain.errors import BudgetConflict
 from makegood.domain.event import Event, Quarantined, Rejection, parse_event
@@ -27,16 +27,12 @@ from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
 from makegood.service_layer.ports import Clock, Store, StoreSession
+from makegood.service_layer.text import TextAnalyzer, analyze_events
 
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
 RETRIES = 8
-
-
-class Analyzer(Protocol):
-    """What the engine needs of text analysis (see makegood.service_layer.text)."""
-
-    def analyze_many(self, texts: Sequence[str]) -> Sequence[Any]: ...
+Analyzer = TextAnalyzer  # what the engine needs of text analysis
 
 
 @dataclass
@@ -155,7 +151,7 @@ class Engine:
         )
         world = World(snapshot)
         recovery = Recovery(self.policy, world, self.new_code)
-        analyses = self._analyze(new)
+        analyses = self._analyze(new, {c.id: c.locale for c in snapshot.customers.values()})
         heap: list[tuple[datetime, str, int, Timer]] = []
         for timer in due:
             heapq.heappush(heap, (timer.due_at, timer.key, len(heap), timer))
@@ -234,22 +230,12 @@ class Engine:
             first = first or mark
         return marks, first or received, mark
 
-    def _analyze(self, events: Sequence[Event]) -> Mapping[str, Mapping[str, Any]]:
+    def _analyze(
+        self, events: Sequence[Event], locales: Mapping[str, str]
+    ) -> Mapping[str, Mapping[str, Any]]:
         if self.analyzer is None:
             return {}
-        texts = [
-            (e.id, str(e.attributes.get("text") or e.attributes.get("comment")))
-            for e in events
-            if e.type in ("message.received", "survey.answered")
-            and (e.attributes.get("text") or e.attributes.get("comment"))
-        ]
-        if not texts:
-            return {}
-        results = self.analyzer.analyze_many([text for _, text in texts])
-        return {
-            event_id: result.as_context()
-            for (event_id, _), result in zip(texts, results, strict=True)
-        }
+        return analyze_events(self.analyzer, events, locales)
 
 
 def _fire_until(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -26,6 +27,7 @@ from makegood.domain.model import Timer
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
+from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
 from makegood.service_layer.text import TextAnalyzer, analyze_events
 
@@ -64,6 +66,7 @@ class Engine:
         analyzer: Analyzer | None = None,
         new_code: Callable[[], str],
         batch_size: int = 2000,
+        observer: EngineObserver | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -72,6 +75,8 @@ class Engine:
         self.analyzer = analyzer
         self.new_code = new_code
         self.batch_size = batch_size
+        self.observer: EngineObserver = observer or NoObserver()
+        self._deadlines = {d.name for d in policy.detectors if d.spec.kind == "deadline"}
         self.history = max(
             [policy.repurchase_window, timedelta(days=30)] + [d.within for d in policy.detectors]
         )
@@ -105,9 +110,13 @@ class Engine:
     def process(self, events: Sequence[Event], refused: Sequence[Quarantined] = ()) -> IngestReport:
         """One batch in one transaction, retried if another worker spent the budget first."""
         for attempt in range(RETRIES):
+            started = time.perf_counter()
             try:
                 with self.store.session() as session:
-                    return self._process(session, events, refused)
+                    report, figures = self._process(session, events, refused)
+                if figures is not None:
+                    self.observer.batch_done(time.perf_counter() - started, figures)
+                return report
             except BudgetConflict:
                 log.info("budget moved under batch, retrying (attempt %d)", attempt + 1)
         raise BudgetConflict("the global budget kept moving; batch not processed")
@@ -119,7 +128,8 @@ class Engine:
     # the batch ------------------------------------------------------------------------------
     def _process(
         self, session: StoreSession, events: Sequence[Event], refused: Sequence[Quarantined]
-    ) -> IngestReport:
+    ) -> tuple[IngestReport, BatchFigures | None]:
+        """The report, and the batch's figures for the observer (None: nothing to decide)."""
         received = self.clock.now()
         report = IngestReport()
         unique: dict[str, Event] = {}
@@ -134,12 +144,12 @@ class Engine:
 
         marks, start, final = self._times(session, new, received)
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
-            return report
+            return report, None
         due = session.due_timers(final, limit=1_000_000)
         if not new and not due:
             if self.event_time:
                 session.set_value(WATERMARK, final.isoformat())
-            return report
+            return report, None
         snapshot = session.load(
             {e.customer_id for e in new} | {t.customer_id for t in due},
             {e.subject_id for e in new if e.subject_id}
@@ -181,7 +191,7 @@ class Engine:
         session.save(world.changes, snapshot, self.policy.policy.budgets)
         if self.event_time:
             session.set_value(WATERMARK, final.isoformat())
-        return report
+        return report, batch_figures(world, self._deadlines)
 
     def _resolve_fanout(
         self, session: StoreSession, world: World, timer: Timer, start: datetime, final: datetime

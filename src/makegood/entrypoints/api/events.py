@@ -84,10 +84,7 @@ def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[in
         results.append(
             {"index": index, "id": event_id, "status": "duplicate" if duplicate else "accepted"}
         )
-    stats = services.stats
-    stats.add("events_accepted", report.accepted)
-    stats.add("events_duplicate", report.duplicates)
-    stats.add("events_rejected", len(report.rejected))
+    services.telemetry.events(report.accepted, report.duplicates, len(report.rejected))
     body = {
         "accepted": report.accepted,
         "duplicates": report.duplicates,

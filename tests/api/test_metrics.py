@@ -4,6 +4,7 @@ histograms and the store gauges move with what happened; a 5xx answer is counted
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -145,3 +146,22 @@ def test_an_unhandled_error_is_counted_as_5xx_by_its_route(desk: Desk) -> None:
     route = {"method": "POST", "route": "/v1/cases/{case_id}/notes"}
     assert value(samples, "makegood_http_responses_total", **route, status_class="5xx") == 1
     assert value(samples, "makegood_http_responses_total", **route, status_class="2xx") == 0
+
+
+def test_a_dashboard_action_carries_its_request_id_to_the_timeline(desk: Desk) -> None:
+    desk.ingest([profile("c-form"), cancelled("c-form")])
+    browser = desk.signed_in("lead")
+    [agent] = clients(desk, "agent")
+    case_id = agent.get("/v1/cases").json()["items"][0]["id"]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get(f"/cases/{case_id}").text)
+    assert csrf is not None
+    answer = browser.post(
+        f"/cases/{case_id}/assign",
+        data={"csrf": csrf.group(1), "owner": "agent-1"},
+        headers={"X-Request-ID": "desk-req-42"},
+    )
+    assert answer.status_code == 303 and answer.headers["x-request-id"] == "desk-req-42"
+    timeline = agent.get(f"/v1/cases/{case_id}").json()["timeline"]
+    [assigned] = [e for e in timeline if e["kind"] == "assigned"]
+    assert assigned["data"]["request_id"] == "desk-req-42"
+    assert all("request_id" not in e["data"] for e in timeline if e["actor"] == "engine")

@@ -14,7 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from makegood.adapters.sql import schema as t
 from makegood.domain.model import OPEN_STATES
-
 from makegood.entrypoints.api import create_app
 
 from .desk import Desk, at, cancelled, profile

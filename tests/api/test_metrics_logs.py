@@ -5,12 +5,18 @@ timeline of the action it asked for; no e-mail address reaches the log."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from makegood.entrypoints.api.middleware import RedactingFilter
+from makegood.entrypoints.api.tracing import REQUEST_ID, JsonFormatter
 
 from .server import make_server
 from .test_api import escalated_case
@@ -38,6 +44,10 @@ def test_json_logs_carry_the_request_id_to_the_timeline(tmp_path: Path) -> None:
             assert re.fullmatch(r"[0-9a-f]{32}", generated)
             assert agent.get(f"/v1/cases/{EMAIL}").status_code == 404
             timeline = agent.get(f"/v1/cases/{case_id}").json()["timeline"]
+            with sqlite3.connect(tmp_path / "makegood.db") as db:
+                db.execute("DROP TABLE timeline")  # an action on a case now fails: a traceback
+            failed = agent.post(f"/v1/cases/{case_id}/notes", json={"text": f"mail {EMAIL}"})
+            assert failed.status_code == 500
     finally:
         assert server.stop() == 0
     [note] = [e for e in timeline if e["kind"] == "note"]
@@ -57,3 +67,29 @@ def test_json_logs_carry_the_request_id_to_the_timeline(tmp_path: Path) -> None:
     assert [r["status"] for r in records if r.get("request_id") == generated] == [200]
     assert EMAIL not in text  # the redaction filter applies to JSON logs too
     assert any(r.get("path") == "/v1/cases/[email]" and r["status"] == 404 for r in records)
+    [error] = [r for r in records if r["level"] == "ERROR" and "exception" in r]
+    assert "no such table: timeline" in error["exception"]  # the traceback, redacted
+    assert error["request_id"] == failed.headers["x-request-id"]
+
+
+def test_the_redaction_filter_applies_to_json_lines() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("makegood.test.jsonlog")
+    logger.addHandler(handler)
+    token = REQUEST_ID.set("req-1")
+    try:
+        try:
+            raise ValueError(f"row for {EMAIL}, +351 912 345 678")
+        except ValueError:
+            logger.exception("could not write %s", EMAIL)
+    finally:
+        REQUEST_ID.reset(token)
+        logger.removeHandler(handler)
+    [line] = stream.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["message"] == "could not write [email]"
+    assert record["request_id"] == "req-1" and record["level"] == "ERROR"
+    assert "[email], [phone]" in record["exception"] and EMAIL not in line and "912" not in line

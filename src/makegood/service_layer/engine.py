@@ -45,6 +45,7 @@ class IngestReport:
     timers_fired: int = 0
     failures: int = 0
     messages: list[OutboxMessage] = field(default_factory=list)  # queued by this work
+    figures: BatchFigures | None = None  # one batch's, for the observer (None: nothing decided)
 
     def add(self, other: IngestReport) -> None:
         self.messages.extend(other.messages)
@@ -113,9 +114,9 @@ class Engine:
             started = time.perf_counter()
             try:
                 with self.store.session() as session:
-                    report, figures = self._process(session, events, refused)
-                if figures is not None:
-                    self.observer.batch_done(time.perf_counter() - started, figures)
+                    report = self._process(session, events, refused)
+                if report.figures is not None:  # observed once committed
+                    self.observer.batch_done(time.perf_counter() - started, report.figures)
                 return report
             except BudgetConflict:
                 log.info("budget moved under batch, retrying (attempt %d)", attempt + 1)
@@ -128,8 +129,7 @@ class Engine:
     # the batch ------------------------------------------------------------------------------
     def _process(
         self, session: StoreSession, events: Sequence[Event], refused: Sequence[Quarantined]
-    ) -> tuple[IngestReport, BatchFigures | None]:
-        """The report, and the batch's figures for the observer (None: nothing to decide)."""
+    ) -> IngestReport:
         received = self.clock.now()
         report = IngestReport()
         unique: dict[str, Event] = {}
@@ -144,12 +144,12 @@ class Engine:
 
         marks, start, final = self._times(session, new, received)
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
-            return report, None
+            return report
         due = session.due_timers(final, limit=1_000_000)
         if not new and not due:
             if self.event_time:
                 session.set_value(WATERMARK, final.isoformat())
-            return report, None
+            return report
         snapshot = session.load(
             {e.customer_id for e in new} | {t.customer_id for t in due},
             {e.subject_id for e in new if e.subject_id}
@@ -188,10 +188,11 @@ class Engine:
             seen_armed = len(world.armed)
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)
+        report.figures = batch_figures(world, self._deadlines)
         session.save(world.changes, snapshot, self.policy.policy.budgets)
         if self.event_time:
             session.set_value(WATERMARK, final.isoformat())
-        return report, batch_figures(world, self._deadlines)
+        return report
 
     def _resolve_fanout(
         self, session: StoreSession, world: World, timer: Timer, start: datetime, final: datetime

@@ -36,7 +36,10 @@ def test_a_database_error_is_counted_and_its_log_names_nobody(tmp_path: Path) ->
             metrics = agent.get("/metrics").text
     finally:
         server.stop()
-    assert 'makegood_http_responses_total{status="500"} 1' in metrics
+    assert (
+        'makegood_http_responses_total{method="POST",route="/v1/cases/{case_id}/notes",'
+        'status_class="5xx"} 1.0' in metrics
+    )
     log = server.log.read_text(encoding="utf-8")
     assert "no such table: timeline" in log  # the traceback is there ...
     assert EMAIL not in log and "912 345" not in log and "@example.com" not in log  # ... nobody

@@ -36,6 +36,12 @@ def serve(
     db: str = DatabaseOption,
     max_body_mb: float = typer.Option(4.0, min=0.01, help="Largest request body accepted"),
     log_level: str = typer.Option("info"),
+    log_format: str = typer.Option(
+        "text",
+        envvar="MAKEGOOD_LOG_FORMAT",
+        help="text, or json: one JSON object per line (time, level, logger, message, and "
+        "request_id, method, path, status, duration_ms for requests)",
+    ),
     forwarded_allow_ips: str | None = typer.Option(
         None,
         envvar="MAKEGOOD_FORWARDED_ALLOW_IPS",
@@ -49,8 +55,16 @@ def serve(
 
     from makegood.entrypoints.api import create_app
     from makegood.entrypoints.api.middleware import RedactingFilter
+    from makegood.entrypoints.api.tracing import JsonFormatter
 
-    _logging(log_level, RedactingFilter())
+    if log_format not in ("text", "json"):
+        raise fail(f"--log-format is text or json, not {escape(log_format)}")
+    formatter = (
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    _logging(log_level, RedactingFilter(), formatter)
     try:
         app = bootstrap(load_settings(db), event_time=False, site=serving_site(host, port))
     except (ValueError, PolicyError) as error:
@@ -76,9 +90,9 @@ def serve(
     err.print("makegood stopped")
 
 
-def _logging(level: str, redacting: logging.Filter) -> None:
+def _logging(level: str, redacting: logging.Filter, formatter: logging.Formatter) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter)
     handler.addFilter(redacting)
     root = logging.getLogger()
     root.handlers[:] = [handler]

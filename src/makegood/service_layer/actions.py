@@ -36,6 +36,8 @@ class Actions:
     policy: CompiledPolicy
     clock: Clock
     new_code: Callable[[], str]
+    # the request that asked (the API's X-Request-ID): carried on the timeline entries it wrote
+    request_id: Callable[[], str | None] = lambda: None
 
     def _transaction(
         self,
@@ -52,6 +54,7 @@ class Actions:
                     )
                     world = World(snapshot)
                     result = change(world, Recovery(self.policy, world, self.new_code), now)
+                    _stamp(world, self.request_id())
                     session.save(world.changes, snapshot, self.policy.policy.budgets)
                     return result
             except BudgetConflict:
@@ -164,3 +167,9 @@ class Actions:
             cause,
             lambda w, r, c, comp, now: act.reject(w, c, comp, reason, now, actor),
         )
+
+
+def _stamp(world: World, request_id: str | None) -> None:
+    if request_id:
+        for entry in world.changes.timeline:
+            entry.data.setdefault("request_id", request_id)

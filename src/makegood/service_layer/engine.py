@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -26,6 +27,7 @@ from makegood.domain.model import Timer
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
+from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
 from makegood.service_layer.text import TextAnalyzer, analyze_events
 
@@ -43,6 +45,7 @@ class IngestReport:
     timers_fired: int = 0
     failures: int = 0
     messages: list[OutboxMessage] = field(default_factory=list)  # queued by this work
+    figures: BatchFigures | None = None  # one batch's, for the observer (None: nothing decided)
 
     def add(self, other: IngestReport) -> None:
         self.messages.extend(other.messages)
@@ -64,6 +67,7 @@ class Engine:
         analyzer: Analyzer | None = None,
         new_code: Callable[[], str],
         batch_size: int = 2000,
+        observer: EngineObserver | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -72,6 +76,8 @@ class Engine:
         self.analyzer = analyzer
         self.new_code = new_code
         self.batch_size = batch_size
+        self.observer: EngineObserver = observer or NoObserver()
+        self._deadlines = {d.name for d in policy.detectors if d.spec.kind == "deadline"}
         self.history = max(
             [policy.repurchase_window, timedelta(days=30)] + [d.within for d in policy.detectors]
         )
@@ -106,9 +112,13 @@ class Engine:
     def process(self, events: Sequence[Event], refused: Sequence[Quarantined] = ()) -> IngestReport:
         """One batch in one transaction, retried if another worker spent the budget first."""
         for attempt in range(RETRIES):
+            started = time.perf_counter()
             try:
                 with self.store.session() as session:
-                    return self._process(session, events, refused)
+                    report = self._process(session, events, refused)
+                if report.figures is not None:  # observed once committed
+                    self.observer.batch_done(time.perf_counter() - started, report.figures)
+                return report
             except BudgetConflict:
                 log.info("budget moved under batch, retrying (attempt %d)", attempt + 1)
         raise BudgetConflict("the global budget kept moving; batch not processed")
@@ -179,6 +189,7 @@ class Engine:
             seen_armed = len(world.armed)
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)
+        report.figures = batch_figures(world, self._deadlines)
         session.save(world.changes, snapshot, self.policy.policy.budgets)
         if self.event_time:
             session.set_value(WATERMARK, final.isoformat())

@@ -317,33 +317,3 @@ def metrics(conn: sa.Connection, budgets: Budgets) -> dict[str, Any]:
         {"hour": hour, "by_category": dict(buckets[hour])} for hour in sorted(buckets)
     ]
     return figures
-
-
-def gauges(conn: sa.Connection) -> dict[str, float]:
-    """Cheap current figures for Prometheus."""
-    c = t.cases.c
-    by_state: dict[str, int] = dict(
-        conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all()
-    )
-    waiting = conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(t.cases)
-        .where(c.needs_person.is_(True), c.state.in_(sorted(OPEN_STATES)))
-    )
-    pending = conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(t.compensations)
-        .where(t.compensations.c.status == "pending")
-    )
-    outbox: dict[str, int] = dict(
-        conn.execute(
-            sa.select(t.outbox.c.status, sa.func.count()).group_by(t.outbox.c.status)
-        ).all()
-    )
-    timers = conn.scalar(sa.select(sa.func.count()).select_from(t.timers))
-    result: dict[str, float] = {f'makegood_cases{{state="{k}"}}': v for k, v in by_state.items()}
-    result["makegood_cases_waiting_for_a_person"] = waiting or 0
-    result["makegood_approvals_pending"] = pending or 0
-    result.update({f'makegood_outbox_messages{{status="{k}"}}': v for k, v in outbox.items()})
-    result["makegood_timers_armed"] = timers or 0
-    return result

@@ -26,11 +26,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.sql.paging import BadCursor
+from makegood.adapters.telemetry import Telemetry
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import BudgetConflict, NotFound
@@ -38,6 +39,7 @@ from makegood.domain.limits import printable
 from makegood.entrypoints.api import approvals, cases, events, openapi, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
+from makegood.entrypoints.api.tracing import current_request_id
 from makegood.service_layer.actions import Actions
 from makegood.service_layer.runner import EngineLoop
 
@@ -50,7 +52,12 @@ def static_dir() -> Path:
 
 
 def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
-    services = Services(app, Actions(app.store, app.policy, app.clock, app.engine.new_code))
+    telemetry = Telemetry(app.store.engine, app.clock, app.policy.policy.budgets.global_per_day)
+    app.engine.observer = telemetry  # the engine reports its batches to this application
+    actions = Actions(
+        app.store, app.policy, app.clock, app.engine.new_code, request_id=current_request_id
+    )
+    services = Services(app, actions, telemetry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -104,9 +111,7 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     api.include_router(routes.router)
     api.add_exception_handler(SignInRequired, signin.to_sign_in)
     api.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    api.add_middleware(
-        Guard, max_body=max_body, on_response=lambda status: services.stats.add(f"http_{status}")
-    )
+    api.add_middleware(Guard, max_body=max_body, on_response=telemetry.response)
     return api
 
 
@@ -162,19 +167,10 @@ def _operations(api: FastAPI) -> None:
         return JSONResponse({"status": "ok"})
 
     @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    def prometheus(who: Anyone, services: Svc) -> str:
-        """Prometheus text format: process counters and current figures from the store."""
-        lines = []
-        with services.stats.lock:
-            counters = dict(services.stats.counters)
-        for name, value in sorted(counters.items()):
-            if name.startswith("http_"):
-                lines.append(f'makegood_http_responses_total{{status="{name[5:]}"}} {value}')
-            else:
-                lines.append(f"makegood_{name}_total {value}")
-        with services.app.store.engine.connect() as conn:
-            lines.extend(f"{name} {value}" for name, value in dq.gauges(conn).items())
-        return "\n".join(lines) + "\n"
+    def prometheus(who: Anyone, services: Svc) -> Response:
+        """Prometheus text format (`prometheus_client`): counters and histograms of this
+        process, gauges read from the store now. Every name is listed in docs/API.md."""
+        return Response(services.telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -13,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from makegood.adapters.sql.auth import Principal, authenticate, hash_token
+from makegood.adapters.telemetry import Telemetry
 from makegood.bootstrap import App
 from makegood.domain.actions import Actor
 from makegood.entrypoints.api.middleware import RateLimiter
@@ -24,22 +23,10 @@ AUTH_CACHE_S = 10.0  # a revoked token stops working within this many seconds
 
 
 @dataclass
-class Stats:
-    """Process counters for GET /metrics."""
-
-    counters: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, name: str, value: float = 1) -> None:
-        with self.lock:
-            self.counters[name] += value  # type: ignore[assignment]
-
-
-@dataclass
 class Services:
     app: App
     actions: Actions
-    stats: Stats = field(default_factory=Stats)
+    telemetry: Telemetry  # the application's metrics (GET /metrics)
     # survey answers per client address: one application's, not the process's
     survey_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=30, burst=10))
     _auth: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)

@@ -91,10 +91,7 @@ def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[in
         results.append(
             {"index": index, "id": event_id, "status": "duplicate" if duplicate else "accepted"}
         )
-    stats = services.stats
-    stats.add("events_accepted", report.accepted)
-    stats.add("events_duplicate", report.duplicates)
-    stats.add("events_rejected", len(report.rejected))
+    services.telemetry.events(report.accepted, report.duplicates, len(report.rejected))
     body = {
         "accepted": report.accepted,
         "duplicates": report.duplicates,
@@ -135,14 +132,14 @@ async def post_events(request: Request, who: Ingester, services: Svc) -> JSONRes
         raw = read_json(body)
     except BadJson as bad:
         await run_in_threadpool(quarantine_body, services, body, str(bad))
-        services.stats.add("events_rejected")
+        services.telemetry.events(0, 0, 1)
         return _problem(422, "body", str(bad))
     raws = raw if isinstance(raw, list) else [raw]
     if len(raws) > MAX_BATCH:
         return _problem(413, "body", f"at most {MAX_BATCH} events per request, got {len(raws)}")
     if not raws:
         await run_in_threadpool(quarantine_body, services, body, "the batch is empty")
-        services.stats.add("events_rejected")
+        services.telemetry.events(0, 0, 1)
         return _problem(422, "body", "the batch is empty")
     status, result = await run_in_threadpool(ingest, services, [_fold(r) for r in raws])
     return JSONResponse(result, status)

@@ -1,5 +1,5 @@
-"""ASGI middleware: a body size limit, security headers, an access log without personal data,
-and a small per-client rate limiter.
+"""ASGI middleware: a body size limit, security headers, the request id, an access log without
+personal data (with the fields the JSON log format shows), and a small per-client rate limiter.
 
 `Guard` also refuses (400) a URL whose path or query holds a NUL character, before any route
 sees it: PostgreSQL cannot compare or store one, so it would otherwise end as a 500."""
@@ -14,11 +14,14 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from makegood.entrypoints.api.tracing import REQUEST_ID, request_id_from
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+OnResponse = Callable[[str, str, int], None]  # method, route template, status
 
 log = logging.getLogger("makegood.http")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -78,10 +81,18 @@ def log_path(path: str) -> str:
     return "/s/[token]" if path.startswith("/s/") else redact(path)
 
 
-class Guard:
-    """Refuses bodies over `max_body` bytes (413), adds security headers, logs each request."""
+def route_of(scope: Scope) -> str:
+    """The route template that answered (`/v1/cases/{case_id}`), never the raw path: a bounded
+    label for the metrics."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "unmatched"
 
-    def __init__(self, app: ASGIApp, max_body: int, on_response: Callable[[int], None]) -> None:
+
+class Guard:
+    """Refuses bodies over `max_body` bytes (413), adds security headers and the request id,
+    logs and counts each request (`on_response`), unhandled errors included (500)."""
+
+    def __init__(self, app: ASGIApp, max_body: int, on_response: OnResponse) -> None:
         self.app = app
         self.max_body = max_body
         self.on_response = on_response
@@ -90,18 +101,30 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers_in = dict(scope.get("headers", []))
+        request_id = request_id_from(headers_in.get(b"x-request-id"))
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self._guarded(scope, receive, send, headers_in, request_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, headers_in: dict[bytes, bytes], rid: str
+    ) -> None:
         started = time.perf_counter()
         path = scope.get("path", "")
         status = 500
+        echo = (b"x-request-id", rid.encode())
         if "\x00" in path or _has_nul(scope.get("query_string", b"")):
-            await _refuse(send, 400, "url", "contains a NUL character")
+            await _refuse(send, 400, "url", "contains a NUL character", echo)
             self._log(scope, 400, started)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                await _too_large(send, self.max_body)
-                self._log(scope, 413, started)
-                return
+        length = headers_in.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            await _too_large(send, self.max_body, echo)
+            self._log(scope, 413, started)
+            return
         received = 0
 
         async def limited() -> Message:
@@ -122,6 +145,7 @@ class Guard:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(HEADERS)
+                headers.append(echo)
                 csp = DOCS_CSP if path in ("/docs", "/docs/oauth2-redirect") else CSP
                 headers.append((b"content-security-policy", csp.encode()))
                 message["headers"] = headers
@@ -131,25 +155,28 @@ class Guard:
             await self.app(scope, limited, with_headers)
         except BodyTooLarge:
             status = 413
-            await _too_large(send, self.max_body)
+            await _too_large(send, self.max_body, echo)
         except Exception:
             # answered here, so the connection stays usable (the server would drop it); the
             # traceback goes through the log's redaction like any other record
             status = 500
             log.exception("unhandled error in %s %s", scope.get("method"), log_path(path))
             if not started_response:
-                await _error(send, 500, b'{"detail":"internal server error"}')
+                await _error(send, 500, b'{"detail":"internal server error"}', echo)
         finally:
             self._log(scope, status, started)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
-        self.on_response(status)
+        method, path = str(scope.get("method")), log_path(scope.get("path", ""))
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        self.on_response(method, route_of(scope), status)
         log.info(
             "%s %s %d %.1fms",
-            scope.get("method"),
-            log_path(scope.get("path", "")),
+            method,
+            path,
             status,
-            (time.perf_counter() - started) * 1000,
+            duration_ms,
+            extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms},
         )
 
 
@@ -161,16 +188,18 @@ def _has_nul(query: bytes) -> bool:
     return b"\x00" in query or b"%00" in query
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(send, 413, "body", f"larger than {limit} bytes")
+async def _too_large(send: Send, limit: int, *extra: tuple[bytes, bytes]) -> None:
+    await _refuse(send, 413, "body", f"larger than {limit} bytes", *extra)
 
 
-async def _refuse(send: Send, status: int, field: str, reason: str) -> None:
+async def _refuse(
+    send: Send, status: int, field: str, reason: str, *extra: tuple[bytes, bytes]
+) -> None:
     body = json.dumps({"detail": [{"index": None, "field": field, "reason": reason}]}).encode()
-    await _error(send, status, body)
+    await _error(send, status, body, *extra)
 
 
-async def _error(send: Send, status: int, body: bytes) -> None:
+async def _error(send: Send, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -179,6 +208,7 @@ async def _error(send: Send, status: int, body: bytes) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 *HEADERS,
+                *extra,
             ],
         }
     )

@@ -45,7 +45,7 @@ def quarantine(services: Services, source: str, body: bytes, rejection: Rejectio
     raw = body.decode("utf-8", errors="replace")[:10_000]
     item = Quarantined(source, None, raw, rejection.field, rejection.reason, rejection.event_id)
     services.app.engine.process((), [item])
-    services.stats.add("events_rejected")
+    services.telemetry.events_rejected.inc()
 
 
 def receive(
@@ -101,7 +101,7 @@ async def post_source(name: str, request: Request, services: Svc) -> JSONRespons
     query = dict(request.query_params)
     refused = verify(source, secret, body, headers, query, services.app.clock.now())
     if refused is not None:
-        services.stats.add("source_signature_refused")
+        services.telemetry.signature_refused.inc()
         return _problem(401, "signature", refused)
     try:
         payload = json.loads(body)

@@ -124,7 +124,9 @@ def channels_from_settings(
     if environ.get("MAKEGOOD_SMTP_HOST", "").strip():
         channels["email"] = SmtpChannel(SmtpSettings.from_env(environ))
     if settings.webhook_url and settings.webhook_secret:
-        channels["webhook"] = WebhookChannel(settings.webhook_secret, settings.webhook_url)
+        channels["webhook"] = WebhookChannel(
+            settings.webhook_secret, settings.webhook_url, body_format=settings.webhook_format
+        )
     elif settings.webhook_url or settings.webhook_secret:
         raise ValueError("set both MAKEGOOD_WEBHOOK_URL and MAKEGOOD_WEBHOOK_SECRET, or neither")
     return channels

@@ -39,6 +39,7 @@ class Settings:
     templates: Path | None = None  # a folder of templates that override the shipped ones
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    webhook_format: str = "json"  # or "cloudevents" (structured mode)
     batch_size: int = 2000
 
     @classmethod
@@ -50,6 +51,11 @@ class Settings:
         batch = get("BATCH_SIZE") or "2000"
         if not batch.isdigit() or int(batch) < 1:
             raise ConfigError(f"MAKEGOOD_BATCH_SIZE must be a positive integer, got {batch!r}")
+        webhook_format = get("WEBHOOK_FORMAT") or "json"
+        if webhook_format not in ("json", "cloudevents"):
+            raise ConfigError(
+                f"MAKEGOOD_WEBHOOK_FORMAT must be json or cloudevents, got {webhook_format!r}"
+            )
         policy = get("POLICY")
         outbox = get("OUTBOX_FILE")
         templates = get("TEMPLATES")
@@ -62,6 +68,7 @@ class Settings:
             templates=Path(templates) if templates else None,
             webhook_url=get("WEBHOOK_URL"),
             webhook_secret=get("WEBHOOK_SECRET"),
+            webhook_format=webhook_format,
             batch_size=int(batch),
         )
 

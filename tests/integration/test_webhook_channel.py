@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 
 from makegood import __version__
 from makegood.adapters.channels.webhook import WebhookChannel, verify_signature
@@ -224,3 +225,35 @@ def test_without_a_url_nothing_is_sent() -> None:
     assert (delivery.ok, delivery.permanent) == (False, True)
     with WebhookChannel(SECRET, default_url="ftp://example.test/") as channel:
         assert channel.send(rendered("wh-f")).permanent
+
+
+def test_the_cloudevents_format_is_a_signed_structured_event(
+    endpoint: tuple[str, Receiver],
+) -> None:
+    url, receiver = endpoint
+    store, clock = InMemoryOutbox(), Clock()
+    store.add(reship(url))
+    with WebhookChannel(SECRET, timeout=5.0, body_format="cloudevents") as ch:
+        assert dispatcher_for(store, ch, clock).dispatch_once().sent == 1
+    (request,) = receiver.requests
+    assert request.verified
+    assert request.headers["Content-Type"].startswith("application/cloudevents+json")
+    event = from_http_event(HTTPMessage({"content-type": "application/cloudevents+json"},
+                                        request.body))  # fmt: skip
+    assert event.get_id() == "wh-1"
+    assert event.get_source() == "makegood"
+    assert event.get_type() == "makegood.action.reship"
+    assert event.get_subject() == "case-3"
+    sent_at = event.get_time()
+    assert isinstance(sent_at, datetime)
+    assert abs(datetime.now(UTC) - sent_at) < timedelta(minutes=1)
+    assert event.get_data() == {
+        "action": "reship",
+        "case": {"id": "case-3"},
+        "order": {"id": "A-77", "value": "19.90"},
+    }
+
+
+def test_an_unknown_webhook_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="json, cloudevents"):
+        WebhookChannel(SECRET, body_format="xml")

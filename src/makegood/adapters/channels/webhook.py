@@ -5,6 +5,12 @@
 Answers map to `Delivery`: 2xx sent; 408, 429, 5xx, timeouts and connection errors temporary;
 other 4xx, redirects (not followed) and bad URLs permanent. `verify_signature` is the receiving
 side, for users' endpoints and for tests.
+
+With ``body_format="cloudevents"`` the body is a CloudEvents 1.0 event in the structured mode
+(``Content-Type: application/cloudevents+json``, written by the official SDK): ``id`` is the
+message id (the same on every retry), ``type`` ``makegood.action.<action>`` for calls to the
+business's systems and ``makegood.message`` otherwise, ``subject`` the case, ``data`` the JSON
+body the plain format sends. The signature covers the body as sent, whichever the format.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import httpx
+from cloudevents.core.bindings.http import to_structured_event
+from cloudevents.core.v1.event import CloudEvent
 
 from makegood.domain.event import jsonable
 from makegood.domain.message import Delivery, Rendered
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "Makegood-Signature"
 _EXCERPT = 200
 _TEMPORARY_4XX = frozenset({408, 425, 429})
+FORMATS = ("json", "cloudevents")
 
 
 def _as_bytes(value: bytes | str) -> bytes:
@@ -77,6 +86,25 @@ def encode_payload(payload: object) -> bytes:
     return text.encode("utf-8")
 
 
+def cloudevent_of(message: Rendered, source: str, at: datetime) -> tuple[bytes, str]:
+    """The body and content type of `message` as a structured-mode CloudEvent."""
+    data = json.loads(encode_payload(message.payload))
+    action = data.get("action") if isinstance(data, dict) else None
+    attributes = {
+        "id": message.message_id,
+        "source": source,
+        "type": f"makegood.action.{action}" if action else "makegood.message",
+        "time": at,
+        "datacontenttype": "application/json",
+    }
+    case = data.get("case") if isinstance(data, dict) else None
+    if isinstance(case, dict) and case.get("id"):
+        attributes["subject"] = str(case["id"])
+    http = to_structured_event(CloudEvent(attributes, data))
+    content_type = next(v for k, v in http.headers.items() if k.lower() == "content-type")
+    return http.body, content_type
+
+
 class WebhookChannel:
     """Implements `Channel`. Posts to the message's recipient URL, else to `default_url`.
     One `httpx.Client` (connection pool) for the channel's life: call `close()`."""
@@ -90,9 +118,14 @@ class WebhookChannel:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        body_format: str = "json",
+        source: str = "makegood",
     ) -> None:
         if not secret:
             raise ValueError("a webhook secret is required")
+        if body_format not in FORMATS:
+            raise ValueError(f"webhook format must be one of {', '.join(FORMATS)}")
+        self.body_format, self.source = body_format, source
         self.secret = _as_bytes(secret)
         self.default_url = default_url
         self.clock = clock
@@ -107,10 +140,16 @@ class WebhookChannel:
         url = message.recipient or self.default_url
         if not url or not url.startswith(("http://", "https://")):
             return Delivery(ok=False, permanent=True, detail="no http(s) webhook URL")
-        body = encode_payload(message.payload)
+        now = self.clock()
+        if self.body_format == "cloudevents":
+            body, content_type = cloudevent_of(
+                message, self.source, datetime.fromtimestamp(now, UTC)
+            )
+        else:
+            body, content_type = encode_payload(message.payload), "application/json"
         headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self.secret, body, int(self.clock())),
+            "Content-Type": content_type,
+            SIGNATURE_HEADER: sign(self.secret, body, int(now)),
             "Idempotency-Key": message.idempotency_key,
             "Makegood-Message-Id": message.message_id,
         }

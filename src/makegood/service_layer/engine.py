@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from makegood.domain.errors import BudgetConflict
-from makegood.domain.event import Event, Quarantined, Rejection, parse_event
+from makegood.domain.errors import AlreadyDone, BudgetConflict
+from makegood.domain.event import Event, Quarantined, Rejection, jsonable, parse_event
+from makegood.domain.fingerprint import fingerprint
 from makegood.domain.incident import DECLARED, FANOUT, incident_targets
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
@@ -31,6 +32,9 @@ from makegood.service_layer.ports import Clock, Store, StoreSession
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
 RETRIES = 8
+# what became of each event handed to the engine
+ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
+CONFLICT_REASON = "this id was already used by a different event; not acted on"
 
 
 class Analyzer(Protocol):
@@ -47,11 +51,15 @@ class IngestReport:
     timers_fired: int = 0
     failures: int = 0
     messages: list[OutboxMessage] = field(default_factory=list)  # queued by this work
+    conflicts: int = 0
+    # per input (index in what was handed in): accepted / duplicate / conflict / rejected
+    outcomes: list[str] = field(default_factory=list)
 
     def add(self, other: IngestReport) -> None:
         self.messages.extend(other.messages)
         self.accepted += other.accepted
         self.duplicates += other.duplicates
+        self.conflicts += other.conflicts
         self.rejected.extend(other.rejected)
         self.timers_fired += other.timers_fired
         self.failures += other.failures
@@ -84,37 +92,59 @@ class Engine:
     def ingest(
         self, raws: Iterable[object], source: str = "api", lines: Sequence[int | None] | None = None
     ) -> IngestReport:
-        """Validate and process untrusted events; refused ones land in the quarantine."""
+        """Validate and process untrusted events; refused ones land in the quarantine.
+        `outcomes` answers for each raw input, in order."""
         report = IngestReport()
         events: list[Event] = []
+        where: list[tuple[str, int | None]] = []
+        positions: list[int] = []
         refused: list[Quarantined] = []
+        outcomes: list[str] = []
         for index, raw in enumerate(raws):
             parsed = parse_event(raw)
             line = lines[index] if lines is not None else None
             if isinstance(parsed, Rejection):
                 report.rejected.append((index, parsed))
+                outcomes.append(REJECTED)
                 refused.append(
                     Quarantined(
                         source, line, _text(raw), parsed.field, parsed.reason, parsed.event_id
                     )
                 )
             else:
+                outcomes.append(ACCEPTED)
+                positions.append(index)
                 events.append(parsed)
+                where.append((source, line))
         for start in range(0, max(len(events), 1), self.batch_size):
-            report.add(
-                self.process(events[start : start + self.batch_size], refused if start == 0 else ())
-            )
+            end = start + self.batch_size
+            part = self.process(events[start:end], refused if start == 0 else (), where[start:end])
+            for position, outcome in zip(positions[start:end], part.outcomes, strict=True):
+                outcomes[position] = outcome
+            report.add(part)
+        report.outcomes = outcomes
         return report
 
-    def process(self, events: Sequence[Event], refused: Sequence[Quarantined] = ()) -> IngestReport:
-        """One batch in one transaction, retried if another worker spent the budget first."""
+    def process(
+        self,
+        events: Sequence[Event],
+        refused: Sequence[Quarantined] = (),
+        where: Sequence[tuple[str, int | None]] = (),
+    ) -> IngestReport:
+        """One batch in one transaction, retried if another worker spent the budget first or
+        did first what this batch decided (`AlreadyDone`). `where` is each event's (source,
+        line), for the quarantine of conflicting ids.
+
+        Texts are analysed first, outside the transaction: a slow analysis never holds the
+        database's write lock (SQLite) or the customers' locks (PostgreSQL)."""
+        analyses = self._analyze(events)
         for attempt in range(RETRIES):
             try:
                 with self.store.session() as session:
-                    return self._process(session, events, refused)
-            except BudgetConflict:
-                log.info("budget moved under batch, retrying (attempt %d)", attempt + 1)
-        raise BudgetConflict("the global budget kept moving; batch not processed")
+                    return self._process(session, events, refused, where, analyses)
+            except (BudgetConflict, AlreadyDone) as moved:
+                log.info("state moved under batch (%s), retrying (attempt %d)", moved, attempt + 1)
+        raise BudgetConflict("the state kept moving under the batch; batch not processed")
 
     def tick(self) -> IngestReport:
         """Fire the timers that are due now (wall time) or at the watermark (event time)."""
@@ -122,19 +152,35 @@ class Engine:
 
     # the batch ------------------------------------------------------------------------------
     def _process(
-        self, session: StoreSession, events: Sequence[Event], refused: Sequence[Quarantined]
+        self,
+        session: StoreSession,
+        events: Sequence[Event],
+        refused: Sequence[Quarantined],
+        where: Sequence[tuple[str, int | None]],
+        analyses: Mapping[str, Mapping[str, Any]],
     ) -> IngestReport:
         received = self.clock.now()
         report = IngestReport()
-        unique: dict[str, Event] = {}
-        for event in events:
-            unique.setdefault(event.id, event)
-        known = session.known_event_ids(unique) if unique else set()
-        new = [e for e in unique.values() if e.id not in known]
-        report.duplicates = len(events) - len(new)
+        new, report.outcomes, conflicts = _append(session, events, received)
         report.accepted = len(new)
-        session.add_events(new, received)
-        session.add_quarantined(refused, received)
+        report.duplicates = report.outcomes.count(DUPLICATE)
+        report.conflicts = len(conflicts)
+        session.add_quarantined(
+            [
+                *refused,
+                *(
+                    Quarantined(
+                        *(where[i] if i < len(where) else ("engine", None)),
+                        _text(_raw(events[i])),
+                        "id",
+                        CONFLICT_REASON,
+                        events[i].id,
+                    )
+                    for i in conflicts
+                ),
+            ],
+            received,
+        )
 
         marks, start, final = self._times(session, new, received)
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
@@ -154,7 +200,6 @@ class Engine:
         )
         world = World(snapshot)
         recovery = Recovery(self.policy, world, self.new_code)
-        analyses = self._analyze(new)
         heap: list[tuple[datetime, str, int, Timer]] = []
         for timer in due:
             heapq.heappush(heap, (timer.due_at, timer.key, len(heap), timer))
@@ -236,9 +281,12 @@ class Engine:
     def _analyze(self, events: Sequence[Event]) -> Mapping[str, Mapping[str, Any]]:
         if self.analyzer is None:
             return {}
+        first: dict[str, Event] = {}
+        for event in events:
+            first.setdefault(event.id, event)
         texts = [
             (e.id, str(e.attributes.get("text") or e.attributes.get("comment")))
-            for e in events
+            for e in first.values()
             if e.type in ("message.received", "survey.answered")
             and (e.attributes.get("text") or e.attributes.get("comment"))
         ]
@@ -249,6 +297,43 @@ class Engine:
             event_id: result.as_context()
             for (event_id, _), result in zip(texts, results, strict=True)
         }
+
+
+def _append(
+    session: StoreSession, events: Sequence[Event], received: datetime
+) -> tuple[list[Event], list[str], list[int]]:
+    """Append the batch's events; the new ones (to act on, in order), each event's outcome and
+    the positions of conflicts (an id already taken by a different event)."""
+    first: dict[str, Event] = {}
+    for event in events:
+        first.setdefault(event.id, event)
+    inserted = session.add_events(list(first.values()), received) if first else set()
+    taken = [i for i in first if i not in inserted]
+    stored = session.event_fingerprints(taken) if taken else {}
+    outcomes: list[str] = []
+    conflicts: list[int] = []
+    for position, event in enumerate(events):
+        if event.id in inserted and first[event.id] is event:
+            outcomes.append(ACCEPTED)
+            continue
+        original = stored.get(event.id) or fingerprint(first[event.id])
+        if fingerprint(event) == original:
+            outcomes.append(DUPLICATE)
+        else:
+            outcomes.append(CONFLICT)
+            conflicts.append(position)
+    return [e for e in first.values() if e.id in inserted], outcomes, conflicts
+
+
+def _raw(event: Event) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "customer_id": event.customer_id,
+        "subject_id": event.subject_id,
+        "attributes": jsonable(event.attributes),
+    }
 
 
 def _fire_until(

@@ -63,7 +63,15 @@ class StoreSession(Protocol):
 
     def known_event_ids(self, ids: Collection[str]) -> set[str]: ...
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None: ...
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        """Append the events whose id is new; answer those ids. The append is the one point of
+        truth for "act on this event once": on PostgreSQL a concurrent transaction appending the
+        same id waits for this one and then finds the id taken."""
+        ...
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        """`makegood.domain.fingerprint` of the stored events with these ids."""
+        ...
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None: ...
 

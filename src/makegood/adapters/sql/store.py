@@ -8,6 +8,7 @@ every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -21,13 +22,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.database import create_engine, dumps, migrate
-from makegood.domain.errors import BudgetConflict
+from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined, jsonable
+from makegood.domain.fingerprint import fingerprint
 from makegood.domain.message import ACTION, DEAD, PENDING, SENT, OutboxMessage
 from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
-from makegood.domain.world import Changes, Snapshot
+from makegood.domain.world import Changes, Snapshot, keeps_compensation, keeps_failure
 
 _LIVE_INCIDENTS = sa.select(t.incidents).where(
     sa.or_(
@@ -39,11 +41,11 @@ _LIVE_INCIDENTS = sa.select(t.incidents).where(
         ),
     )
 )
-_LOCK_CUSTOMERS = (
-    sa.select(t.customers.c.id)
-    .where(t.customers.c.id.in_(sa.bindparam("values", expanding=True)))
-    .order_by(t.customers.c.id)
-    .with_for_update()
+# one transaction-scoped advisory lock per customer key, taken in key order (so two never
+# deadlock); unlike FOR UPDATE on `customers` it exists before the customer's first row does
+_LOCK_CUSTOMERS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM "
+    "(SELECT DISTINCT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS keys"
 )
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
@@ -66,6 +68,14 @@ def _upsert(dialect: str, table: sa.Table, key: str) -> Any:
 def _insert_new(dialect: str, table: sa.Table, key: str) -> Any:
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     return statement.on_conflict_do_nothing(index_elements=[key])
+
+
+@cache
+def _insert_or_ignore(dialect: str, table: sa.Table) -> Any:
+    """Insert, or nothing if any unique key (id or natural key) is taken; answers the ids
+    inserted."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_nothing().returning(table.c.id)
 
 
 @cache
@@ -107,6 +117,12 @@ def _sqlite_raw(statement: Any) -> tuple[str, tuple[tuple[str, Callable[[Any], A
     return compiled.string, tuple(
         (name, _sqlite_value(table.c[name])) for name in compiled.positiontup
     )
+
+
+def lock_key(customer_id: str) -> int:
+    """A stable signed 64-bit key for a customer's advisory lock (the same in every process)."""
+    digest = hashlib.blake2b(f"makegood:customer:{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class SqlSession:
@@ -151,23 +167,40 @@ class SqlSession:
             known.update(self.c.scalars(_KNOWN, {"values": list(part)}))
         return known
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
-        self.insert_new(
-            t.events,
-            [
-                {
-                    "id": e.id,
-                    "type": e.type,
-                    "occurred_at": e.occurred_at,
-                    "customer_id": e.customer_id,
-                    "subject_id": e.subject_id,
-                    "attributes": jsonable(e.attributes),
-                    "received_at": received_at,
-                }
-                for e in events
-            ],
-            "id",
-        )
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        unique = {e.id: e for e in reversed(events)}  # the first of an id wins
+        items = [
+            {
+                "id": e.id,
+                "type": e.type,
+                "occurred_at": e.occurred_at,
+                "customer_id": e.customer_id,
+                "subject_id": e.subject_id,
+                "attributes": jsonable(e.attributes),
+                "received_at": received_at,
+            }
+            for _, e in sorted(unique.items())  # one order for all, so appends never deadlock
+        ]
+        if not items:
+            return set()
+        if not self.postgres:  # BEGIN IMMEDIATE: this transaction is the only writer
+            new = set(unique) - self.known_event_ids(unique)
+            self.insert_new(t.events, [i for i in items if i["id"] in new], "id")
+            return new
+        inserted: set[str] = set()
+        for part in _chunks(items):
+            inserted.update(
+                self.c.execute(_insert_or_ignore(self.dialect, t.events), part).scalars()
+            )
+        return inserted
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        return {
+            r.id: fingerprint(
+                Event(r.id, r.type, r.occurred_at, r.customer_id, r.subject_id, r.attributes)
+            )
+            for r in self._where_in(t.events, "id", ids)
+        }
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         if items:
@@ -238,22 +271,23 @@ class SqlSession:
         if self.postgres and customer_ids:
             # one transaction at a time per customer (an engine batch, a person's action):
             # neither overwrites what the other decided; ordered, so two never deadlock
-            self.c.execute(_LOCK_CUSTOMERS, {"values": sorted(customer_ids)})
+            self.c.execute(_LOCK_CUSTOMERS, {"keys": sorted(map(lock_key, customer_ids))})
         for r in self._where_in(t.customers, "id", customer_ids):
             snap.customers[r.id] = rows.customer_of(r)
         for r in self._where_in(t.cases, "customer_id", customer_ids):
             snap.cases[r.id] = rows.case_of(r)
-        subject_ids = set(subject_ids) | {
-            c.subject_key for c in snap.cases.values() if c.subject_key
-        }
-        for r in self._where_in(t.subjects, "id", subject_ids):
+        wanted = set(subject_ids) | {c.subject_key for c in snap.cases.values() if c.subject_key}
+        for r in self._where_in(t.subjects, "id", wanted):
             snap.subjects[r.id] = rows.subject_of(r)
+        touched = set(subject_ids)
         for r in self._where_in(t.failures, "customer_id", customer_ids):
-            if r.detected_at > since or r.resolved_at is None:
-                snap.failures[r.id] = rows.failure_of(r)
+            failure = rows.failure_of(r)
+            if keeps_failure(failure, since, touched):
+                snap.failures[r.id] = failure
         for r in self._where_in(t.compensations, "customer_id", customer_ids):
-            if r.created_at > since or r.status == "pending":
-                snap.compensations[r.id] = rows.compensation_of(r)
+            compensation = rows.compensation_of(r)
+            if keeps_compensation(compensation, since, snap.failures):
+                snap.compensations[r.id] = compensation
         for r in self.c.execute(_LIVE_INCIDENTS, {"since": since}):
             snap.incidents[r.id] = rows.incident_of(r)
         for r in self._where_in(t.incidents, "id", case_ids):  # named by due timers
@@ -274,6 +308,17 @@ class SqlSession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = snapshot
+        self._create(
+            t.failures,
+            [rows.failure_row(s.failures[i]) for i in sorted(changes.failures & changes.created)],
+        )
+        self._create(
+            t.compensations,
+            [
+                rows.compensation_row(s.compensations[i])
+                for i in sorted(changes.compensations & changes.created)
+            ],
+        )
         self.upsert(
             t.customers,
             [rows.customer_row(s.customers[i]) for i in sorted(changes.customers)],
@@ -284,11 +329,16 @@ class SqlSession:
         )
         self.upsert(t.cases, [rows.case_row(s.cases[i]) for i in sorted(changes.cases)], "id")
         self.upsert(
-            t.failures, [rows.failure_row(s.failures[i]) for i in sorted(changes.failures)], "id"
+            t.failures,
+            [rows.failure_row(s.failures[i]) for i in sorted(changes.failures - changes.created)],
+            "id",
         )
         self.upsert(
             t.compensations,
-            [rows.compensation_row(s.compensations[i]) for i in sorted(changes.compensations)],
+            [
+                rows.compensation_row(s.compensations[i])
+                for i in sorted(changes.compensations - changes.created)
+            ],
             "id",
         )
         if changes.timeline:
@@ -327,6 +377,15 @@ class SqlSession:
             )
             if result.rowcount != 1:
                 raise BudgetConflict(f"the global budget for {day} moved; retry the batch")
+
+    def _create(self, table: sa.Table, items: list[dict[str, Any]]) -> None:
+        """Insert rows new to this batch; a taken key means another transaction did it first."""
+        if not items:
+            return
+        inserted = set(self.c.execute(_insert_or_ignore(self.dialect, table), items).scalars())
+        taken = sorted({item["id"] for item in items} - inserted)
+        if taken:
+            raise AlreadyDone(f"{table.name} {', '.join(taken[:5])} exist already; retry the batch")
 
     # outbox (the dispatcher's port) ---------------------------------------------------------
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:

@@ -75,6 +75,7 @@ def test_two_low_scores_100_days_apart_give_one_failure_one_grant_one_survey(
     assert (voucher.status, voucher.amount, voucher.code) == (GRANTED, Decimal(5), "TEST-000001")
     surveys = [m for m in stored.outbox.values() if "survey" in m.context]
     assert len(surveys) == 1
+    assert [c.reopened for c in stored.cases.values()] == [0]
     assert spent(store, T.date(), (T + timedelta(days=100)).date()) == {T.date(): Decimal(5)}
 
 

@@ -11,6 +11,7 @@ what is due.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -143,8 +144,10 @@ class Engine:
                 with self.store.session() as session:
                     return self._process(session, events, refused, where, analyses)
             except (BudgetConflict, AlreadyDone) as moved:
+                if attempt == RETRIES - 1:
+                    raise
                 log.info("state moved under batch (%s), retrying (attempt %d)", moved, attempt + 1)
-        raise BudgetConflict("the state kept moving under the batch; batch not processed")
+        raise AssertionError("unreachable")
 
     def tick(self) -> IngestReport:
         """Fire the timers that are due now (wall time) or at the watermark (event time)."""
@@ -200,31 +203,19 @@ class Engine:
         )
         world = World(snapshot)
         recovery = Recovery(self.policy, world, self.new_code)
-        heap: list[tuple[datetime, str, int, Timer]] = []
-        for timer in due:
-            heapq.heappush(heap, (timer.due_at, timer.key, len(heap), timer))
-        seen_armed = 0
 
         def prepare(timer: Timer) -> None:
             if timer.kind == FANOUT:
                 self._resolve_fanout(session, world, timer, start, final)
 
+        timers = _Timers(recovery, world, due, prepare)
         for event, now in zip(new, marks, strict=True):
-            report.timers_fired += _fire_until(recovery, world, heap, now, prepare)
+            report.timers_fired += timers.fire_until(now)
             if self.event_time:  # an event is known from the moment it occurred, never before
                 now = max(now, event.occurred_at)
             recovery.apply(event, now, analyses.get(event.id))
-            for timer in world.armed[seen_armed:]:
-                heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
-            seen_armed = len(world.armed)
-        while True:  # timers armed by fired timers may be due too
-            fired = _fire_until(recovery, world, heap, final, prepare)
-            report.timers_fired += fired
-            for timer in world.armed[seen_armed:]:
-                heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
-            if not fired and len(world.armed) == seen_armed:
-                break
-            seen_armed = len(world.armed)
+            timers.schedule()
+        report.timers_fired += timers.fire_until(final)
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)
         session.save(world.changes, snapshot, self.policy.policy.budgets)
@@ -336,23 +327,47 @@ def _raw(event: Event) -> dict[str, object]:
     }
 
 
-def _fire_until(
-    recovery: Recovery,
-    world: World,
-    heap: list[tuple[datetime, str, int, Timer]],
-    now: datetime,
-    prepare: Callable[[Timer], None],
-) -> int:
-    fired = 0
-    while heap and heap[0][0] <= now:
-        _, key, _, timer = heapq.heappop(heap)
-        current = world.changes.timers.get(key)
-        if key in world.changes.timers_done or (current is not None and current is not timer):
-            continue
-        prepare(timer)
-        recovery.fire(timer, now)
-        fired += 1
-    return fired
+class _Timers:
+    """The batch's timers in due order. A timer armed while the batch runs (by an event or by
+    a fired timer) joins at once, so one already due fires at the same `now` whatever the
+    batch boundaries."""
+
+    def __init__(
+        self,
+        recovery: Recovery,
+        world: World,
+        due: Sequence[Timer],
+        prepare: Callable[[Timer], None],
+    ) -> None:
+        self.recovery, self.world, self.prepare = recovery, world, prepare
+        self.heap: list[tuple[datetime, str, int, Timer]] = []
+        self.order = itertools.count()
+        self.seen = 0
+        for timer in due:
+            self._push(timer)
+
+    def _push(self, timer: Timer) -> None:
+        heapq.heappush(self.heap, (timer.due_at, timer.key, next(self.order), timer))
+
+    def schedule(self) -> None:
+        """Take in the timers armed since the last call."""
+        for timer in self.world.armed[self.seen :]:
+            self._push(timer)
+        self.seen = len(self.world.armed)
+
+    def fire_until(self, now: datetime) -> int:
+        fired = 0
+        heap, changes = self.heap, self.world.changes
+        while heap and heap[0][0] <= now:
+            _, key, _, timer = heapq.heappop(heap)
+            current = changes.timers.get(key)
+            if key in changes.timers_done or (current is not None and current is not timer):
+                continue
+            self.prepare(timer)
+            self.recovery.fire(timer, now)
+            fired += 1
+            self.schedule()
+        return fired
 
 
 def _days(start: datetime, end: datetime) -> set[date]:

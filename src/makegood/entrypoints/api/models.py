@@ -24,7 +24,7 @@ class EventIn(BaseModel):
 class EventResult(BaseModel):
     index: int
     id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
     field: str | None = None
     reason: str | None = None
 
@@ -33,6 +33,7 @@ class IngestOut(BaseModel):
     accepted: int
     duplicates: int
     rejected: int
+    conflicts: int = 0  # ids already used by a different event: quarantined, not acted on
     results: list[EventResult]
 
 

@@ -49,7 +49,13 @@ class OutboxStore(Protocol):
         self, now: datetime, lease_until: datetime, limit: int
     ) -> Sequence[OutboxMessage]: ...
 
-    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None: ...
+    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
+        """Extend the lease on claimed messages still pending (a dispatcher still sending them)."""
+        ...
+
+    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
+        """Record a delivery, in its own short transaction right after the channel accepted."""
+        ...
 
     def mark_failed(
         self, message_id: str, at: datetime, error: str, retry_at: datetime | None

@@ -55,7 +55,16 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+# the key of the advisory lock that makes PostgreSQL migrations take turns ("makegood")
+MIGRATION_LOCK = 0x6D616B65676F6F64
+
+
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent)."""
+    """Bring the schema to `revision` (idempotent). On PostgreSQL the migration holds a
+    transaction-scoped advisory lock, so processes starting together on an empty database take
+    turns: the first migrates, the others then find the schema at `revision`. (SQLite's
+    ``BEGIN IMMEDIATE`` serializes them already.)"""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)

@@ -434,6 +434,15 @@ class SqlStore:
             self._claimed[message.id] = (message.case_id, message.template, message.attempts)
         return claimed
 
+    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
+        with self.engine.begin() as c:
+            for part in _chunks(list(message_ids)):
+                c.execute(
+                    sa.update(t.outbox)
+                    .where(t.outbox.c.id.in_(part), t.outbox.c.status == PENDING)
+                    .values(next_attempt_at=lease_until)
+                )
+
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
         with self.engine.begin() as c:
             c.execute(_MARK_SENT, {"message_id": message_id, "sent": at})

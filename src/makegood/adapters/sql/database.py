@@ -18,9 +18,19 @@ def dumps(value: Any) -> str:
     return to_json(value)
 
 
+WRITER = "makegood_writer"
+
+
+def writer(engine: sa.Engine) -> sa.Engine:
+    """The same engine (same pool) for transactions that write: on SQLite they begin with
+    ``BEGIN IMMEDIATE`` (one writer at a time); plain connections only read and take no lock."""
+    return engine.execution_options(**{WRITER: True})
+
+
 def create_engine(url: str, schema: str | None = None) -> sa.Engine:
-    """An engine for `url`. SQLite gets WAL and one writer at a time (BEGIN IMMEDIATE);
-    PostgreSQL may be given a `schema` (its search_path), so test runs do not collide."""
+    """An engine for `url`. SQLite gets WAL, one writer at a time (`writer`) and readers that
+    never wait for it; PostgreSQL may be given a `schema` (its search_path), so test runs do
+    not collide."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, json_serializer=dumps, connect_args={"timeout": 30, "check_same_thread": False}
@@ -37,7 +47,10 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers (see `writer`) take the write lock up front, so two never deadlock on
+            # upgrading a read lock; readers take none and never wait for a writer (WAL)
+            write = connection.get_execution_options().get(WRITER, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {}

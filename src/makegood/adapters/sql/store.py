@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
-from makegood.adapters.sql.database import create_engine, dumps, migrate
+from makegood.adapters.sql.database import create_engine, dumps, migrate, writer
 from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined, jsonable
 from makegood.domain.fingerprint import fingerprint
@@ -413,14 +413,15 @@ class SqlStore:
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         self.engine = create_engine(url, schema)
+        self.writer = writer(self.engine)  # transactions that write (BEGIN IMMEDIATE on SQLite)
         self._claimed: dict[str, tuple[str | None, str, int]] = {}
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        migrate(self.writer)
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
-        with self.engine.begin() as connection:
+        with self.writer.begin() as connection:
             yield SqlSession(connection)
 
     def dispose(self) -> None:
@@ -435,7 +436,7 @@ class SqlStore:
         return claimed
 
     def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
-        with self.engine.begin() as c:
+        with self.writer.begin() as c:
             for part in _chunks(list(message_ids)):
                 c.execute(
                     sa.update(t.outbox)
@@ -444,14 +445,14 @@ class SqlStore:
                 )
 
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
-        with self.engine.begin() as c:
+        with self.writer.begin() as c:
             c.execute(_MARK_SENT, {"message_id": message_id, "sent": at})
             self._log_delivery(c, message_id, at, "message_sent", {"detail": detail[:500]})
 
     def mark_failed(
         self, message_id: str, at: datetime, error: str, retry_at: datetime | None
     ) -> None:
-        with self.engine.begin() as c:
+        with self.writer.begin() as c:
             if retry_at is None:
                 c.execute(_MARK_DEAD, {"message_id": message_id, "error": error[:2000]})
             else:

@@ -75,13 +75,17 @@ class Dispatcher:
         # Jitter is not a secret: a seeded PRNG keeps tests reproducible.
         self.rng = rng if rng is not None else random.Random()  # noqa: S311
 
-    def dispatch_once(self, limit: int = 100) -> DispatchStats:
-        """Claim up to `limit` due messages and try each once. Store errors propagate."""
+    def dispatch_once(self, limit: int = 100, stop: threading.Event | None = None) -> DispatchStats:
+        """Claim up to `limit` due messages and try each once. Store errors propagate.
+        Once `stop` is set, the messages not yet tried are released (due again at once)."""
         now = self.clock.now()
         stats = DispatchStats()
         claimed = list(self.store.claim(now, now + self.lease, limit))
         lease_until = now + self.lease
         for index, message in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                self.store.renew([m.id for m in claimed[index:]], self.clock.now())
+                break
             lease_until = self._renew(claimed[index:], lease_until)
             stats.claimed += 1
             outcome = self._try(message)
@@ -98,7 +102,7 @@ class Dispatcher:
         and five times as long after a store error (logged, never raised)."""
         while not stop.is_set():
             try:
-                stats = self.dispatch_once()
+                stats = self.dispatch_once(stop=stop)
             except Exception:
                 # A store outage must not kill the worker; claims expire and are retried.
                 log.exception("outbox dispatch failed; retrying")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -44,6 +45,9 @@ def static_dir() -> Path:
     return Path(str(resources.files("makegood.entrypoints.dashboard").joinpath("static")))
 
 
+STOP_S = 3  # how long shutdown waits for the engine's and dispatcher's current work
+
+
 def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
     services = Services(app, Actions(app.store, app.policy, app.clock, app.engine.new_code))
 
@@ -69,8 +73,9 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
             yield
         finally:
             stop.set()
+            deadline = time.monotonic() + STOP_S  # daemons: one stuck on a lock is abandoned
             for thread in threads:
-                thread.join(timeout=30)
+                thread.join(timeout=max(deadline - time.monotonic(), 0))
             log.info("engine and dispatcher stopped")
 
     api = FastAPI(

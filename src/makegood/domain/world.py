@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import (
@@ -47,7 +47,29 @@ def counts_toward_cap(message: OutboxMessage) -> bool:
     return message.channel != ACTION
 
 
-def keeps_failure(failure: Failure, since: datetime, subject_ids: Collection[str]) -> bool:
+class FailureDates(Protocol):
+    """What `keeps_failure` reads: a `Failure`, or a store's row of one."""
+
+    @property
+    def detected_at(self) -> datetime: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def subject_id(self) -> str | None: ...
+
+
+class CompensationDates(Protocol):
+    """What `keeps_compensation` reads: a `Compensation`, or a store's row of one."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def failure_id(self) -> str: ...
+
+
+def keeps_failure(failure: FailureDates, since: datetime, subject_ids: Collection[str]) -> bool:
     """Whether a store's `load` brings this failure of a loaded customer: recent, still open, or
     of a subject the batch touches whatever its age (its key must be found, never re-created)."""
     return (
@@ -58,7 +80,7 @@ def keeps_failure(failure: Failure, since: datetime, subject_ids: Collection[str
 
 
 def keeps_compensation(
-    compensation: Compensation, since: datetime, failure_ids: Collection[str]
+    compensation: CompensationDates, since: datetime, failure_ids: Collection[str]
 ) -> bool:
     """Whether `load` brings this compensation of a loaded customer: recent, pending, or owed
     to a loaded failure whatever its age (its key must be found, never granted twice)."""

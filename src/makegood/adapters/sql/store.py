@@ -281,13 +281,11 @@ class SqlSession:
             snap.subjects[r.id] = rows.subject_of(r)
         touched = set(subject_ids)
         for r in self._where_in(t.failures, "customer_id", customer_ids):
-            failure = rows.failure_of(r)
-            if keeps_failure(failure, since, touched):
-                snap.failures[r.id] = failure
+            if keeps_failure(r, since, touched):  # decided on the row: build only what is kept
+                snap.failures[r.id] = rows.failure_of(r)
         for r in self._where_in(t.compensations, "customer_id", customer_ids):
-            compensation = rows.compensation_of(r)
-            if keeps_compensation(compensation, since, snap.failures):
-                snap.compensations[r.id] = compensation
+            if keeps_compensation(r, since, snap.failures):
+                snap.compensations[r.id] = rows.compensation_of(r)
         for r in self.c.execute(_LIVE_INCIDENTS, {"since": since}):
             snap.incidents[r.id] = rows.incident_of(r)
         for r in self._where_in(t.incidents, "id", case_ids):  # named by due timers

@@ -209,12 +209,14 @@ class Engine:
                 self._resolve_fanout(session, world, timer, start, final)
 
         timers = _Timers(recovery, world, due, prepare)
-        for event, now in zip(new, marks, strict=True):
-            report.timers_fired += timers.fire_until(now)
-            if self.event_time:  # an event is known from the moment it occurred, never before
-                now = max(now, event.occurred_at)
+        for event, mark in zip(new, marks, strict=True):
+            report.timers_fired += timers.fire_until(mark)
+            # an event is known from the moment it occurred, never before
+            now = max(mark, event.occurred_at) if self.event_time else mark
             recovery.apply(event, now, analyses.get(event.id))
             timers.schedule()
+            # what the event armed already due fires at its mark, as if the batch ended here
+            report.timers_fired += timers.fire_until(mark)
         report.timers_fired += timers.fire_until(final)
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)

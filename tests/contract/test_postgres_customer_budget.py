@@ -36,7 +36,7 @@ playbooks:
   - name: refund
     steps:
       - {do: compensate, kind: refund, amount: {fixed: 10}}
-budgets: {per_case: 100, per_customer_30d: 15, global_per_day: 5000}
+budgets: {per_case: 100, per_customer_30d: 15, global_per_day: 500}
 empowerment: {auto: 50, agent: 80, lead: 100}
 """
 
@@ -85,9 +85,8 @@ def test_four_writers_on_new_customers_never_overspend_one(postgres_database: Da
     per_customer: dict[str, Decimal] = defaultdict(Decimal)
     for customer_id, amount in granted:
         per_customer[customer_id] += amount
-    assert len(per_customer) == CUSTOMERS
-    assert max(per_customer.values()) <= Decimal(15)
-    assert set(per_customer.values()) == {Decimal(10)}  # one refund each, the rest wait
+    assert max(per_customer.values()) <= Decimal(15)  # one refund each at most, the rest wait
     total = sum(per_customer.values(), Decimal(0))
-    assert total <= Decimal(5000)
+    assert total == Decimal(500)  # 80 refunds wanted, the global daily budget grants 50
     assert Decimal(spent_minor) / 100 == total
+    assert len(per_customer) == 50

@@ -149,7 +149,7 @@ class InMemorySession:
                 messages[(message.customer_id, day)] = (
                     messages.get((message.customer_id, day), 0) + 1
                 )
-        touched = set(subject_ids)
+        touched = set(subject_ids) | {s.cases[c].subject_key for c in case_ids if c in s.cases}
         failures = {
             k: v
             for k, v in s.failures.items()

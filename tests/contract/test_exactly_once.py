@@ -19,7 +19,7 @@ from makegood.service_layer.engine import Engine
 from makegood.testing import FrozenClock, counting_codes
 
 from .conftest import StoreFactory, read_back
-from .samples import BUDGETS, DAY, compensation, failure, load, spent, write
+from .samples import BUDGETS, DAY, case, compensation, failure, load, spent, write
 
 T = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -87,6 +87,7 @@ def test_an_old_failure_of_a_touched_subject_is_loaded_whatever_its_age(
     then = datetime.combine(old, datetime.min.time(), tzinfo=UTC)
     write(
         store,
+        case("k1"),
         failure("f1", detected_at=then, resolved_at=then + timedelta(hours=1)),
         compensation("v_old", created_at=then),
     )
@@ -95,6 +96,8 @@ def test_an_old_failure_of_a_touched_subject_is_loaded_whatever_its_age(
     snap = load(store, customers={"c1"}, subjects={"o1"}, since=since)
     assert sorted(snap.failures) == ["f1"]
     assert sorted(snap.compensations) == ["v_old"]  # owed to a loaded failure
+    by_case = load(store, cases={"k1"}, since=since)  # a timer or a person's action on the case
+    assert (sorted(by_case.failures), sorted(by_case.compensations)) == (["f1"], ["v_old"])
 
 
 def test_a_created_key_taken_meanwhile_is_already_done_and_charges_nothing(

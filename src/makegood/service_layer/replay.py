@@ -146,7 +146,7 @@ class ReplaySession:
     ) -> Snapshot:
         s = self.s
         customers = set(customer_ids) | {s.cases[c].customer_id for c in case_ids if c in s.cases}
-        touched = set(subject_ids)
+        touched = set(subject_ids) | {s.cases[c].subject_key for c in case_ids if c in s.cases}
         snap = Snapshot()
         for customer_id in customers:
             if customer_id in s.customers:
@@ -166,7 +166,7 @@ class ReplaySession:
                 c = s.compensations[comp_id]
                 if keeps_compensation(c, since, snap.failures):
                     snap.compensations[comp_id] = c
-        wanted = touched | {c.subject_key for c in snap.cases.values() if c.subject_key}
+        wanted = set(subject_ids) | {c.subject_key for c in snap.cases.values() if c.subject_key}
         snap.subjects = {i: s.subjects[i] for i in wanted if i in s.subjects}
         snap.global_spent = {d: s.spend[d] for d in days if d in s.spend}
         snap.incidents = {

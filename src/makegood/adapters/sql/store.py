@@ -266,8 +266,10 @@ class SqlSession:
     ) -> Snapshot:
         snap = Snapshot()
         customer_ids = set(customer_ids)
+        touched = set(subject_ids)  # their failures are loaded whatever their age
         for r in self._where_in(t.cases, "id", case_ids):
             customer_ids.add(r.customer_id)
+            touched.add(r.subject_key)
         if self.postgres and customer_ids:
             # one transaction at a time per customer (an engine batch, a person's action):
             # neither overwrites what the other decided; ordered, so two never deadlock
@@ -279,7 +281,6 @@ class SqlSession:
         wanted = set(subject_ids) | {c.subject_key for c in snap.cases.values() if c.subject_key}
         for r in self._where_in(t.subjects, "id", wanted):
             snap.subjects[r.id] = rows.subject_of(r)
-        touched = set(subject_ids)
         for r in self._where_in(t.failures, "customer_id", customer_ids):
             if keeps_failure(r, since, touched):  # decided on the row: build only what is kept
                 snap.failures[r.id] = rows.failure_of(r)

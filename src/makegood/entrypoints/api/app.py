@@ -30,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from makegood.adapters.sql import dashboard_queries as dq
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
-from makegood.domain.errors import BudgetConflict, NotFound
+from makegood.domain.errors import AlreadyDone, BudgetConflict, NotFound
 from makegood.entrypoints.api import approvals, cases, events
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
@@ -115,6 +115,7 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(NotAllowed, handler(403))
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
+    api.add_exception_handler(AlreadyDone, handler(503))
 
 
 def _operations(api: FastAPI) -> None:

@@ -22,10 +22,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.database import create_engine, dumps, migrate, writer
+from makegood.adapters.sql.outbox import SqlOutbox, claim
 from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined, jsonable
 from makegood.domain.fingerprint import fingerprint
-from makegood.domain.message import ACTION, DEAD, PENDING, SENT, OutboxMessage
+from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
@@ -386,28 +387,14 @@ class SqlSession:
         if taken:
             raise AlreadyDone(f"{table.name} {', '.join(taken[:5])} exist already; retry the batch")
 
-    # outbox (the dispatcher's port) ---------------------------------------------------------
+    # outbox (the dispatcher's port, in this transaction) ---------------------------------
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        query = (
-            sa.select(t.outbox)
-            .where(t.outbox.c.status == PENDING, t.outbox.c.next_attempt_at <= now)
-            .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id)
-            .limit(limit)
-        )
-        if self.postgres:
-            query = query.with_for_update(skip_locked=True)
-        claimed = [rows.outbox_of(r) for r in self.c.execute(query)]
-        if claimed:
-            self.c.execute(
-                sa.update(t.outbox)
-                .where(t.outbox.c.id.in_([m.id for m in claimed]))
-                .values(next_attempt_at=lease_until)
-            )
-        return claimed
+        return claim(self.c, now, lease_until, limit)
 
 
-class SqlStore:
-    """The store behind a database URL (``sqlite:///file.db``, ``postgresql+psycopg://…``)."""
+class SqlStore(SqlOutbox):
+    """The store behind a database URL (``sqlite:///file.db``, ``postgresql+psycopg://…``);
+    the dispatcher's side of it (claim, renew, mark) is `SqlOutbox`."""
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
@@ -425,96 +412,6 @@ class SqlStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-    # OutboxStore: each call its own transaction
-    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        with self.session() as s:
-            claimed = s.claim(now, lease_until, limit)
-        for message in claimed:  # remembered so that marking needs no second look-up
-            self._claimed[message.id] = (message.case_id, message.template, message.attempts)
-        return claimed
-
-    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
-        with self.writer.begin() as c:
-            for part in _chunks(list(message_ids)):
-                c.execute(
-                    sa.update(t.outbox)
-                    .where(t.outbox.c.id.in_(part), t.outbox.c.status == PENDING)
-                    .values(next_attempt_at=lease_until)
-                )
-
-    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
-        with self.writer.begin() as c:
-            c.execute(_MARK_SENT, {"message_id": message_id, "sent": at})
-            self._log_delivery(c, message_id, at, "message_sent", {"detail": detail[:500]})
-
-    def mark_failed(
-        self, message_id: str, at: datetime, error: str, retry_at: datetime | None
-    ) -> None:
-        with self.writer.begin() as c:
-            if retry_at is None:
-                c.execute(_MARK_DEAD, {"message_id": message_id, "error": error[:2000]})
-            else:
-                c.execute(
-                    _MARK_RETRY,
-                    {"message_id": message_id, "error": error[:2000], "retry": retry_at},
-                )
-            kind = "message_dead" if retry_at is None else "message_retry"
-            self._log_delivery(c, message_id, at, kind, {"error": error[:500]})
-
-    def _log_delivery(
-        self, c: sa.Connection, message_id: str, at: datetime, kind: str, data: dict[str, Any]
-    ) -> None:
-        known = self._claimed.pop(message_id, None)
-        if known is None:
-            row = c.execute(
-                sa.select(t.outbox.c.case_id, t.outbox.c.template, t.outbox.c.attempts).where(
-                    t.outbox.c.id == message_id
-                )
-            ).first()
-            known = (row.case_id, row.template, row.attempts - 1) if row else None
-        if known is not None and known[0]:
-            case_id, template, attempts = known
-            c.execute(
-                _TIMELINE,
-                {
-                    "case_id": case_id,
-                    "at": at,
-                    "kind": kind,
-                    "actor": "dispatcher",
-                    "data": {
-                        "message": message_id,
-                        "template": template,
-                        "attempt": attempts + 1,
-                        **data,
-                    },
-                },
-            )
-
-
-_OUTBOX_ID = t.outbox.c.id == sa.bindparam("message_id")
-_MARK_SENT = (
-    sa.update(t.outbox)
-    .where(_OUTBOX_ID)
-    .values(
-        status=SENT, sent_at=sa.bindparam("sent"), attempts=t.outbox.c.attempts + 1, last_error=None
-    )
-)
-_MARK_DEAD = (
-    sa.update(t.outbox)
-    .where(_OUTBOX_ID)
-    .values(status=DEAD, attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"))
-)
-_MARK_RETRY = (
-    sa.update(t.outbox)
-    .where(_OUTBOX_ID)
-    .values(
-        attempts=t.outbox.c.attempts + 1,
-        last_error=sa.bindparam("error"),
-        next_attempt_at=sa.bindparam("retry"),
-    )
-)
-_TIMELINE = sa.insert(t.timeline)
 
 
 __all__ = ["SqlSession", "SqlStore", "dumps"]

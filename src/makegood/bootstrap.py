@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from makegood.adapters.channels.file import FileChannel
@@ -14,6 +14,7 @@ from makegood.adapters.clock import SystemClock
 from makegood.adapters.policy_file import load_policy
 from makegood.adapters.renderer import SurveyLinkRenderer, shipped_templates
 from makegood.adapters.sql.store import SqlStore
+from makegood.adapters.survey_link import DEFAULT_SITE
 from makegood.adapters.templates import TemplateRenderer
 from makegood.adapters.voucher import new_voucher_code
 from makegood.config import Settings
@@ -31,6 +32,7 @@ class App:
     engine: Engine
     dispatcher: Dispatcher
     clock: Clock
+    source_secrets: Mapping[str, str] = field(default_factory=dict)  # source name -> secret
 
 
 def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
@@ -58,7 +60,11 @@ def bootstrap(
     new_code: Callable[[], str] = new_voucher_code,
     analyzer: Analyzer | None = None,
     migrate: bool = True,
+    environ: Mapping[str, str] | None = None,
+    site: str | None = None,
 ) -> App:
+    """`site`: the address this process serves on; survey links go there unless the policy
+    names the site (`business.survey_base_url`)."""
     clock = clock or SystemClock()
     store = SqlStore(settings.database_url, settings.database_schema)
     if migrate:
@@ -77,7 +83,7 @@ def bootstrap(
     renderer = SurveyLinkRenderer(
         TemplateRenderer([*folders, shipped_templates()]),
         settings.secret,
-        policy.policy.business.survey_base_url,
+        policy.policy.business.survey_base_url or site or DEFAULT_SITE,
     )
     if channels is None:
         # the composition root is the one place that reads the environment for channels
@@ -86,7 +92,15 @@ def bootstrap(
         # `resolve` steps call the business's own systems: over the webhook channel by default
         channels = {**channels, "action": channels["webhook"]}
     dispatcher = Dispatcher(store, renderer, channels, clock)
-    return App(settings, store, policy, engine, dispatcher, clock)
+    secrets = source_secrets(policy, os.environ if environ is None else environ)
+    return App(settings, store, policy, engine, dispatcher, clock, secrets)
+
+
+def source_secrets(policy: CompiledPolicy, environ: Mapping[str, str]) -> dict[str, str]:
+    """Each source's secret, from the variable its `auth.secret_env` names (never the policy).
+    A source whose variable is unset is left out: its requests are refused."""
+    found = {s.name: environ.get(s.spec.auth.secret_env, "") for s in policy.sources}
+    return {name: secret for name, secret in found.items() if secret}
 
 
 def channels_from_settings(

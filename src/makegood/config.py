@@ -15,6 +15,20 @@ class ConfigError(MakegoodError):
     pass
 
 
+def database_url(value: str) -> str:
+    """A database URL as given, or a path to an SQLite file turned into one: `--db` and
+    ``MAKEGOOD_DATABASE_URL`` accept both."""
+    return value if "://" in value else f"sqlite:///{Path(value)}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL; None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("://", 1)[1].removeprefix("/").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE
@@ -40,7 +54,7 @@ class Settings:
         outbox = get("OUTBOX_FILE")
         templates = get("TEMPLATES")
         return cls(
-            database_url=get("DATABASE_URL") or DEFAULT_DATABASE,
+            database_url=database_url(get("DATABASE_URL") or DEFAULT_DATABASE),
             database_schema=get("DATABASE_SCHEMA"),
             policy=Path(policy) if policy else None,
             secret=get("SECRET") or cls.secret,

@@ -52,6 +52,7 @@ class Server:
     port: int = field(default_factory=free_port)
     tokens: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()  # more `serve` options
 
     @property
     def url(self) -> str:
@@ -91,6 +92,7 @@ class Server:
                     str(self.port),
                     "--max-body-mb",
                     "1",
+                    *self.args,
                 ],
                 env=self.env,
                 cwd=self.directory,

@@ -72,7 +72,7 @@ def test_tokens_and_roles(server: Server) -> None:
     for role in ("agent", "lead", "admin"):
         with server.client(role) as client:
             assert client.get("/v1/cases").status_code == 200
-            assert client.get("/v1/incidents").json() == []
+            assert client.get("/v1/incidents").json()["items"] == []
     assert (
         send(
             server,
@@ -163,7 +163,7 @@ def test_cases_list_filters_paging_and_detail(server: Server) -> None:
         ).json()
         assert {c["id"] for c in second["items"]}.isdisjoint(c["id"] for c in page["items"])
         assert client.get("/v1/cases", params={"limit": 0}).status_code == 422
-        queue = client.get("/v1/queue").json()
+        queue = client.get("/v1/queue").json()["items"]
         assert queue and all(c["needs_person"] for c in queue)
         detail = client.get(f"/v1/cases/{queue[0]['id']}").json()
         assert {"timeline", "customer", "failures", "budget", "messages"} <= set(detail)
@@ -216,7 +216,7 @@ def test_grants_and_approvals(server: Server) -> None:
         assert agent.post(url, json={"kind": "cash", "amount": "5"}).status_code == 422
         assert agent.post(url, json={"kind": "voucher", "amount": "-5"}).status_code == 422
         assert agent.post(url, json={"kind": "voucher", "amount": "140"}).status_code == 409
-        pending = [a["id"] for a in agent.get("/v1/approvals").json()]
+        pending = [a["id"] for a in agent.get("/v1/approvals").json()["items"]]
         assert above["id"] in pending
         assert agent.post(f"/v1/approvals/{above['id']}/approve").status_code == 403
         approved = lead.post(f"/v1/approvals/{above['id']}/approve").json()

@@ -728,3 +728,92 @@ def test_any_text_compiles_or_raises_expression_error(source: str) -> None:
         assert error.column is None or 1 <= error.column <= len(source) + 1
     else:
         expr.test({})
+
+
+# --- functions for mapping webhook payloads (str, coalesce, if, time) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("str(x)", "5940139491234"),
+        ("str(d)", "59.99"),
+        ("str(f)", "0.1"),
+        ("str(b)", "true"),
+        ("str(s)", "abc"),
+        ("str(missing)", None),
+        ('"shopify:" + str(x)', "shopify:5940139491234"),
+        ("str(t)", "2026-11-23T12:00:00+00:00"),
+    ],
+)
+def test_str_gives_text_of_scalars(source: str, expected: Any) -> None:
+    ctx = {
+        "x": 5940139491234,
+        "d": Decimal("59.99"),
+        "f": 0.1,
+        "b": True,
+        "s": "abc",
+        "t": datetime(2026, 11, 23, 12, tzinfo=UTC),
+    }
+    assert compile_expr(source)(ctx) == expected
+
+
+def test_str_refuses_lists_and_mappings() -> None:
+    with pytest.raises(ExpressionError, match=r"str\(\) of list"):
+        compile_expr("str(x)")({"x": [1]})
+    with pytest.raises(ExpressionError, match=r"str\(\) of mapping"):
+        compile_expr("str(x)")({"x": {"a": 1}})
+
+
+def test_coalesce_takes_the_first_non_null() -> None:
+    expr = compile_expr('coalesce(body.customer.email, body.email, "unknown")')
+    assert expr({"body": {"customer": {"email": "a@x"}, "email": "b@x"}}) == "a@x"
+    assert expr({"body": {"customer": None, "email": "b@x"}}) == "b@x"
+    assert expr({"body": {}}) == "unknown"
+    assert compile_expr("coalesce(a, b)")({}) is None
+    assert compile_expr("coalesce(a, 0)")({"a": False}) is False  # only null is skipped
+
+
+def test_if_chooses_by_a_condition() -> None:
+    expr = compile_expr('if(status in ["resolved", "postmortem"], "restored", "down")')
+    assert expr({"status": "resolved"}) == "restored"
+    assert expr({"status": "investigating"}) == "down"
+    assert expr({}) == "down"
+    with pytest.raises(ExpressionError, match="takes 3 arguments"):
+        compile_expr("if(a, b)")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-11-10T10:30:00-05:00", datetime(2024, 11, 10, 15, 30, tzinfo=UTC)),
+        ("2019-05-25T01:23:45Z", datetime(2019, 5, 25, 1, 23, 45, tzinfo=UTC)),
+        (1700000000, datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        (Decimal("1.5"), datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_time_parses_iso_text_and_unix_seconds_to_utc(value: Any, expected: Any) -> None:
+    parsed = compile_expr("time(x)")({"x": value})
+    assert parsed == expected
+    if parsed is not None:
+        assert parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2024-11-10T10:30:00", "no timezone offset"),
+        ("yesterday", "not an ISO 8601 date-time"),
+        ([1], r"time\(\) of list"),
+        (10**20, "out of range"),
+    ],
+)
+def test_time_refuses_what_is_not_an_aware_moment(value: Any, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        compile_expr("time(x)")({"x": value})
+
+
+def test_time_plus_a_duration() -> None:
+    expr = compile_expr("time(t) + 45m")
+    assert expr({"t": "2026-11-23T12:00:00Z"}) == datetime(2026, 11, 23, 12, 45, tzinfo=UTC)

@@ -235,7 +235,10 @@ def test_pareto_by_attribute_with_week_over_week(shop: Builder) -> None:
     area = f["pareto"]["area"]["rows"]
     assert [(r["key"], r["count"]) for r in area] == [("Alfama", 2), ("Baixa", 1)]
     assert area[0]["share"] == round(2 / 3, 4) and area[1]["cumulative"] == 1.0
-    assert area[0]["this_week"] == 2 and area[0]["last_week"] == 0 and area[0]["change"] is None
+    # failures at T, T+1h, T+2h: the window is half the span, (T+1h, T+2h] against (T, T+1h]
+    assert f["window"]["length_s"] == 3600 and f["window"]["chosen_by"] == "data"
+    assert (area[0]["this_week"], area[0]["last_week"], area[0]["change"]) == (0, 1, -1.0)
+    assert (area[1]["this_week"], area[1]["last_week"], area[1]["change"]) == (1, 0, None)
     assert [r["key"] for r in f["pareto"]["type"]["rows"]] == ["process", "product"]
 
 

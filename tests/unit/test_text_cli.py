@@ -12,14 +12,14 @@ from makegood.entrypoints.cli_text import app
 runner = CliRunner()
 
 
-def test_plain_lines_and_json_lines_give_one_result_per_line_in_order() -> None:
+def test_json_lines_give_one_result_per_line_in_order_with_their_ids() -> None:
     stdin = (
         "\n".join(
             [
-                "my parcel arrived damaged, I want my money back",
+                json.dumps({"text": "my parcel arrived damaged, I want my money back"}),
                 json.dumps({"id": "m-2", "text": "o entregador foi muito grosso"}),
                 "",
-                "thank you, lovely service",
+                json.dumps({"text": "thank you, lovely service"}),
             ]
         )
         + "\n"
@@ -45,12 +45,41 @@ def test_plain_lines_and_json_lines_give_one_result_per_line_in_order() -> None:
     }
 
 
-def test_a_bad_line_is_reported_by_number_and_the_rest_still_analysed() -> None:
-    stdin = 'fine\n{"text": 3}\n{oops\nlate again\n'
+def test_plain_text_starting_with_a_brace_is_a_text_not_bad_json() -> None:
+    # a tweet: the first line decides the format, and it is no JSON object with `text`
+    stdin = (
+        "{New Post} Yolanda Adams sings at the gala\n"
+        "my order is late again\n"
+        '{"text": "looks like JSON, but this input is plain text"}\n'
+    )
     result = runner.invoke(app, ["analyze"], input=stdin)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 3
+    assert all("error" not in o for o in out)
+    assert out[1]["cues"]["repeated_failure"]
+
+
+def test_format_text_reads_every_line_as_a_text() -> None:
+    stdin = '{"id": "m-1", "text": "late"}\n{oops\n'
+    result = runner.invoke(app, ["analyze", "--format", "text"], input=stdin)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 2 and all("id" not in o and "error" not in o for o in out)
+
+
+def test_an_unknown_format_is_refused() -> None:
+    result = runner.invoke(app, ["analyze", "--format", "xml"], input="hi\n")
+    assert result.exit_code == 2
+    assert "--format must be one of auto, text, jsonl" in result.stderr
+
+
+def test_a_bad_line_is_reported_by_number_and_the_rest_still_analysed() -> None:
+    stdin = '{"text": "fine"}\n{"text": 3}\n{oops\n{"text": "late again"}\nplain\n'
+    result = runner.invoke(app, ["analyze", "--format", "jsonl"], input=stdin)
     assert result.exit_code == 1
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o.get("line") for o in out] == [None, 2, 3, None]
+    assert [o.get("line") for o in out] == [None, 2, 3, None, 5]
     assert "text" in out[1]["error"] and "JSON" in out[2]["error"]
     assert out[3]["cues"]["repeated_failure"]
     assert "line 2:" in result.stderr and "line 3:" in result.stderr

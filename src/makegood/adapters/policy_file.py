@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from makegood.adapters.survey_link import site_problem
 from makegood.domain.errors import PolicyError
 from makegood.domain.policy import Policy
 from makegood.domain.rules import CompiledPolicy, compile_policy
@@ -90,6 +91,10 @@ def parse_policy(text: str, source: str = "<policy>") -> CompiledPolicy:
         first = error.errors()[0]
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()))
         raise PolicyError(first["msg"], _dotted(loc), _line_of(loc, lines)) from None
+    site = site_problem(policy.business.survey_base_url)
+    if site:
+        loc = ("business", "survey_base_url")
+        raise PolicyError(f"survey_base_url {site}", _dotted(loc), _line_of(loc, lines))
     try:
         return compile_policy(policy)
     except PolicyError as error:

@@ -6,7 +6,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from makegood.adapters.survey_link import survey_token
+from makegood.adapters.survey_link import survey_token, survey_url
 from makegood.adapters.templates import TemplateRenderer
 from makegood.domain.message import OutboxMessage, Rendered
 
@@ -16,12 +16,13 @@ def shipped_templates() -> Path:
 
 
 class SurveyLinkRenderer:
-    """Adds ``survey_url`` to a follow-up's context, signed with the installation's secret."""
+    """Adds ``survey_url`` to a follow-up's context, signed with the installation's secret;
+    `site` is the root the link goes to (``/s/<token>`` is added)."""
 
-    def __init__(self, inner: TemplateRenderer, secret: str, base_url: str) -> None:
+    def __init__(self, inner: TemplateRenderer, secret: str, site: str) -> None:
         self.inner = inner
         self.secret = secret
-        self.base_url = base_url.rstrip("/")
+        self.site = site
 
     def render(self, message: OutboxMessage) -> Rendered:
         survey = message.context.get("survey")
@@ -32,5 +33,5 @@ class SurveyLinkRenderer:
                 message.case_id,
                 datetime.fromisoformat(str(survey["expires_at"])),
             )
-            message.context = {**message.context, "survey_url": f"{self.base_url}/{token}"}
+            message.context = {**message.context, "survey_url": survey_url(self.site, token)}
         return self.inner.render(message)

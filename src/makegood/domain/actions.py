@@ -208,31 +208,44 @@ def approve(
     world: World,
     recovery: Recovery,
     policy: CompiledPolicy,
-    case: Case,
+    case: Case | None,
     comp: Compensation,
     now: datetime,
     actor: Actor,
 ) -> None:
+    """Grant a pending compensation if every budget still holds. `case` is None for an
+    incident's compensation to a customer without a case of their own: the incident's timeline
+    (the compensation's `case_id`) records the decision."""
     _decidable(comp, actor)
     budget = check_budgets(
-        world, policy.policy.budgets, case.id, case.customer_id, comp.amount, now
+        world, policy.policy.budgets, comp.case_id, comp.customer_id, comp.amount, now
     )
     if not budget.ok:
         raise ActionRefused(budget.reason)
-    log(
+    _record(
         world,
         case,
+        comp,
         now,
         "approval_approved",
         actor.name,
         {"compensation": comp.id, "amount": str(comp.amount), "kind": comp.kind},
     )
     recovery.grant(comp, now, actor.name)
-    notify(world, policy, case, comp, now)
+    incident = world.incident(comp.failure_id)
+    if incident is not None:  # an incident's compensation: its spend counts it now
+        incident.spent += comp.amount
+        world.touch_incident(incident)
+    notify(world, policy, case or _stand_in(comp, now), comp, now)
 
 
 def reject(
-    world: World, case: Case, comp: Compensation, reason: str, now: datetime, actor: Actor
+    world: World,
+    case: Case | None,
+    comp: Compensation,
+    reason: str,
+    now: datetime,
+    actor: Actor,
 ) -> None:
     _decidable(comp, actor)
     if not reason.strip():
@@ -240,9 +253,10 @@ def reject(
     comp.status = m.REJECTED
     comp.decided_at, comp.decided_by = now, actor.name
     world.changes.compensations.add(comp.id)
-    log(
+    _record(
         world,
         case,
+        comp,
         now,
         "approval_rejected",
         actor.name,
@@ -253,6 +267,26 @@ def reject(
             "reason": reason.strip()[:MAX_NOTE],
         },
     )
+
+
+def _record(
+    world: World,
+    case: Case | None,
+    comp: Compensation,
+    now: datetime,
+    kind: str,
+    actor: str,
+    data: dict[str, Any],
+) -> None:
+    if case is not None and world.case(case.id) is not None:
+        log(world, case, now, kind, actor, data)
+    else:  # an incident's timeline: no case row to touch
+        world.log(TimelineEntry(comp.case_id, now, kind, actor, data))
+
+
+def _stand_in(comp: Compensation, now: datetime) -> Case:
+    """The case an incident's compensation message is written for (as the incident does)."""
+    return Case(comp.case_id, comp.customer_id, "", "incident", "major", "incident", now, now)
 
 
 def _decidable(comp: Compensation, actor: Actor) -> None:
@@ -269,9 +303,10 @@ def notify(
     customer = world.customer(case.customer_id)
     limit = policy.policy.suppression.max_messages_per_customer_per_day
     if world.messages_on(customer.id, now.date()) >= limit:
-        log(
+        _record(
             world,
             case,
+            comp,
             now,
             "message_suppressed",
             "engine",
@@ -296,9 +331,10 @@ def notify(
         now,
     )
     world.enqueue(message, now.date())
-    log(
+    _record(
         world,
         case,
+        comp,
         now,
         "message_queued",
         "engine",

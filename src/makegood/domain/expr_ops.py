@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import types
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -343,6 +343,56 @@ def _per(unit: timedelta, name: str) -> Callable[[Any], Any]:
     return call
 
 
+def _str(x: Any) -> Any:
+    """Text of a scalar, for ids and keys: ``str(body.id)``; booleans as true/false."""
+    if x is None or type(x) is str:
+        return x
+    if type(x) is bool:
+        return "true" if x else "false"
+    if type(x) in _NUMBERS:
+        return str(_dec(x))
+    if isinstance(x, datetime):
+        return x.isoformat()
+    raise Fault(f"str() of {kind(x)}")
+
+
+def _coalesce(*values: Any) -> Any:
+    """The first value that is not null (null when all are)."""
+    return next((value for value in values if value is not None), None)
+
+
+def _if(condition: Any, then: Any, otherwise: Any) -> Any:
+    """``if(cond, a, b)``: a when cond is truthy, else b (both sides are evaluated)."""
+    return then if condition else otherwise
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _time(x: Any) -> Any:
+    """An aware UTC datetime from ISO 8601 text with an offset, or from Unix seconds."""
+    if x is None:
+        return None
+    if isinstance(x, datetime):
+        parsed = x
+    elif type(x) is str:
+        try:
+            parsed = datetime.fromisoformat(x.strip())
+        except ValueError:
+            raise Fault(f"time() of {x!r}: not an ISO 8601 date-time") from None
+    elif type(x) in _NUMBERS:
+        try:
+            micros = (Decimal(_dec(x)) * 1_000_000).to_integral_value(ROUND_HALF_EVEN)
+            return _EPOCH + timedelta(microseconds=int(micros))
+        except (OverflowError, ArithmeticError):
+            raise Fault(f"time() of {x!r}: out of range") from None
+    else:
+        raise Fault(f"time() of {kind(x)}")
+    if parsed.utcoffset() is None:
+        raise Fault(f"time() of {x!r}: no timezone offset")
+    return parsed.astimezone(UTC)
+
+
 # name -> (fewest arguments, most arguments, function); all pure, so calls on constants fold.
 FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "min": (1, 64, _extreme(min, "min")),
@@ -355,6 +405,10 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "contains": (2, 2, _contains),
     "minutes": (1, 1, _per(timedelta(minutes=1), "minutes")),
     "hours": (1, 1, _per(timedelta(hours=1), "hours")),
+    "str": (1, 1, _str),
+    "coalesce": (1, 64, _coalesce),
+    "if": (3, 3, _if),
+    "time": (1, 1, _time),
 }
 
 COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {

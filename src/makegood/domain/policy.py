@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from makegood.domain.source import Source
+
 FailureType = Literal["process", "people", "product", "policy", "communication"]
 Severity = Literal["minor", "major", "critical"]
 SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
@@ -26,7 +28,7 @@ class Business:
     name: str = "Our shop"
     support_email: str = "support@example.com"
     currency: str = "EUR"
-    survey_base_url: str = "http://127.0.0.1:8000/s"
+    survey_base_url: str = ""  # the site's root for survey links; empty: the serving address
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,24 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class ReviewScale:
+    """A business's own rating the report reads (a review, an NPS answer): events of `type`
+    whose ``attributes.kind`` is `kind` (or that carry no kind), scored from `low` to `high`
+    in ``attributes.score``, satisfied at or above `satisfied_at`."""
+
+    __pydantic_config__ = _STRICT
+    kind: str
+    type: str = "survey.answered"
+    low: int = 1
+    high: int = 5
+    satisfied_at: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.satisfied_at <= self.high or self.low == self.high:
+            raise ValueError("a review scale needs low <= satisfied_at <= high, and low < high")
+
+
+@dataclass(frozen=True)
 class Policy:
     __pydantic_config__ = _STRICT
     detectors: tuple[Detector, ...]
@@ -211,3 +231,5 @@ class Policy:
     engine: EngineSettings = field(default_factory=EngineSettings)
     channel: str = "email"  # default channel for customer messages
     text: dict[str, Any] | None = None  # cue and category patterns for text analysis
+    reviews: tuple[ReviewScale, ...] = ()  # a business's own ratings, for the report
+    sources: tuple[Source, ...] = ()  # webhooks mapped to events (domain/source.py)

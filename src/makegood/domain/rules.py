@@ -24,6 +24,7 @@ from makegood.domain.policy import (
     Policy,
     Step,
 )
+from makegood.domain.source import CompiledSource, compile_sources
 
 DETECTOR_NAMES = frozenset(
     {
@@ -158,6 +159,10 @@ class CompiledPolicy:
     allowed_lateness: timedelta
     repurchase_window: timedelta
     incidents: tuple[CompiledIncident, ...] = ()
+    sources: tuple[CompiledSource, ...] = ()
+
+    def source(self, name: str) -> CompiledSource | None:
+        return next((s for s in self.sources if s.name == name), None)
 
     def incident(self, name: str) -> CompiledIncident | None:
         return next((i for i in self.incidents if i.spec.name == name), None)
@@ -292,6 +297,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         duration(policy.engine.allowed_lateness, "engine.allowed_lateness"),
         duration(policy.engine.repurchase_window, "engine.repurchase_window"),
         tuple(incidents),
+        compile_sources(policy.sources),
     )
 
 

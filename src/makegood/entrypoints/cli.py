@@ -8,10 +8,12 @@ import typer
 
 from makegood.entrypoints import (
     cli_demo,
+    cli_export,
     cli_outbox,
     cli_policy,
     cli_report,
     cli_serve,
+    cli_source,
     cli_store,
     cli_template,
 )
@@ -33,11 +35,13 @@ app.command("summary")(cli_store.summary)
 app.command("migrate")(cli_store.migrate)
 app.command("dispatch")(cli_store.dispatch)
 app.command("outbox")(cli_outbox.outbox)
+app.command("export")(cli_export.export)
 app.command("serve")(cli_serve.serve)
 app.command("report")(cli_report.report)
 app.command("replay")(cli_report.replay)
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_template.app, name="template")
+app.add_typer(cli_source.app, name="source")
 app.add_typer(cli_serve.token_app, name="token")
 
 

@@ -3,6 +3,7 @@ them, in simulated time, on the embedded SQLite store, and prints what happened.
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -49,8 +50,12 @@ def demo(
         f"{result.events:,} events, simulated in {elapsed:.1f} s"
     )
     show_summary(console, figures, app.policy.policy.business.currency)
+    console.print(f"\nMessages makegood sent: {result.outbox_file}", highlight=False)
     console.print(
-        f"\nMessages makegood sent: {result.outbox_file}\n"
-        f"Browse the store: makegood cases --db {db}  ·  makegood case ID --db {db}  ·  "
-        f"makegood summary --db {db}"
+        "Browse the store (every command reads $MAKEGOOD_DATABASE_URL):\n"
+        f"  export MAKEGOOD_DATABASE_URL={shlex.quote(str(db))}\n"
+        "  makegood summary  ·  makegood cases  ·  makegood case ID  ·  makegood incidents  ·  "
+        "makegood report",
+        highlight=False,
+        soft_wrap=True,
     )

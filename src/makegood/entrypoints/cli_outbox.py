@@ -15,9 +15,8 @@ from rich.markup import escape
 
 from makegood.adapters.channels.smtp import redact
 from makegood.adapters.sql import schema as t
-from makegood.adapters.sql.store import SqlStore
 from makegood.domain.message import DEAD, PENDING, SENT
-from makegood.entrypoints.cli_common import DatabaseOption, err, fail, print_json
+from makegood.entrypoints.cli_common import DatabaseOption, err, fail, open_store, print_json
 from makegood.entrypoints.cli_common import settings as load_settings
 
 STATUSES = (PENDING, SENT, DEAD)
@@ -64,8 +63,7 @@ def outbox(
     """List outbox messages, newest first: status, tries, and why the last one failed."""
     if status is not None and status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}")
-    settings = load_settings(db)
-    store = SqlStore(settings.database_url, settings.database_schema)
+    store = open_store(load_settings(db))
     try:
         with store.engine.connect() as c:
             found = list_messages(c, status, channel, limit)

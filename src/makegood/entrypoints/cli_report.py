@@ -15,22 +15,37 @@ from rich.table import Table
 from makegood.adapters.event_file import file_format, read_lines
 from makegood.adapters.policy_file import load_policy
 from makegood.adapters.report import export, html
+from makegood.adapters.sql.metric_window import lasting
 from makegood.adapters.sql.metrics import MetricSettings, recovery_metrics
-from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import default_analyzer
 from makegood.domain.errors import PolicyError
 from makegood.domain.event import jsonable
 from makegood.domain.rules import CompiledPolicy
-from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail
+from makegood.entrypoints.cli_common import (
+    DatabaseOption,
+    SinceOption,
+    UntilOption,
+    console,
+    err,
+    fail,
+    moment,
+    open_store,
+    shown_database,
+)
 from makegood.entrypoints.cli_common import settings as load_settings
 from makegood.service_layer import replay as backtest
 
 
 def metric_settings(
-    policy: CompiledPolicy, repurchase_types: list[str], keys: list[str]
+    policy: CompiledPolicy,
+    repurchase_types: list[str],
+    keys: list[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> MetricSettings:
-    """The report's settings from the policy: budget, repurchase window, survey thresholds and
-    each experiment's control (its first declared arm)."""
+    """The report's settings from the policy: budget, repurchase window, survey thresholds,
+    each experiment's control (its first declared arm), the business's own rating scales and
+    the categories its deadline detectors give (lateness); and the window asked for."""
     p = policy.policy
     controls = {
         step.experiment: step.arms[0].name
@@ -45,6 +60,18 @@ def metric_settings(
         keys=tuple(keys) or None,
         repurchase_types=tuple(repurchase_types),
         controls=controls,
+        since=since,
+        until=until,
+        reviews=p.reviews,
+        late_categories=tuple(
+            sorted(
+                {
+                    d.failure.category
+                    for d in p.detectors
+                    if d.kind == "deadline" and d.failure is not None
+                }
+            )
+        ),
     )
 
 
@@ -75,16 +102,19 @@ def report(
     ),
     title: str = typer.Option("Recovery report", help="the page's title"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    since: str = SinceOption,
+    until: str = UntilOption,
 ) -> None:
     """The recovery report: one self-contained HTML page, or its figures as JSON or CSV."""
     if fmt not in ("html", "json", "csv"):
         raise fail("--format must be html, json or csv")
+    window = (moment(since, "--since"), moment(until, "--until"))
     settings = load_settings(db)
     try:
         policy = load_policy(policy_file or settings.policy)
     except PolicyError as error:
         raise fail(escape(str(error))) from None
-    store = SqlStore(settings.database_url, settings.database_schema)
+    store = open_store(settings)
     with Progress(
         TextColumn("[bold]report[/bold] {task.description}"),
         BarColumn(),
@@ -93,25 +123,30 @@ def report(
         disable=quiet or not err.is_terminal,
     ) as bar:
         task = bar.add_task("reading", total=1.0)
-        with store.engine.connect() as connection:
-            figures = recovery_metrics(
-                connection,
-                metric_settings(policy, purchase_type, key),
-                lambda name, share: bar.update(task, completed=share, description=name),
-            )
-    store.dispose()
+        try:
+            with store.engine.connect() as connection:
+                figures = recovery_metrics(
+                    connection,
+                    metric_settings(policy, purchase_type, key, *window),
+                    lambda name, share: bar.update(task, completed=share, description=name),
+                )
+        except ValueError as error:
+            raise fail(escape(str(error))) from None
+        finally:
+            store.dispose()
     if fmt == "html":
         page = html.render(
             figures,
             title=title,
             currency=policy.policy.business.currency,
-            source=_redacted(settings.database_url),
+            source=shown_database(settings.database_url),
             generated_at=datetime.now(UTC),
         )
         target = out or Path("makegood-report.html")
         target.write_text(page, encoding="utf-8")
         if not quiet:
             console.print(f"wrote {target} ({len(page) // 1024} KiB)")
+            console.print(window_line(figures["window"]), highlight=False, soft_wrap=True)
         return
     text = export.to_json(figures) if fmt == "json" else export.to_csv(figures)
     if out:
@@ -120,12 +155,31 @@ def report(
         typer.echo(text, nl=False)
 
 
-def _redacted(url: str) -> str:
-    """The database URL without its password."""
-    scheme, _, rest = url.partition("://")
-    if "@" in rest:
-        rest = rest.split("@", 1)[1]
-    return f"{scheme}://{rest}"
+def window_line(window: dict[str, Any] | None) -> str:
+    """Which window the comparisons used, and why, in one line."""
+    if window is None:
+        return "window: none (too little data to compare two windows)"
+    length = lasting(window["length_s"])
+    return (
+        f"window: {window['since']:%Y-%m-%d %H:%M} to {window['until']:%Y-%m-%d %H:%M} UTC "
+        f"({length}) against the {length} before; {window['reason']}"
+    )
+
+
+def show_changes(change: dict[str, Any]) -> None:
+    """The summary's "what changed": the window, and failures in it against the one before."""
+    console.rule("[bold]What changed")
+    console.print(window_line(change["window"]), highlight=False, soft_wrap=True)
+    if change["window"] is None:
+        return
+    table = Table(show_edge=False)
+    for column in ("category", "in the window", "window before", "change"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    rows = [{"category": "all failures", **change["failures"]}, *change["by_category"]]
+    for row in rows:
+        shown = "new" if row["change"] is None else f"{100 * row['change']:+.0f} %"
+        table.add_row(escape(row["category"]), str(row["now"]), str(row["before"]), shown)
+    console.print(table)
 
 
 def _events(path: Path) -> list[Any]:
@@ -228,4 +282,4 @@ def replay(
     )
 
 
-__all__ = ["metric_settings", "replay", "report"]
+__all__ = ["metric_settings", "replay", "report", "show_changes", "window_line"]

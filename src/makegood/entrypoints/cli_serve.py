@@ -16,9 +16,17 @@ from rich.markup import escape
 from makegood.adapters.clock import SystemClock
 from makegood.adapters.sql.auth import ROLES, TokenError, create_token, list_tokens, revoke_token
 from makegood.adapters.sql.store import SqlStore
+from makegood.adapters.survey_link import serving_site
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import PolicyError
-from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, print_json
+from makegood.entrypoints.cli_common import (
+    DatabaseOption,
+    console,
+    err,
+    fail,
+    open_store,
+    print_json,
+)
 from makegood.entrypoints.cli_common import settings as load_settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,11 @@ def serve(
     db: str = DatabaseOption,
     max_body_mb: float = typer.Option(4.0, min=0.01, help="Largest request body accepted"),
     log_level: str = typer.Option("info"),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        envvar="MAKEGOOD_FORWARDED_ALLOW_IPS",
+        help="Proxies trusted to set X-Forwarded-Proto/For (comma-separated); none by default",
+    ),
 ) -> None:
     """Run the HTTP API, the dashboard and the engine (timers and outbox) in one process.
 
@@ -48,7 +61,7 @@ def serve(
 
     _logging(log_level, RedactingFilter())
     try:
-        app = bootstrap(load_settings(db), event_time=False)
+        app = bootstrap(load_settings(db), event_time=False, site=serving_site(host, port))
     except (ValueError, PolicyError) as error:
         raise fail(escape(str(error))) from None
     api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024))
@@ -60,6 +73,8 @@ def serve(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACE_S,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     # uvicorn re-raises the signal that stopped it once it is done; by then the engine has
     # stopped cleanly, so that second delivery only needs to be absorbed for a zero exit code
@@ -110,7 +125,8 @@ def create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
-    store = SqlStore(load_settings(db).database_url)
+    config = load_settings(db)
+    store = SqlStore(config.database_url, config.database_schema)
     store.migrate()
     try:
         token_id, token = create_token(store.engine, role, name, SystemClock().now())
@@ -126,7 +142,7 @@ def create(
 @token_app.command("list")
 def list_(db: str = DatabaseOption) -> None:
     """Tokens by id, name and role (never the token)."""
-    store = SqlStore(load_settings(db).database_url)
+    store = open_store(load_settings(db))
     rows: list[dict[str, Any]] = list_tokens(store.engine)
     for row in rows:
         revoked = f" revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else ""
@@ -138,7 +154,7 @@ def list_(db: str = DatabaseOption) -> None:
 @token_app.command("revoke")
 def revoke(token_id: str, db: str = DatabaseOption) -> None:
     """Revoke a token by id; it stops working within seconds."""
-    store = SqlStore(load_settings(db).database_url)
+    store = open_store(load_settings(db))
     if not revoke_token(store.engine, token_id, SystemClock().now()):
         raise fail(f"no active token {escape(token_id)}")
     console.print(f"token {escape(token_id)} revoked")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -13,18 +15,35 @@ from rich.table import Table
 
 from makegood.adapters.event_file import count_lines, file_format, read_lines
 from makegood.adapters.sql import queries
+from makegood.adapters.sql import schema as t
+from makegood.adapters.sql.metrics import MetricSettings, window_changes
 from makegood.adapters.sql.store import SqlStore
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import NotFound, PolicyError
 from makegood.domain.event import Quarantined
-from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, print_json
+from makegood.entrypoints import policy_stamp
+from makegood.entrypoints.cli_common import (
+    DatabaseOption,
+    SinceOption,
+    UntilOption,
+    console,
+    err,
+    fail,
+    head_revision,
+    moment,
+    open_store,
+    print_json,
+    revision_of,
+    shown_database,
+)
 from makegood.entrypoints.cli_common import settings as load_settings
+from makegood.entrypoints.cli_report import show_changes
 from makegood.entrypoints.summary_view import show_summary
 
 
 def _store(db: str | None) -> SqlStore:
-    settings = load_settings(db)
-    return SqlStore(settings.database_url, settings.database_schema)
+    """The store a read command reads: it must exist and be migrated (see `open_store`)."""
+    return open_store(load_settings(db))
 
 
 def ingest(
@@ -38,15 +57,35 @@ def ingest(
     db: str = DatabaseOption,
     batch_size: int = typer.Option(2000, min=1, max=100_000),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    policy: Path = typer.Option(
+        None,
+        "--policy",
+        exists=True,
+        dir_okay=False,
+        help="the policy to decide with (default: $MAKEGOOD_POLICY or the shipped one); "
+        "needed to switch a store to another policy",
+    ),
 ) -> None:
     """Ingest events from a JSONL or CSV file; bad lines are reported and quarantined."""
     if clock not in ("event", "wall"):
         raise fail("--clock must be event or wall")
+    config = load_settings(db)
+    config = replace(config, policy=policy or config.policy)
     try:
         kind = fmt or file_format(file)
-        app = bootstrap(load_settings(db), event_time=clock == "event")
-    except (ValueError, PolicyError) as error:
+        app = bootstrap(config, event_time=clock == "event")
+        stamp = policy_stamp.stamp_of(app.policy, config.policy)
+        replaced = policy_stamp.record(app.store, stamp, chosen=policy is not None)
+    except (ValueError, PolicyError, policy_stamp.PolicyChanged) as error:
         raise fail(escape(str(error))) from None
+    err.print(f"policy: {stamp}", markup=False, highlight=False, soft_wrap=True)
+    if replaced is not None:
+        err.print(
+            f"policy changed: this store was filled under {replaced} until now",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     app.engine.batch_size = batch_size
     accepted = duplicates = rejected = failures = 0
     total = count_lines(file)
@@ -122,7 +161,8 @@ def cases(
         print_json(found)
         return
     table = Table(show_edge=False)
-    for column in ("id", "customer", "subject", "state", "severity", "category", "updated"):
+    table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in found), default=2))
+    for column in ("customer", "subject", "state", "severity", "category", "updated"):
         table.add_column(column)
     for row in found:
         table.add_row(
@@ -146,7 +186,7 @@ def case(
     case_id: str, as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption
 ) -> None:
     """One case with its whole timeline."""
-    detail = _detail(db, queries.case_detail, case_id, as_json)
+    detail = _detail(db, queries.case_detail, t.cases, case_id, as_json)
     if detail is None:
         return
     # ids and timeline data come from events: print them as text, never as Rich markup
@@ -159,22 +199,46 @@ def case(
     console.print(_timeline(detail["timeline"]))
 
 
-def summary(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption) -> None:
-    """What was detected, done, spent and learned, for any store."""
-    app = bootstrap(load_settings(db), migrate=False)
+def summary(
+    as_json: bool = typer.Option(False, "--json"),
+    db: str = DatabaseOption,
+    since: str = SinceOption,
+    until: str = UntilOption,
+) -> None:
+    """What was detected, done, spent and learned, for any store; and what changed from one
+    window to the one before it."""
+    window = MetricSettings(since=moment(since, "--since"), until=moment(until, "--until"))
+    config = load_settings(db)
+    open_store(config).dispose()
+    app = bootstrap(config, migrate=False)
     with app.store.engine.connect() as c:
         figures = queries.summary(c, app.policy.policy.budgets.global_per_day)
+        try:
+            figures["change"] = window_changes(c, window)
+        except ValueError as error:
+            raise fail(escape(str(error))) from None
+    app.store.dispose()
     if as_json:
         print_json(figures)
     else:
         show_summary(console, figures, app.policy.policy.business.currency)
+        show_changes(figures["change"])
 
 
 def migrate(db: str = DatabaseOption) -> None:
     """Create or upgrade the database schema."""
-    store = _store(db)
+    config = load_settings(db)
+    store = SqlStore(config.database_url, config.database_schema)
+    before = revision_of(store.engine)
     store.migrate()
-    console.print("schema is up to date")
+    store.dispose()
+    head, where = head_revision(), escape(shown_database(config.database_url))
+    if before is None:
+        console.print(f"created the schema (revision {head}) in {where}")
+    elif before != head:
+        console.print(f"upgraded the schema of {where} from revision {before} to {head}")
+    else:
+        console.print(f"the schema of {where} is up to date (revision {head})")
 
 
 def dispatch(db: str = DatabaseOption, limit: int = typer.Option(10_000, min=1)) -> None:
@@ -199,8 +263,10 @@ def incidents(as_json: bool = typer.Option(False, "--json"), db: str = DatabaseO
         print_json(found)
         return
     table = Table(show_edge=False)
+    # ids are pasted into `makegood incident ID`: never cut, whatever the width
+    width = max((len(i["id"]) for i in found), default=2)
+    table.add_column("id", no_wrap=True, min_width=width)
     for column in (
-        "id",
         "key",
         "status",
         "source",
@@ -234,7 +300,7 @@ def incident(
     incident_id: str, as_json: bool = typer.Option(False, "--json"), db: str = DatabaseOption
 ) -> None:
     """One incident with its timeline."""
-    detail = _detail(db, queries.incident_detail, incident_id, as_json)
+    detail = _detail(db, queries.incident_detail, t.incidents, incident_id, as_json)
     if detail is None:
         return
     console.print(
@@ -261,13 +327,33 @@ def _timeline(entries: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _full_id(c: sa.Connection, table: sa.Table, ident: str) -> str:
+    """`ident` if a row has that id, else the one id it is a prefix of (as a short id printed
+    by a narrow table). Raises NotFound when it is the prefix of several ids."""
+    if c.scalar(sa.select(table.c.id).where(table.c.id == ident)) is not None:
+        return ident
+    pattern = ident.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = list(
+        c.scalars(sa.select(table.c.id).where(table.c.id.like(pattern, escape="\\")).limit(6))
+    )
+    if len(found) > 1:
+        more = ", …" if len(found) > 5 else ""
+        raise NotFound(f"{ident!r} is the start of several ids: {', '.join(found[:5])}{more}")
+    return found[0] if found else ident
+
+
 def _detail(
-    db: str | None, read: Callable[[Any, str], dict[str, Any]], ident: str, as_json: bool
+    db: str | None,
+    read: Callable[[Any, str], dict[str, Any]],
+    table: sa.Table,
+    ident: str,
+    as_json: bool,
 ) -> dict[str, Any] | None:
-    """One record by id through a read model; printed as JSON (and None returned) if asked."""
+    """One record by id (or a prefix of one) through a read model; printed as JSON (and None
+    returned) if asked."""
     try:
         with _store(db).engine.connect() as c:
-            detail = read(c, ident)
+            detail = read(c, _full_id(c, table, ident))
     except NotFound as error:
         raise fail(escape(str(error))) from None
     if as_json:

@@ -1,12 +1,14 @@
 """`makegood template list` and `makegood template preview NAME [--locale pt]`.
 
-A preview renders with the same sample context `policy check` uses (`cli_policy.SAMPLE`), its
-customer speaking the asked locale, so what is printed is what a customer would read.
+A preview renders with the sample context `policy check` uses (`cli_policy.SAMPLE`) plus an
+incident (what incident notices carry), its customer speaking the asked locale, so what is
+printed is what a customer would read, for every shipped template.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +18,23 @@ from makegood.entrypoints.cli_common import console, fail, print_json
 from makegood.entrypoints.cli_policy import SAMPLE, TemplatesOption, renderer_for
 
 app = typer.Typer(help="List and preview message templates.", no_args_is_help=True)
+# what `domain.incident` adds to the context of `incident` and `incident_resolved` notices
+SAMPLE_INCIDENT: dict[str, Any] = {
+    "id": "inc-1",
+    "key": "Centro",
+    "name": "area_delays",
+    "declared_at": "2026-11-02T19:04:00+00:00",
+    "resolved_at": "2026-11-02T19:46:00+00:00",
+}
+
+
+def sample_context(locale: str) -> dict[str, Any]:
+    """A context in which every shipped template renders, for a customer speaking `locale`."""
+    return {
+        **SAMPLE,
+        "customer": {**SAMPLE["customer"], "locale": locale},
+        "incident": SAMPLE_INCIDENT,
+    }
 
 
 @app.command("list")
@@ -42,9 +61,8 @@ def preview(
 ) -> None:
     """Render a template with sample data, as a customer speaking LOCALE would receive it."""
     renderer = renderer_for(templates)
-    context = {**SAMPLE, "customer": {**SAMPLE["customer"], "locale": locale}}
     try:
-        rendered = renderer.preview(name, locale, context)
+        rendered = renderer.preview(name, locale, sample_context(locale))
     except TemplateError as error:
         raise fail(escape(str(error))) from None
     used = renderer.resolve_locale(name, locale)

@@ -3,8 +3,10 @@
     makegood text analyze [--tier lexicon|embedding] [--model HEAD] [--policy FILE] < texts
     makegood text train LABELLED.csv [--out HEAD] [--policy FILE]
 
-`analyze` reads one text per line, or JSON Lines with a ``text`` field (an ``id`` field is
-echoed back), and writes one JSON result per input line, in order. A bad line gets
+`analyze` reads one text per line (``--format text``), or JSON Lines with a ``text`` field (an
+``id`` field is echoed back; ``--format jsonl``), and writes one JSON result per input line, in
+order. By default (``auto``) the input is JSON Lines only when its first line is a JSON object
+with a string ``text``: a tweet that starts with ``{`` is still a text. A bad JSON line gets
 ``{"line": N, "error": ...}`` in its place and a message on stderr; the exit code is then 1.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -23,6 +25,7 @@ from makegood.domain.errors import MakegoodError
 
 app = typer.Typer(help="Understand what customers write, offline.", no_args_is_help=True)
 BATCH = 512
+FORMATS = ("auto", "text", "jsonl")
 
 PolicyOption = Annotated[
     Path | None,
@@ -39,9 +42,21 @@ def analyze(
         Path | None, typer.Option("--model", help="Trained head file (embedding tier).")
     ] = None,
     policy: PolicyOption = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="text (one text a line), jsonl (objects with `text`), or auto: jsonl when "
+            "the first line is such an object.",
+        ),
+    ] = "auto",
 ) -> None:
     """Analyse texts from stdin, one JSON result per line on stdout."""
     from makegood.adapters.text.factory import build_analyzer
+
+    if fmt not in FORMATS:
+        typer.echo(f"error: --format must be one of {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(2)
 
     try:
         analyzer = build_analyzer(tier, _rules(policy), model)
@@ -51,11 +66,16 @@ def analyze(
     failed = False
     out = sys.stdout
     lines = _numbered(sys.stdin)
+    first = next(lines, None)
+    if first is None:
+        return
+    jsonl = fmt == "jsonl" or (fmt == "auto" and isinstance(_parse(first[1]), dict))
+    lines = chain([first], lines)
     while batch := list(islice(lines, BATCH)):
         texts: list[str] = []
         parsed: list[tuple[int, dict[str, Any] | str]] = []
         for number, line in batch:
-            item = _parse(number, line)
+            item = _parse(line) if jsonl else {"text": line}
             parsed.append((number, item))
             if isinstance(item, dict):
                 texts.append(item["text"])
@@ -115,10 +135,10 @@ def _numbered(stream: TextIO) -> Iterator[tuple[int, str]]:
         yield number, line.rstrip("\r\n")
 
 
-def _parse(number: int, line: str) -> dict[str, Any] | str:
-    """The item of one input line, or the reason it is bad."""
-    if not line.lstrip().startswith("{"):
-        return {"text": line}
+def _parse(line: str) -> dict[str, Any] | str:
+    """The item of one JSON line, or the reason it is bad; a blank line is an empty text."""
+    if not line.strip():
+        return {"text": ""}
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:

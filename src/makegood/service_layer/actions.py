@@ -37,22 +37,57 @@ class Actions:
     clock: Clock
     new_code: Callable[[], str]
 
-    def _run(self, case_id: str, change: Callable[[World, Recovery, Case, datetime], T]) -> T:
+    def _transaction(
+        self,
+        customer_ids: tuple[str, ...],
+        case_ids: set[str],
+        change: Callable[[World, Recovery, datetime], T],
+    ) -> T:
         for _ in range(RETRIES):
             try:
                 with self.store.session() as session:
                     now = self.clock.now()
-                    snapshot = session.load((), (), {case_id}, now - BUDGET_WINDOW, {now.date()})
+                    snapshot = session.load(
+                        customer_ids, (), case_ids, now - BUDGET_WINDOW, {now.date()}
+                    )
                     world = World(snapshot)
-                    case = world.case(case_id)
-                    if case is None:
-                        raise NotFound(f"no case {case_id!r}")
-                    result = change(world, Recovery(self.policy, world, self.new_code), case, now)
+                    result = change(world, Recovery(self.policy, world, self.new_code), now)
                     session.save(world.changes, snapshot, self.policy.policy.budgets)
                     return result
             except (BudgetConflict, AlreadyDone):  # another transaction moved first: fresh state
                 continue
         raise BudgetConflict("the global budget kept moving; try again")
+
+    def _run(self, case_id: str, change: Callable[[World, Recovery, Case, datetime], T]) -> T:
+        def on_case(world: World, recovery: Recovery, now: datetime) -> T:
+            case = world.case(case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id!r}")
+            return change(world, recovery, case, now)
+
+        return self._transaction((), {case_id}, on_case)
+
+    def _decide(
+        self,
+        compensation_id: str,
+        case_id: str,
+        customer_id: str,
+        cause: str,
+        decide: Callable[[World, Recovery, Case | None, Compensation, datetime], None],
+    ) -> Compensation:
+        """A decision on a pending compensation: of a case, or of an incident (whose customer
+        may have no case: `case_id` is then the incident's id). `customer_id` and `cause` (the
+        compensation's failure or incident) load what the decision changes."""
+
+        def on_compensation(world: World, recovery: Recovery, now: datetime) -> Compensation:
+            comp = world.compensation(compensation_id)
+            if comp is None or comp.case_id != case_id:
+                raise NotFound(f"no compensation {compensation_id!r} on {case_id!r}")
+            decide(world, recovery, world.case(case_id), comp, now)
+            return comp
+
+        customers = (customer_id,) if customer_id else ()
+        return self._transaction(customers, {case_id, cause} - {""}, on_compensation)
 
     # case actions -------------------------------------------------------------------------
     def note(self, case_id: str, actor: Actor, text: str) -> None:
@@ -95,25 +130,37 @@ class Actions:
         )
 
     # approvals ----------------------------------------------------------------------------
-    def approve(self, case_id: str, compensation_id: str, actor: Actor) -> Compensation:
-        def change(w: World, r: Recovery, c: Case, now: datetime) -> Compensation:
-            comp = _compensation(w, c, compensation_id)
-            act.approve(w, r, self.policy, c, comp, now, actor)
-            return comp
+    def approve(
+        self,
+        case_id: str,
+        compensation_id: str,
+        actor: Actor,
+        customer_id: str = "",
+        cause: str = "",
+    ) -> Compensation:
+        """`customer_id` and `cause` find an incident's compensation to a customer without a
+        case, and the incident whose spend it adds to."""
+        return self._decide(
+            compensation_id,
+            case_id,
+            customer_id,
+            cause,
+            lambda w, r, c, comp, now: act.approve(w, r, self.policy, c, comp, now, actor),
+        )
 
-        return self._run(case_id, change)
-
-    def reject(self, case_id: str, compensation_id: str, actor: Actor, reason: str) -> Compensation:
-        def change(w: World, r: Recovery, c: Case, now: datetime) -> Compensation:
-            comp = _compensation(w, c, compensation_id)
-            act.reject(w, c, comp, reason, now, actor)
-            return comp
-
-        return self._run(case_id, change)
-
-
-def _compensation(world: World, case: Case, compensation_id: str) -> Compensation:
-    comp = world.compensation(compensation_id)
-    if comp is None or comp.case_id != case.id:
-        raise NotFound(f"no compensation {compensation_id!r} on case {case.id!r}")
-    return comp
+    def reject(
+        self,
+        case_id: str,
+        compensation_id: str,
+        actor: Actor,
+        reason: str,
+        customer_id: str = "",
+        cause: str = "",
+    ) -> Compensation:
+        return self._decide(
+            compensation_id,
+            case_id,
+            customer_id,
+            cause,
+            lambda w, r, c, comp, now: act.reject(w, c, comp, reason, now, actor),
+        )

@@ -20,9 +20,9 @@ from types import TracebackType
 
 import httpx
 
-from makegood import __version__
 from makegood.domain.event import jsonable
 from makegood.domain.message import Delivery, Rendered
+from makegood.version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
-"""API tokens: shown once, stored as a SHA-256 hash, looked up by that hash.
+"""API tokens and dashboard sessions: shown once, stored as a SHA-256 hash, looked up by it.
 
 A token is 32 random bytes (``mg_`` + URL-safe base64), so a plain SHA-256 is enough: there is
 nothing to brute-force that a slow hash would protect. The plaintext never reaches the database.
+A session is the same idea for the dashboard's cookie: 32 random bytes, a row per sign-in,
+deleted at sign-out, so a copied cookie stops working the moment its owner signs out.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -74,15 +76,6 @@ def authenticate(engine: sa.Engine, token: str) -> Principal | None:
     return Principal(row.id, row.name, row.role)
 
 
-def principal_by_id(engine: sa.Engine, token_id: str) -> Principal | None:
-    """For dashboard sessions, which carry the token id (never the token) in a signed cookie."""
-    with engine.connect() as c:
-        row = c.execute(sa.select(t.api_tokens).where(t.api_tokens.c.id == token_id)).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    return Principal(row.id, row.name, row.role)
-
-
 def revoke_token(engine: sa.Engine, token_id: str, now: datetime) -> bool:
     with engine.begin() as c:
         result = c.execute(
@@ -105,3 +98,40 @@ def list_tokens(engine: sa.Engine) -> list[dict[str, object]]:
             }
             for r in c.execute(sa.select(t.api_tokens).order_by(t.api_tokens.c.created_at))
         ]
+
+
+def start_session(engine: sa.Engine, token_id: str, now: datetime, lifetime: timedelta) -> str:
+    """A new session for the token; returns the cookie value (stored only as its hash).
+    Expired sessions are swept here, so the table holds only live ones."""
+    value = secrets.token_urlsafe(32)
+    with engine.begin() as c:
+        c.execute(sa.delete(t.sessions).where(t.sessions.c.expires_at <= now))
+        c.execute(
+            sa.insert(t.sessions).values(
+                id_hash=hash_token(value),
+                token_id=token_id,
+                created_at=now,
+                expires_at=now + lifetime,
+            )
+        )
+    return value
+
+
+def session_principal(engine: sa.Engine, value: str, now: datetime) -> Principal | None:
+    """Who a session cookie belongs to: None when it is unknown, ended, expired, or its token
+    was revoked. Any string is safe to pass (a tampered cookie is simply unknown)."""
+    if not value or len(value) > 100:
+        return None
+    s, k = t.sessions, t.api_tokens
+    with engine.connect() as c:
+        row = c.execute(
+            sa.select(k.c.id, k.c.name, k.c.role)
+            .join(s, s.c.token_id == k.c.id)
+            .where(s.c.id_hash == hash_token(value), s.c.expires_at > now, k.c.revoked_at.is_(None))
+        ).first()
+    return Principal(row.id, row.name, row.role) if row else None
+
+
+def end_session(engine: sa.Engine, value: str) -> None:
+    with engine.begin() as c:
+        c.execute(sa.delete(t.sessions).where(t.sessions.c.id_hash == hash_token(value)))

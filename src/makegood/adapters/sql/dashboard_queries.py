@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from makegood.adapters.sql import queries, rows
+from makegood.adapters.sql import paging, queries, rows
 from makegood.adapters.sql import schema as t
 from makegood.domain.errors import NotFound
 from makegood.domain.model import OPEN_STATES, SEVERITY_RANK
@@ -32,74 +32,169 @@ def _case_filters(query: Any, filters: dict[str, Any]) -> Any:
 
 
 def list_cases(
-    conn: sa.Connection, filters: dict[str, Any], limit: int, offset: int
+    conn: sa.Connection,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
-    """A page of cases, most recently changed first, with the total for the filters."""
+    """A page of cases, most recently changed first, with the total for the filters. Pass the
+    previous page's `next_cursor` to go on (`offset` is kept for older clients)."""
+    c = t.cases.c
     query = _case_filters(sa.select(t.cases), filters)
-    total = conn.scalar(_case_filters(sa.select(sa.func.count()).select_from(t.cases), filters))
-    page = query.order_by(t.cases.c.updated_at.desc(), t.cases.c.id).limit(limit).offset(offset)
-    items = [rows.case_row(rows.case_of(r)) for r in conn.execute(page)]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    count = _case_filters(sa.select(sa.func.count()).select_from(t.cases), filters)
+    found = paging.page(
+        conn,
+        query.offset(offset) if offset and not cursor else query,
+        [c.updated_at, c.id],
+        count,
+        limit,
+        cursor,
+        lambda r: rows.case_row(rows.case_of(r)),
+        descending=True,
+    )
+    return {**_page_out(found, limit), "offset": offset}
 
 
-def queue(conn: sa.Connection, filters: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
-    """Open cases by priority: severity, then customer tier, then the SLA clock running out."""
+def _page_out(found: paging.Page, limit: int) -> dict[str, Any]:
+    return {
+        "items": found.items,
+        "total": found.total,
+        "limit": limit,
+        "next_cursor": found.next_cursor,
+    }
+
+
+def _queue_row(r: Any) -> dict[str, Any]:
+    item = rows.case_row(rows.case_of(r))
+    item["customer_name"] = r.customer_name
+    item["customer_tier"] = r.customer_tier or "standard"
+    return item
+
+
+def queue(
+    conn: sa.Connection, filters: dict[str, Any], limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    """Open cases by priority: severity, then customer tier, then the SLA clock running out;
+    a page of them and how many there are in all."""
+    c, k = t.cases.c, t.customers.c
+    joined = t.cases.join(t.customers, k.id == c.customer_id, isouter=True)
     query = _case_filters(
         sa.select(
-            t.cases,
-            t.customers.c.name.label("customer_name"),
-            t.customers.c.tier.label("customer_tier"),
-        ).join(t.customers, t.customers.c.id == t.cases.c.customer_id, isouter=True),
+            t.cases, k.name.label("customer_name"), k.tier.label("customer_tier")
+        ).select_from(joined),
         {"open": True, **filters},
     )
-    found = []
-    for r in conn.execute(query):
-        item = rows.case_row(rows.case_of(r))
-        item["customer_name"] = r.customer_name
-        item["customer_tier"] = r.customer_tier or "standard"
-        found.append(item)
-    found.sort(
-        key=lambda i: (
-            -SEVERITY_RANK.get(i["severity"], 0),
-            -TIER_RANK.get(i["customer_tier"], 0),
-            i["sla_due_at"] or FAR,
-            i["id"],
-        )
+    count = _case_filters(
+        sa.select(sa.func.count()).select_from(t.cases), {"open": True, **filters}
     )
-    return found[:limit]
+    keys = [
+        sa.case({s: -rank for s, rank in SEVERITY_RANK.items()}, value=c.severity, else_=0),
+        sa.case({tier: -rank for tier, rank in TIER_RANK.items()}, value=k.tier, else_=0),
+        sa.func.coalesce(c.sla_due_at, sa.literal(FAR, t.UtcDateTime())),
+        c.id,
+    ]
+    return _page_out(paging.page(conn, query, keys, count, limit, cursor, _queue_row), limit)
 
 
-def pending_approvals(conn: sa.Connection) -> list[dict[str, Any]]:
+def open_categories(conn: sa.Connection) -> list[str]:
+    c = t.cases.c
+    query = sa.select(c.category).where(c.state.in_(sorted(OPEN_STATES))).distinct()
+    return sorted(conn.scalars(query))
+
+
+def _approval_row(r: Any) -> dict[str, Any]:
+    item = rows.compensation_row(rows.compensation_of(r))
+    item.update(
+        category=r.category or "incident",
+        severity=r.severity or "major",
+        case_state=r.case_state,
+        incident_id=r.incident_id,
+        incident_key=r.incident_key,
+    )
+    return item
+
+
+def pending_approvals(
+    conn: sa.Connection, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    """Compensation waiting for a person, oldest first: a case's, or an incident's to a
+    customer who has no case of their own (its `case_id` is then the incident's id)."""
+    comp, cases, incidents = t.compensations, t.cases, t.incidents
     query = (
         sa.select(
-            t.compensations,
-            t.cases.c.category,
-            t.cases.c.severity,
-            t.cases.c.state.label("case_state"),
+            comp,
+            cases.c.category,
+            cases.c.severity,
+            cases.c.state.label("case_state"),
+            incidents.c.id.label("incident_id"),
+            incidents.c.key.label("incident_key"),
         )
-        .join(t.cases, t.cases.c.id == t.compensations.c.case_id)
-        .where(t.compensations.c.status == "pending")
-        .order_by(t.compensations.c.created_at, t.compensations.c.id)
+        .select_from(
+            comp.join(cases, cases.c.id == comp.c.case_id, isouter=True).join(
+                incidents, incidents.c.id == comp.c.failure_id, isouter=True
+            )
+        )
+        .where(comp.c.status == "pending")
     )
-    found = []
-    for r in conn.execute(query):
-        item = rows.compensation_row(rows.compensation_of(r))
-        item.update(category=r.category, severity=r.severity, case_state=r.case_state)
-        found.append(item)
-    return found
+    found = paging.page(
+        conn,
+        query,
+        [comp.c.created_at, comp.c.id],
+        pending_count_query(),
+        limit,
+        cursor,
+        _approval_row,
+    )
+    return _page_out(found, limit)
 
 
-def compensation_case(conn: sa.Connection, compensation_id: str) -> str:
-    case_id = conn.scalar(
-        sa.select(t.compensations.c.case_id).where(t.compensations.c.id == compensation_id)
+def pending_count_query() -> sa.Select[Any]:
+    comp = t.compensations
+    return sa.select(sa.func.count()).select_from(comp).where(comp.c.status == "pending")
+
+
+def incidents_page(
+    conn: sa.Connection, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    """Declared incidents, newest first (a forming one is only a count of signals)."""
+    i = t.incidents.c
+    query = sa.select(t.incidents).where(i.status != "forming")
+    count = sa.select(sa.func.count()).select_from(t.incidents).where(i.status != "forming")
+    keys = [sa.func.coalesce(i.declared_at, i.first_at), i.id]
+    found = paging.page(
+        conn,
+        query,
+        keys,
+        count,
+        limit,
+        cursor,
+        lambda r: queries._incident_view(conn, r),
+        descending=True,
     )
-    if case_id is None:
+    return _page_out(found, limit)
+
+
+def compensation_owner(conn: sa.Connection, compensation_id: str) -> tuple[str, str, str]:
+    """(case id, customer id, cause) of a compensation: the cause is the failure or incident it
+    makes good for; an incident's id stands for the case of a customer who had none."""
+    c = t.compensations.c
+    row = conn.execute(
+        sa.select(c.case_id, c.customer_id, c.failure_id).where(c.id == compensation_id)
+    ).first()
+    if row is None:
         raise NotFound(f"no compensation {compensation_id!r}")
-    return str(case_id)
+    return str(row.case_id), str(row.customer_id), str(row.failure_id)
 
 
-def case_customer(conn: sa.Connection, case_id: str) -> str | None:
-    return conn.scalar(sa.select(t.cases.c.customer_id).where(t.cases.c.id == case_id))
+def case_customer_locale(conn: sa.Connection, case_id: str) -> tuple[str, str] | None:
+    """(customer id, locale) of a case; the locale is "en" for a customer without a profile."""
+    row = conn.execute(
+        sa.select(t.cases.c.customer_id, t.customers.c.locale)
+        .join(t.customers, t.customers.c.id == t.cases.c.customer_id, isouter=True)
+        .where(t.cases.c.id == case_id)
+    ).first()
+    return (row.customer_id, row.locale or "en") if row else None
 
 
 def event_exists(conn: sa.Connection, event_id: str) -> bool:

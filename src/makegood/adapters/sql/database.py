@@ -33,7 +33,10 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
     not collide."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, json_serializer=dumps, connect_args={"timeout": 30, "check_same_thread": False}
+            url,
+            json_serializer=dumps,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,  # a row's values (e-mail, phone) never reach an error's text
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -57,7 +60,11 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
     return sa.create_engine(
-        url, json_serializer=dumps, connect_args=connect_args, pool_pre_ping=True
+        url,
+        json_serializer=dumps,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

@@ -1,6 +1,7 @@
 """Recovery metrics (the "Learn" step) as one read model over the SQL store, shared by
 `makegood report`, the API and the dashboard: the funnel, timings, satisfaction, spend against
-budget, Pareto tables with week-over-week change, hot spots, the paradox check and experiments.
+budget, Pareto tables with the change from one window to the one before, hot spots, the paradox
+check, experiments, and a business's own ratings (`reviews`).
 
 Everything is read in a handful of queries and computed in Python (`makegood.domain.stats`), so
 SQLite and PostgreSQL give the same figures. The result is JSON-ready: counts are ints, shares
@@ -22,10 +23,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from makegood.adapters.sql import schema as t
+from makegood.adapters.sql.metric_window import Window, choose_window, given_window
+from makegood.adapters.sql.reviews import (
+    FOLLOW_UP,
+    Rating,
+    builtin_scales,
+    review_figures,
+    scale_of,
+    score_of,
+)
 from makegood.domain import stats
 from makegood.domain.event import parse_datetime
+from makegood.domain.policy import ReviewScale
 
-WEEK = timedelta(days=7)
 MIN_HOT_FAILURES = 5
 Progress = Callable[[str, float], None]
 
@@ -43,6 +53,14 @@ class MetricSettings:
     anchor_types: tuple[str, ...] = ("order.placed",)  # start the window of the never failed
     controls: Mapping[str, str] = field(default_factory=dict)  # experiment -> control arm
     pareto_limit: int = 15
+    since: datetime | None = None  # the window compared with the one before; None: chosen
+    until: datetime | None = None
+    reviews: tuple[ReviewScale, ...] = ()  # a business's own rating scales (the policy's)
+    late_categories: tuple[str, ...] = ("late_delivery",)  # failures that mean "late"
+
+    def scales(self) -> tuple[ReviewScale, ...]:
+        """Declared scales first, then the built-in csat and ces of ``survey.answered``."""
+        return (*self.reviews, *builtin_scales(self.satisfied_at, self.easy_at))
 
 
 def money(value: Decimal) -> str:
@@ -58,7 +76,9 @@ class _Data:
     tiers: dict[str, str]
     subjects: dict[str, tuple[dict[str, Any], datetime | None]]
     followed_up: set[str]
-    answers: dict[str, tuple[str, int]]  # case -> (kind, score) of its last answer
+    answers: dict[str, dict[str, int]]  # case -> kind (csat, ces) -> score of its last answer
+    ratings: list[Rating]  # a business's own ratings (not follow-up answers)
+    unread_ratings: int  # ratings without a declared scale, or outside it
     purchases: dict[str, list[datetime]]  # customer -> sorted times
     anchors: dict[str, datetime]  # customer -> first anchor event
     spend_by_day: dict[str, Decimal]
@@ -120,16 +140,30 @@ def _load(c: sa.Connection, s: MetricSettings, progress: Progress) -> _Data:
             )
         )
     }
-    answers: dict[str, tuple[str, int]] = {}
+    answers: dict[str, dict[str, int]] = {}
+    ratings: list[Rating] = []
+    unread = 0
+    scales = s.scales()
     for r in c.execute(
-        sa.select(e.c.customer_id, e.c.attributes)
-        .where(e.c.type == "survey.answered")
+        sa.select(
+            e.c.id, e.c.type, e.c.customer_id, e.c.subject_id, e.c.occurred_at, e.c.attributes
+        )
+        .where(e.c.type.in_({scale.type for scale in scales}))
         .order_by(e.c.occurred_at)
     ):
-        case = cases.get(str((r.attributes or {}).get("case_id")))
-        score = (r.attributes or {}).get("score")
-        if case is not None and case.customer_id == r.customer_id and isinstance(score, int):
-            answers[case.id] = (str(r.attributes.get("kind") or "csat"), score)
+        attributes = r.attributes or {}
+        if r.type == FOLLOW_UP and attributes.get("case_id") is not None:
+            case = cases.get(str(attributes["case_id"]))
+            if case is not None and case.customer_id == r.customer_id:
+                answers[case.id] = {**answers.get(case.id, {}), **_answer(attributes)}
+            continue
+        scale = scale_of(scales, r.type, attributes)
+        score = score_of(attributes.get("score"))
+        if scale is None or score is None or not scale.low <= score <= scale.high:
+            unread += 1
+            continue
+        at = _aware(r.occurred_at)
+        ratings.append(Rating(r.id, r.customer_id, r.subject_id, at, scale, score))
     progress("surveys", 0.55)
     purchases: dict[str, list[datetime]] = defaultdict(list)
     for customer_id, at in c.execute(
@@ -161,6 +195,8 @@ def _load(c: sa.Connection, s: MetricSettings, progress: Progress) -> _Data:
         subjects,
         followed,
         answers,
+        ratings,
+        unread,
         dict(purchases),
         anchors,
         spend,
@@ -176,23 +212,83 @@ def recovery_metrics(
     data = _load(c, settings, step)
     keys = settings.keys if settings.keys is not None else _discover_keys(data)
     satisfied = {
-        case_id
-        for case_id, (kind, score) in data.answers.items()
-        if score >= (settings.easy_at if kind == "ces" else settings.satisfied_at)
+        case_id for case_id, answer in data.answers.items() if _satisfied(answer, settings)
     }
+    window = window_of(data.failures, settings)
     figures = {
         "period": _period(data),
+        "window": window.as_dict() if window else None,
         "funnel": _funnel(data, satisfied),
         "timings_s": _timings(data),
         "satisfaction": _satisfaction(data, settings),
+        "reviews": review_figures(
+            data.ratings, data.failures, settings.late_categories, data.unread_ratings
+        ),
         "spend": _spend(data, settings),
-        "pareto": _paretos(data, keys, settings.pareto_limit),
-        "hot_spots": _hot_spots(data, keys),
+        "pareto": _paretos(data, keys, settings.pareto_limit, window),
+        "hot_spots": _hot_spots(data, keys, window),
         "paradox": _paradox(data, settings, satisfied),
         "experiments": _experiments(data, settings, satisfied),
     }
     step("done", 1.0)
     return figures
+
+
+def window_of(failures: list[Any], s: MetricSettings) -> Window | None:
+    """The window comparisons look at: as the settings give it, or chosen from the failures'
+    times (`metric_window`). Raises ValueError for a window that ends before it starts."""
+    times = [_aware(r.occurred_at) for r in failures]
+    return given_window(s.since, s.until, times[-1] if times else None) or choose_window(times)
+
+
+def window_changes(c: sa.Connection, s: MetricSettings) -> dict[str, Any]:
+    """Failures in the window against the window before, in all and by category: the
+    summary's "what changed". Raises ValueError as `window_of`."""
+    f = t.failures
+    failures = list(c.execute(sa.select(f.c.category, f.c.occurred_at).order_by(f.c.occurred_at)))
+    window = window_of(failures, s)
+    counts: dict[str, Counter[str]] = {"now": Counter(), "before": Counter()}
+    for r in failures:
+        slot = window.slot(_aware(r.occurred_at)) if window else None
+        if slot is not None:
+            counts[slot][r.category] += 1
+    now, before = counts["now"], counts["before"]
+    return {
+        "window": window.as_dict() if window else None,
+        "failures": {
+            "now": now.total(),
+            "before": before.total(),
+            "change": stats.change(now.total(), before.total()),
+        },
+        "by_category": [
+            {
+                "category": k,
+                "now": now[k],
+                "before": before[k],
+                "change": stats.change(now[k], before[k]),
+            }
+            for k in sorted(now.keys() | before.keys(), key=lambda k: (-now[k], -before[k], k))
+        ],
+    }
+
+
+def _answer(attributes: Mapping[str, Any]) -> dict[str, int]:
+    """The scores of one follow-up answer by kind: its ``score`` under its ``kind`` (csat by
+    default), and a ``ces`` asked alongside (the survey page's second question)."""
+    out: dict[str, int] = {}
+    score, ces = attributes.get("score"), attributes.get("ces")
+    if isinstance(score, int) and not isinstance(score, bool):
+        out[str(attributes.get("kind") or "csat")] = score
+    if isinstance(ces, int) and not isinstance(ces, bool):
+        out["ces"] = ces
+    return out
+
+
+def _satisfied(answer: Mapping[str, int], s: MetricSettings) -> bool:
+    """Satisfied by the CSAT answer when there is one, else by the CES answer ("easy")."""
+    if "csat" in answer:
+        return answer["csat"] >= s.satisfied_at
+    return "ces" in answer and answer["ces"] >= s.easy_at
 
 
 # sections ---------------------------------------------------------------------------------
@@ -246,8 +342,8 @@ def _timings(d: _Data) -> dict[str, Any]:
 
 
 def _satisfaction(d: _Data, s: MetricSettings) -> dict[str, Any]:
-    csat = [score for kind, score in d.answers.values() if kind != "ces"]
-    ces = [score for kind, score in d.answers.values() if kind == "ces"]
+    csat = [answer["csat"] for answer in d.answers.values() if "csat" in answer]
+    ces = [answer["ces"] for answer in d.answers.values() if "ces" in answer]
     return {
         "followed_up": len(d.followed_up & d.cases.keys()),
         "answered": len(d.answers),
@@ -328,8 +424,7 @@ def _value_of(d: _Data, failure: Any, *, key: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _paretos(d: _Data, keys: Iterable[str], limit: int) -> dict[str, Any]:
-    end = d.failures[-1].occurred_at if d.failures else None
+def _paretos(d: _Data, keys: Iterable[str], limit: int, window: Window | None) -> dict[str, Any]:
     labels: dict[str, Callable[[Any], str | None]] = {
         "type": lambda r: r.type,
         "category": lambda r: r.category,
@@ -347,9 +442,10 @@ def _paretos(d: _Data, keys: Iterable[str], limit: int) -> dict[str, Any]:
             if value is None:
                 continue
             total[value] += 1
-            if end is not None and r.occurred_at > end - WEEK:
+            slot = window.slot(_aware(r.occurred_at)) if window else None
+            if slot == "now":
                 this_week[value] += 1
-            elif end is not None and r.occurred_at > end - 2 * WEEK:
+            elif slot == "before":
                 last_week[value] += 1
         rows = stats.pareto(total, limit)
         for row in rows:
@@ -363,14 +459,10 @@ def _paretos(d: _Data, keys: Iterable[str], limit: int) -> dict[str, Any]:
     return tables
 
 
-def _hot_spots(d: _Data, keys: Iterable[str]) -> dict[str, Any]:
+def _hot_spots(d: _Data, keys: Iterable[str], window: Window | None) -> dict[str, Any]:
     """Values of a key whose failure rate (failed orders / orders first seen in the window)
     rose significantly from the window before (one-sided z-test, p < 0.05)."""
-    if not d.failures:
-        return {"window_s": None, "rows": []}
-    end = d.failures[-1].occurred_at
-    window = min(WEEK, (end - d.failures[0].occurred_at) / 2)
-    if window <= timedelta(0):
+    if window is None:
         return {"window_s": None, "rows": []}
     failed = {r.subject_id for r in d.failures if r.subject_id}
     rows: list[dict[str, Any]] = []
@@ -378,9 +470,10 @@ def _hot_spots(d: _Data, keys: Iterable[str]) -> dict[str, Any]:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # failed/n now, before
         for subject_id, (attributes, seen) in d.subjects.items():
             value = attributes.get(key)
-            if value is None or seen is None or seen <= end - 2 * window or seen > end:
+            where = window.slot(seen) if value is not None and seen is not None else None
+            if where is None:
                 continue
-            slot = 0 if seen > end - window else 2
+            slot = 0 if where == "now" else 2
             counts[str(value)][slot] += subject_id in failed
             counts[str(value)][slot + 1] += 1
         for value, (x1, n1, x2, n2) in counts.items():
@@ -398,7 +491,7 @@ def _hot_spots(d: _Data, keys: Iterable[str]) -> dict[str, Any]:
                 }
             )
     rows.sort(key=lambda r: -float(r["z"]))
-    return {"window_s": window.total_seconds(), "rows": rows}
+    return {"window_s": window.length.total_seconds(), "rows": rows}
 
 
 def _bought_within(d: _Data, customer_id: str, after: datetime, window: timedelta) -> bool:
@@ -560,4 +653,4 @@ def _aware(value: datetime) -> datetime:
     return t.UtcDateTime().process_result_value(value, None) or value
 
 
-__all__ = ["MetricSettings", "money", "recovery_metrics"]
+__all__ = ["MetricSettings", "money", "recovery_metrics", "window_changes", "window_of"]

@@ -59,7 +59,10 @@ def summary(c: sa.Connection, budget_per_day: Decimal) -> dict[str, Any]:
         for r in c.execute(sa.select(t.budget_spend).order_by(t.budget_spend.c.day))
     }
     answered = [r.survey_score for r in cases if r.survey_score is not None]
-    quarantined = c.scalar(sa.select(sa.func.count()).select_from(t.quarantine))
+    # a file ingested again quarantines its bad lines again: count each bad input once
+    q = t.quarantine.c
+    distinct_bad = sa.select(q.source, q.line, q.raw).distinct().subquery()
+    quarantined = c.scalar(sa.select(sa.func.count()).select_from(distinct_bad))
     incidents = [
         {
             "key": i["key"],
@@ -204,7 +207,10 @@ def _incident_view(c: sa.Connection, r: Any) -> dict[str, Any]:
     signals = [datetime.fromisoformat(s[0]) for s in r.signals]
     first_failure = min(signals) if signals else r.declared_at
     first_message = c.scalar(
-        sa.select(sa.func.min(t.outbox.c.created_at)).where(t.outbox.c.key.like(f"{r.id}:1:%"))
+        # a key range, not LIKE: the unique index on key serves it (';' follows ':')
+        sa.select(sa.func.min(t.outbox.c.created_at)).where(
+            t.outbox.c.key >= f"{r.id}:1:", t.outbox.c.key < f"{r.id}:1;"
+        )
     )
     return {
         "id": r.id,

@@ -237,6 +237,15 @@ api_tokens = sa.Table(
     _at("revoked_at"),
 )
 
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie's value
+    sa.Column("token_id", sa.String(32), nullable=False, index=True),
+    _at("created_at", nullable=False),
+    _at("expires_at", nullable=False, index=True),
+)
+
 incidents = sa.Table(
     "incidents",
     metadata,

@@ -28,10 +28,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql.paging import BadCursor
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import AlreadyDone, BudgetConflict, NotFound
-from makegood.entrypoints.api import approvals, cases, events
+from makegood.entrypoints.api import approvals, cases, events, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.service_layer.actions import Actions
@@ -89,14 +90,19 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     )
     api.state.services = services
     api.include_router(events.router)
+    api.include_router(sources.router)
     api.include_router(cases.router)
     api.include_router(approvals.router)
     _errors(api)
     _operations(api)
-    from makegood.entrypoints.dashboard import routes, survey
+    from makegood.entrypoints.dashboard import lists, routes, signin, survey
+    from makegood.entrypoints.dashboard.session import SignInRequired
 
     api.include_router(survey.router)
+    api.include_router(signin.router)
+    api.include_router(lists.router)
     api.include_router(routes.router)
+    api.add_exception_handler(SignInRequired, signin.to_sign_in)
     api.mount("/static", StaticFiles(directory=static_dir()), name="static")
     api.add_middleware(
         Guard, max_body=max_body, on_response=lambda status: services.stats.add(f"http_{status}")
@@ -116,6 +122,12 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
     api.add_exception_handler(AlreadyDone, handler(503))
+
+    async def bad_cursor(request: Request, error: Exception) -> JSONResponse:
+        detail = [{"loc": ["query", "cursor"], "msg": str(error), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, 422)
+
+    api.add_exception_handler(BadCursor, bad_cursor)
 
 
 def _operations(api: FastAPI) -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.sql import queries
 from makegood.domain.errors import NotFound
 from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
-from makegood.entrypoints.api.models import ApprovalOut, CompensationOut, Problem, RejectIn
+from makegood.entrypoints.api.models import (
+    ApprovalPage,
+    CompensationOut,
+    IncidentPage,
+    Problem,
+    RejectIn,
+)
 
 router = APIRouter(prefix="/v1", tags=["approvals"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -24,16 +30,29 @@ def _out(comp: Any) -> dict[str, Any]:
     return {name: getattr(comp, name) for name in CompensationOut.model_fields}
 
 
-def _case_of(services: Services, compensation_id: str) -> str:
+def _owner_of(services: Services, compensation_id: str) -> tuple[str, str, str]:
     with services.app.store.engine.connect() as conn:
-        return dq.compensation_case(conn, compensation_id)
+        return dq.compensation_owner(conn, compensation_id)
 
 
-@router.get("/approvals", response_model=list[ApprovalOut])
-def approvals(who: Reader, services: Svc) -> list[dict[str, Any]]:
-    """Compensation waiting for a person, oldest first, with the role each one needs."""
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[
+    str | None, Query(max_length=1000, description="`next_cursor` of the previous page")
+]
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "A bad parameter, or a cursor this list did not give"}
+}
+
+
+@router.get("/approvals", response_model=ApprovalPage, responses=PAGE_ERRORS)
+def approvals(
+    who: Reader, services: Svc, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Compensation waiting for a person, oldest first, with the role each one needs: a
+    case's, or an incident's (`incident_id`; `case_state` null when the customer has no case).
+    A page at a time; `total` counts them all."""
     with services.app.store.engine.connect() as conn:
-        return dq.pending_approvals(conn)
+        return dq.pending_approvals(conn, limit, cursor)
 
 
 @router.post(
@@ -41,8 +60,9 @@ def approvals(who: Reader, services: Svc) -> list[dict[str, Any]]:
 )
 def approve(compensation_id: str, who: Reader, services: Svc) -> dict[str, Any]:
     """Grant it, if the caller's role reaches the one required and the budgets still hold."""
-    case_id = _case_of(services, compensation_id)
-    return _out(services.actions.approve(case_id, compensation_id, actor_of(who)))
+    case_id, customer_id, cause = _owner_of(services, compensation_id)
+    actions = services.actions
+    return _out(actions.approve(case_id, compensation_id, actor_of(who), customer_id, cause))
 
 
 @router.post(
@@ -50,20 +70,21 @@ def approve(compensation_id: str, who: Reader, services: Svc) -> dict[str, Any]:
 )
 def reject(compensation_id: str, body: RejectIn, who: Reader, services: Svc) -> dict[str, Any]:
     """Refuse it; the reason goes on the case's timeline."""
-    case_id = _case_of(services, compensation_id)
-    return _out(services.actions.reject(case_id, compensation_id, actor_of(who), body.reason))
+    case_id, customer_id, cause = _owner_of(services, compensation_id)
+    actor = actor_of(who)
+    return _out(
+        services.actions.reject(case_id, compensation_id, actor, body.reason, customer_id, cause)
+    )
 
 
-def list_incidents(services: Services) -> list[dict[str, Any]]:
+@router.get("/incidents", response_model=IncidentPage, tags=["incidents"], responses=PAGE_ERRORS)
+def incidents(
+    who: Reader, services: Svc, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
     """Declared incidents, newest first: key, status, affected customers, messages, spend, and
     how long from the first failure to declaring it and to the first proactive message."""
     with services.app.store.engine.connect() as conn:
-        return queries.list_incidents(conn)
-
-
-@router.get("/incidents", response_model=list[dict[str, Any]], tags=["incidents"])
-def incidents(who: Reader, services: Svc) -> list[dict[str, Any]]:
-    return list_incidents(services)
+        return dq.incidents_page(conn, limit, cursor)
 
 
 @router.get(

@@ -7,17 +7,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.entrypoints.api.approvals import PAGE_ERRORS, Cursor, Limit
 from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
 from makegood.entrypoints.api.models import (
     AssignIn,
     CaseDetail,
-    CaseOut,
     CasePage,
     CollaboratorIn,
     CompensationOut,
     GrantIn,
     NoteIn,
     Problem,
+    QueuePage,
     ResolveIn,
 )
 
@@ -34,7 +35,7 @@ def detail(services: Services, case_id: str) -> dict[str, Any]:
         return dq.case_page(conn, case_id, app.policy.policy.budgets, app.clock.now())
 
 
-@router.get("/cases", response_model=CasePage)
+@router.get("/cases", response_model=CasePage, responses=PAGE_ERRORS)
 def list_cases(
     who: Reader,
     services: Svc,
@@ -44,10 +45,12 @@ def list_cases(
     customer_id: str | None = None,
     owner: str | None = None,
     needs_person: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Deprecated: use `cursor`")] = 0,
 ) -> dict[str, Any]:
-    """Cases, most recently changed first, filtered and paged."""
+    """Cases, most recently changed first, filtered; a page at a time (`next_cursor`), with
+    the total for the filters."""
     filters = {
         "state": state,
         "severity": severity,
@@ -57,19 +60,21 @@ def list_cases(
         "needs_person": needs_person,
     }
     with services.app.store.engine.connect() as conn:
-        return dq.list_cases(conn, filters, limit, offset)
+        return dq.list_cases(conn, filters, limit, offset, cursor)
 
 
-@router.get("/queue", response_model=list[CaseOut])
+@router.get("/queue", response_model=QueuePage, responses=PAGE_ERRORS)
 def queue(
     who: Reader,
     services: Svc,
     needs_person: bool = True,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    """Open cases by priority: severity, customer tier, then the SLA clock running out."""
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Open cases by priority: severity, customer tier, then the SLA clock running out; a page
+    at a time, with the total waiting."""
     with services.app.store.engine.connect() as conn:
-        return dq.queue(conn, {"needs_person": True if needs_person else None}, limit)
+        return dq.queue(conn, {"needs_person": True if needs_person else None}, limit, cursor)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, responses=ERRORS)

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from makegood.adapters.sql.auth import Principal, authenticate, hash_token
 from makegood.bootstrap import App
 from makegood.domain.actions import Actor
+from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.service_layer.actions import Actions
 
 READERS = ("agent", "lead", "admin")
@@ -39,6 +40,8 @@ class Services:
     app: App
     actions: Actions
     stats: Stats = field(default_factory=Stats)
+    # survey answers per client address: one application's, not the process's
+    survey_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=30, burst=10))
     _auth: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
 
     def authenticate(self, token: str) -> Principal | None:

@@ -56,14 +56,14 @@ def _fold(raw: Any) -> Any:
     return folded
 
 
-def ingest(services: Services, raws: list[Any]) -> tuple[int, dict[str, Any]]:
+def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[int, dict[str, Any]]:
     """Each event's outcome comes from the engine, decided where the event is appended (in the
     transaction that acts on it): accepted, duplicate (same id, same payload), conflict (same
     id, another payload: quarantined, not acted on) or rejected."""
     ids = [
         r.get("id") if isinstance(r, dict) and isinstance(r.get("id"), str) else None for r in raws
     ]
-    report = services.app.engine.ingest(raws, source="api")
+    report = services.app.engine.ingest(raws, source=source)
     rejected = dict(report.rejected)
     results: list[dict[str, Any]] = []
     for index, (event_id, outcome) in enumerate(zip(ids, report.outcomes, strict=True)):

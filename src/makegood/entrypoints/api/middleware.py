@@ -52,11 +52,20 @@ def _phone(match: re.Match[str]) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """Redacts the message and any traceback (a database error's text may quote the row)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # formatters use exc_text when it is set, so the raw traceback is never printed
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -96,9 +105,12 @@ class Guard:
                     raise BodyTooLarge
             return message
 
+        started_response = False
+
         async def with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(HEADERS)
@@ -112,7 +124,15 @@ class Guard:
         except BodyTooLarge:
             status = 413
             await _too_large(send, self.max_body)
-        self._log(scope, status, started)
+        except Exception:
+            # answered here, so the connection stays usable (the server would drop it); the
+            # traceback goes through the log's redaction like any other record
+            status = 500
+            log.exception("unhandled error in %s %s", scope.get("method"), log_path(path))
+            if not started_response:
+                await _error(send, 500, b'{"detail":"internal server error"}')
+        finally:
+            self._log(scope, status, started)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
         self.on_response(status)
@@ -135,10 +155,14 @@ async def _too_large(send: Send, limit: int) -> None:
         + str(limit).encode()
         + b' bytes"}]}'
     )
+    await _error(send, 413, body)
+
+
+async def _error(send: Send, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

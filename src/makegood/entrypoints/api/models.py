@@ -63,11 +63,26 @@ class CaseOut(BaseModel):
     experiment: dict[str, str]
 
 
-class CasePage(BaseModel):
-    items: list[CaseOut]
-    total: int
+class Paged(BaseModel):
+    total: int = Field(description="How many items the list has in all, across every page")
     limit: int
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class CasePage(Paged):
+    items: list[CaseOut]
     offset: int
+
+
+class QueueItem(CaseOut):
+    customer_name: str | None
+    customer_tier: str
+
+
+class QueuePage(Paged):
+    items: list[QueueItem]
 
 
 class CompensationOut(BaseModel):
@@ -91,7 +106,20 @@ class CompensationOut(BaseModel):
 class ApprovalOut(CompensationOut):
     category: str
     severity: str
-    case_state: str
+    case_state: str | None = Field(
+        description="null for an incident's compensation to a "
+        "customer without a case (`case_id` is the incident's id)"
+    )
+    incident_id: str | None
+    incident_key: str | None
+
+
+class ApprovalPage(Paged):
+    items: list[ApprovalOut]
+
+
+class IncidentPage(Paged):
+    items: list[dict[str, Any]]
 
 
 class TimelineOut(BaseModel):

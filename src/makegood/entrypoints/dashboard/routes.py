@@ -7,7 +7,6 @@ and redirect back (post/redirect/get), so a reload never repeats an action.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Annotated, Any
 
@@ -19,16 +18,9 @@ from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.sql.auth import Principal
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import NotFound
-from makegood.entrypoints.api.approvals import list_incidents
 from makegood.entrypoints.api.deps import Services, Svc, actor_of
 from makegood.entrypoints.dashboard import charts, views
-from makegood.entrypoints.dashboard.session import (
-    COOKIE,
-    LIFETIME_S,
-    Checked,
-    Viewer,
-    session_value,
-)
+from makegood.entrypoints.dashboard.session import Checked, Viewer
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(
@@ -57,7 +49,7 @@ def render(
     waiting = 0
     if who is not None:
         with svc.app.store.engine.connect() as conn:
-            waiting = len(dq.pending_approvals(conn))
+            waiting = int(conn.scalar(dq.pending_count_query()) or 0)
     done = DONE.get(request.query_params.get("done", ""))
     return templates.TemplateResponse(
         request,
@@ -80,81 +72,16 @@ def back(path: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}", status_code=303)
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", None)
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    services: Svc,
-    token: Annotated[str, Form(max_length=300)],
-) -> Response:
-    found = services.authenticate(token.strip())
-    if found is None or found.role == "ingest":
-        error = (
-            "This token is for sending events; sign in with an agent, lead or admin token."
-            if found
-            else "That token is not valid. Ask an admin for one."
-        )
-        return render(request, "login.html", None, status=401, error=error)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_value(services.app.settings.secret, found.token_id),
-        max_age=LIFETIME_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-@router.post("/logout")
-def logout(who: Checked) -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
-    return response
-
-
-@router.get("/", response_class=HTMLResponse)
-def queue(
-    request: Request,
-    who: Viewer,
-    services: Svc,
-    severity: str | None = None,
-    category: str | None = None,
-    state: str | None = None,
-    mine: bool = False,
-    everything: bool = False,
-) -> HTMLResponse:
-    filters = {
-        "severity": severity or None,
-        "category": category or None,
-        "state": state or None,
-        "owner": who.name if mine else None,
-        "needs_person": None if everything else True,
-    }
-    with services.app.store.engine.connect() as conn:
-        items = dq.queue(conn, filters)
-        categories = sorted({c["category"] for c in dq.queue(conn, {})})
-    return render(
-        request,
-        "queue.html",
-        who,
-        items=items,
-        categories=categories,
-        filters={**filters, "mine": mine, "everything": everything},
-    )
-
-
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
+def show_case(request: Request, case_id: str, who: Viewer, services: Svc) -> HTMLResponse:
+    return case_page(request, case_id, who, services)
+
+
 def case_page(
     request: Request,
     case_id: str,
-    who: Viewer,
-    services: Svc,
+    who: Principal,
+    services: Services,
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -174,7 +101,7 @@ def case_page(
         )
     empowerment = app.policy.policy.empowerment
     limit = {"agent": empowerment.agent, "lead": empowerment.lead}.get(who.role)
-    return render(
+    response = render(
         request,
         "case.html",
         who,
@@ -187,6 +114,9 @@ def case_page(
         timeline=list(reversed(page["timeline"])),
         grant_key=uuid.uuid4().hex,
     )
+    if error:  # answered to a form post: the address bar shows the case, not the action
+        response.headers["HX-Replace-Url"] = f"/cases/{case_id}"
+    return response
 
 
 def act(
@@ -266,12 +196,9 @@ def grant(
     reason: Annotated[str, Form(max_length=500)] = "",
     key: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    try:
-        value = Decimal(amount.replace(",", "."))
-    except InvalidOperation:
-        return case_page(
-            request, case_id, who, services, error="The amount is not a number.", status=422
-        )
+    value = views.parse_amount(amount)
+    if isinstance(value, str):
+        return case_page(request, case_id, who, services, error=value, status=422)
     return act(
         request,
         services,
@@ -293,45 +220,6 @@ def transition(request: Request, case_id: str, verb: str, who: Checked, services
     if do is None:
         raise HTTPException(404, "no such action")
     return act(request, services, who, case_id, do, f"{verb}d")
-
-
-@router.get("/approvals", response_class=HTMLResponse)
-def approvals(
-    request: Request, who: Viewer, services: Svc, error: str | None = None, status: int = 200
-) -> HTMLResponse:
-    with services.app.store.engine.connect() as conn:
-        items = dq.pending_approvals(conn)
-    return render(request, "approvals.html", who, status=status, items=items, error=error)
-
-
-@router.post("/approvals/{compensation_id}/{verb}")
-def decide(
-    request: Request,
-    compensation_id: str,
-    verb: str,
-    who: Checked,
-    services: Svc,
-    reason: Annotated[str, Form(max_length=5000)] = "",
-) -> Response:
-    if verb not in ("approve", "reject"):
-        raise HTTPException(404, "no such action")
-    try:
-        with services.app.store.engine.connect() as conn:
-            case_id = dq.compensation_case(conn, compensation_id)
-        if verb == "approve":
-            services.actions.approve(case_id, compensation_id, actor_of(who))
-        else:
-            services.actions.reject(case_id, compensation_id, actor_of(who), reason)
-    except NotFound:
-        raise HTTPException(404, "no such approval") from None
-    except (ActionRefused, NotAllowed) as refused:
-        return approvals(request, who, services, error=str(refused), status=409)
-    return back("/approvals", f"{verb}d")
-
-
-@router.get("/incidents", response_class=HTMLResponse)
-def incidents(request: Request, who: Viewer, services: Svc) -> HTMLResponse:
-    return render(request, "incidents.html", who, items=list_incidents(services))
 
 
 @router.get("/insights", response_class=HTMLResponse)

@@ -1,21 +1,28 @@
-"""Dashboard sign-in: a signed session cookie naming the token (never the token itself), and
-CSRF tokens derived from the session for every form."""
+"""Dashboard sign-in: a session held server-side (the cookie is a random id, only its hash is
+stored, sign-out deletes it), and CSRF tokens for every form, the sign-in form included.
+
+The sign-in form cannot derive its CSRF token from a session that does not exist yet, so it
+uses a double-submit cookie: GET /login sets a random `makegood_login` cookie (SameSite=Strict,
+so another site can neither read nor send it) and the form carries its HMAC.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import time
+import secrets
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 
-from makegood.adapters.sql.auth import Principal, principal_by_id
+from makegood.adapters.sql.auth import Principal, session_principal
 from makegood.entrypoints.api.deps import READERS, services
 
 COOKIE = "makegood_session"
-LIFETIME_S = 12 * 3600
+LOGIN_COOKIE = "makegood_login"
+LIFETIME = timedelta(hours=12)
 
 
 def _sign(secret: str, payload: str) -> str:
@@ -23,25 +30,42 @@ def _sign(secret: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def session_value(secret: str, token_id: str, now: float | None = None) -> str:
-    expiry = int((now or time.time()) + LIFETIME_S)
-    payload = f"{token_id}.{expiry}"
-    return f"{payload}.{_sign(secret, 'session:' + payload)}"
-
-
-def read_session(secret: str, value: str) -> str | None:
-    try:
-        token_id, expiry, signature = value.split(".")
-        expires = int(expiry)
-    except ValueError:
-        return None
-    if not hmac.compare_digest(signature, _sign(secret, f"session:{token_id}.{expiry}")):
-        return None
-    return token_id if time.time() < expires else None
+def same(sent: str, expected: str) -> bool:
+    """Constant-time comparison that accepts any text (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def csrf_token(secret: str, session: str) -> str:
     return _sign(secret, "csrf:" + session)
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    """HttpOnly, SameSite=Strict, and Secure whenever the page was served over HTTPS (behind
+    a proxy, only if `serve --forwarded-allow-ips` trusts it to say so)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def login_csrf(request: Request) -> tuple[str, str | None]:
+    """The sign-in form's CSRF token, and a new login cookie value to set if there was none."""
+    secret = services(request).app.settings.secret
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    new = None
+    if not 20 <= len(nonce) <= 100:
+        nonce = new = secrets.token_urlsafe(24)
+    return _sign(secret, "login:" + nonce), new
+
+
+def login_csrf_ok(request: Request, sent: str) -> bool:
+    secret = services(request).app.settings.secret
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(nonce and sent) and same(sent, _sign(secret, "login:" + nonce))
 
 
 class SignInRequired(Exception):
@@ -52,13 +76,13 @@ def viewer(request: Request) -> Principal:
     """The signed-in person (agent, lead or admin), or a redirect to the sign-in page."""
     svc = services(request)
     value = request.cookies.get(COOKIE, "")
-    token_id = read_session(svc.app.settings.secret, value) if value else None
-    found = principal_by_id(svc.app.store.engine, token_id) if token_id else None
+    found = session_principal(svc.app.store.engine, value, svc.app.clock.now()) if value else None
     if found is None:
         raise SignInRequired
     if found.role not in READERS:
         raise HTTPException(403, "this token is for sending events, not for the dashboard")
     request.state.csrf = csrf_token(svc.app.settings.secret, value)
+    request.state.session = value
     return found
 
 
@@ -69,7 +93,7 @@ async def checked(request: Request, who: Annotated[Principal, Depends(viewer)]) 
         form = await request.form()
         field = form.get("csrf")
         sent = field if isinstance(field, str) else None
-    if not sent or not hmac.compare_digest(sent, request.state.csrf):
+    if not sent or not same(sent, request.state.csrf):
         raise HTTPException(403, "the form expired; reload the page and try again")
     return who
 

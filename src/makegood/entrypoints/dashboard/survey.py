@@ -2,103 +2,121 @@
 
 The link is signed and expiring (`makegood.adapters.survey_link`); single use comes from the
 answer's event id, derived from the survey id, so a second answer is a duplicate the engine
-ignores, and the page says so kindly. Both routes are rate-limited per client address.
+ignores, and the page says so kindly. Both routes are rate-limited per client address, and the
+pages speak the customer's language (`survey_text`).
+
+One click from the e-mail: the message links each score as ``/s/{token}?score=N``. A GET with
+a score records it at once when the browser says a person opened the link — a user-activated
+navigation sends ``Sec-Fetch-User: ?1`` — and never for a prefetch (``Sec-Purpose``/``Purpose``)
+or a HEAD. Mail scanners and link previews fetch links without that header; recording on their
+fetch would answer the survey with whichever score they fetched first, so for them (and for the
+rare browser that sends no Fetch Metadata) the page opens with the score chosen and one button
+press sends it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.survey_link import read_survey_token
 from makegood.entrypoints.api.deps import Services, Svc
-from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.entrypoints.dashboard.routes import templates
+from makegood.entrypoints.dashboard.survey_text import TEXT, from_header, language
 
 router = APIRouter(include_in_schema=False)
-limiter = RateLimiter(rate=30, burst=10)
-SCORES = ((1, "Very unhappy"), (2, "Unhappy"), (3, "Okay"), (4, "Happy"), (5, "Very happy"))
+
+
+class Refused(Exception):
+    """The link cannot be answered: which page to show instead (keys into `TEXT`)."""
+
+    def __init__(self, lang: str, why: str, status: int, title: str | None = None) -> None:
+        self.lang, self.why, self.status = lang, why, status
+        self.title = title or f"{why}_title"
 
 
 def _page(
-    request: Request, services: Services, name: str, status: int = 200, **context: object
+    request: Request, services: Services, name: str, lang: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    t = TEXT[lang]
     return templates.TemplateResponse(
         request,
         name,
-        {"business": services.app.policy.policy.business, "scores": SCORES, **context},
+        {
+            "business": services.app.policy.policy.business,
+            "lang": lang,
+            "t": t,
+            "scores": list(enumerate(t["scores"], start=1)),
+            **context,
+        },
         status_code=status,
     )
 
 
-def _sorry(
-    request: Request, services: Services, title: str, text: str, status: int
-) -> HTMLResponse:
-    return _page(request, services, "survey_message.html", status, title=title, text=text)
-
-
-def _check(request: Request, services: Services, token: str) -> tuple[str, str, str] | HTMLResponse:
-    """(survey id, case id, customer id) of a usable link, or the page that explains why not."""
+def _check(request: Request, services: Services, token: str) -> tuple[str, str, str, str]:
+    """(survey id, case id, customer id, language) of a usable link; `Refused` otherwise."""
+    browser = from_header(request.headers.get("accept-language", ""))
     client = request.client.host if request.client else "unknown"
-    if not limiter.allow(client):
-        return _sorry(
-            request,
-            services,
-            "One moment, please",
-            "We received many answers from your connection. Please try again in a minute.",
-            429,
-        )
+    if not services.survey_limiter.allow(client):
+        raise Refused(browser, "busy", 429)
     found = read_survey_token(services.app.settings.secret, token, services.app.clock.now())
     if found is None:
-        return _sorry(
-            request,
-            services,
-            "This link has expired",
-            "Thank you for wanting to tell us how we did. This survey link is no "
-            "longer valid, but you can always reply to our message.",
-            410,
-        )
+        raise Refused(browser, "expired", 410)
     survey_id, case_id = found
     with services.app.store.engine.connect() as conn:
-        customer_id = dq.case_customer(conn, case_id)
+        customer = dq.case_customer_locale(conn, case_id)
         used = dq.event_exists(conn, answer_id(survey_id))
-    if customer_id is None:
-        return _sorry(
-            request,
-            services,
-            "This link has expired",
-            "We could not find what this survey was about.",
-            410,
-        )
+    if customer is None:
+        raise Refused(browser, "unknown", 410, title="expired_title")
+    lang = language(customer[1])
     if used:
-        return _sorry(
-            request,
-            services,
-            "You have already answered",
-            "Thank you: we have your answer, and it is already with our team.",
-            409,
-        )
-    return survey_id, case_id, customer_id
+        raise Refused(lang, "answered", 409)
+    return survey_id, case_id, customer[0], lang
+
+
+def _refused(request: Request, services: Services, refused: Refused) -> HTMLResponse:
+    t = TEXT[refused.lang]
+    return _page(
+        request,
+        services,
+        "survey_message.html",
+        refused.lang,
+        refused.status,
+        title=t[refused.title],
+        text=t[refused.why],
+    )
 
 
 def answer_id(survey_id: str) -> str:
     return f"survey-answer:{survey_id}"
 
 
+def person_clicked(request: Request) -> bool:
+    """A navigation a person started, as the browser reports it (not a scanner or prefetch)."""
+    headers = request.headers
+    prefetch = "prefetch" in (headers.get("sec-purpose", "") + headers.get("purpose", "")).lower()
+    return request.method == "GET" and headers.get("sec-fetch-user") == "?1" and not prefetch
+
+
 @router.get("/s/{token}", response_class=HTMLResponse)
-def survey_page(request: Request, token: str, services: Svc) -> HTMLResponse:
-    checked = _check(request, services, token)
-    if isinstance(checked, HTMLResponse):
-        return checked
-    return _page(request, services, "survey.html", token=token)
+def survey_page(
+    request: Request, token: str, services: Svc, score: str | None = None
+) -> HTMLResponse:
+    try:
+        checked = _check(request, services, token)
+    except Refused as refused:
+        return _refused(request, services, refused)
+    chosen = int(score) if score in ("1", "2", "3", "4", "5") else None
+    if chosen is not None and person_clicked(request):
+        return _record(request, services, checked, chosen, "", "")
+    return _page(request, services, "survey.html", checked[3], token=token, chosen=chosen)
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
-async def answer(
+def answer(
     request: Request,
     token: str,
     services: Svc,
@@ -106,10 +124,22 @@ async def answer(
     ces: Annotated[str, Form(max_length=1)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
-    checked = await run_in_threadpool(_check, request, services, token)
-    if isinstance(checked, HTMLResponse):
-        return checked
-    survey_id, case_id, customer_id = checked
+    try:
+        checked = _check(request, services, token)
+    except Refused as refused:
+        return _refused(request, services, refused)
+    return _record(request, services, checked, score, ces, comment)
+
+
+def _record(
+    request: Request,
+    services: Services,
+    checked: tuple[str, str, str, str],
+    score: int,
+    ces: str,
+    comment: str,
+) -> HTMLResponse:
+    survey_id, case_id, customer_id, lang = checked
     attributes: dict[str, object] = {"case_id": case_id, "score": score, "kind": "csat"}
     if ces.isdigit() and 1 <= int(ces) <= 7:
         attributes["ces"] = int(ces)
@@ -122,13 +152,7 @@ async def answer(
         "customer_id": customer_id,
         "attributes": attributes,
     }
-    report = await run_in_threadpool(services.app.engine.ingest, [event], "survey")
+    report = services.app.engine.ingest([event], "survey")
     if report.duplicates:
-        return _sorry(
-            request,
-            services,
-            "You have already answered",
-            "Thank you: we have your answer, and it is already with our team.",
-            409,
-        )
-    return _page(request, services, "survey_thanks.html", score=score)
+        return _refused(request, services, Refused(lang, "answered", 409))
+    return _page(request, services, "survey_thanks.html", lang, score=score)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from makegood.domain.compensation import ROLE_RANK
@@ -58,6 +58,24 @@ def ago(at: datetime | None, now: datetime) -> str:
 def money(value: Any, currency: str = "") -> str:
     amount = Decimal(str(value or 0))
     return f"{amount:,.2f} {currency}".strip()
+
+
+MAX_GRANT = Decimal(100_000)  # as the API's GrantIn
+
+
+def parse_amount(text: str) -> Decimal | str:
+    """The amount typed into the grant form, or why it is not one (a sentence for the page)."""
+    try:
+        amount = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return "The amount is not a number."
+    if not amount.is_finite() or amount <= 0:
+        return "The amount must be a positive number."
+    if amount > MAX_GRANT:
+        return f"The amount must be at most {MAX_GRANT:,}."
+    if amount != amount.quantize(Decimal("0.01")):  # bounded above, so quantize is safe
+        return "The amount can have at most two decimals."
+    return amount.quantize(Decimal("0.01"))
 
 
 def suggestion(page: dict[str, Any], role: str, agent_limit: Decimal, now: datetime) -> str:

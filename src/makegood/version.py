@@ -1,0 +1,3 @@
+"""The version of makegood, in one place (the package root re-exports it)."""
+
+__version__ = "0.1.0"

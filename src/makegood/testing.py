@@ -215,6 +215,10 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.state = _State()
 
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        customers = self.state.customers
+        return {i: customers[i].locale for i in customer_ids if i in customers}
+
     @contextmanager
     def session(self) -> Iterator[InMemorySession]:
         staged = copy.deepcopy(self.state)

@@ -47,6 +47,16 @@ def test_a_read_command_on_a_missing_store_says_so_in_one_line_and_creates_nothi
     assert list(tmp_path.iterdir()) == []
 
 
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from makegood.adapters.sql.database import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_a_read_command_on_an_unmigrated_store_says_so_and_leaves_it_alone(
     makegood: Any, tmp_path: Path
 ) -> None:
@@ -55,8 +65,8 @@ def test_a_read_command_on_an_unmigrated_store_says_so_and_leaves_it_alone(
         result = makegood(*args, "--db", "empty.db")
         assert result.returncode == 1, result.stdout
         assert result.stderr.splitlines() == [
-            "error: the store at empty.db holds no makegood schema, this makegood needs 0003: "
-            "run `makegood migrate` first"
+            "error: the store at empty.db holds no makegood schema, this makegood needs "
+            f"{head_revision()}: run `makegood migrate` first"
         ]
     assert (tmp_path / "empty.db").stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
@@ -65,9 +75,11 @@ def test_a_read_command_on_an_unmigrated_store_says_so_and_leaves_it_alone(
 def test_migrate_says_it_created_the_schema_then_that_it_is_up_to_date(makegood: Any) -> None:
     created = makegood("migrate", "--db", "new.db")
     assert created.returncode == 0, created.stderr
-    assert one_line(created.stdout) == "created the schema (revision 0003) in new.db"
+    assert one_line(created.stdout) == f"created the schema (revision {head_revision()}) in new.db"
     again = makegood("migrate", "--db", "new.db")
-    assert one_line(again.stdout) == "the schema of new.db is up to date (revision 0003)"
+    assert (
+        one_line(again.stdout) == f"the schema of new.db is up to date (revision {head_revision()})"
+    )
 
 
 def test_a_path_in_makegood_database_url_is_a_sqlite_file(makegood: Any, tmp_path: Path) -> None:

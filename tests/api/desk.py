@@ -36,7 +36,9 @@ def desk_policy(directory: Path) -> Path:
     path = roomy_policy(directory)
     text = path.read_text(encoding="utf-8")
     text, n = re.subn(
-        r"amount: \{fixed: 4, tier_multiplier", "amount: {fixed: 20, tier_multiplier", text
+        r"(alerts: true.*\n\s+kind: voucher\n\s+)amount: \{fixed: \d+,",
+        r"\1amount: {fixed: 20,",
+        text,
     )
     assert n == 1, "the shipped policy's incident amount moved"
     path.write_text(text, encoding="utf-8")

@@ -135,10 +135,10 @@ def test_the_engine_decides_alike_on_every_store(
     [case] = stored.cases.values()
     assert (case.id, case.state) == (failure.case_id, "resolved")
     [voucher] = stored.compensations.values()
-    # 5.00 for 30 minutes late, times 1.5 for a gold customer
+    # 4.00 for 30 minutes late, times 1.5 for a gold customer
     assert (voucher.kind, voucher.amount, voucher.status, voucher.case_id) == (
         "voucher",
-        Decimal("7.50"),
+        Decimal("6.00"),
         "granted",
         case.id,
     )

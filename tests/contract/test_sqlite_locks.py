@@ -36,7 +36,9 @@ class LockProbe:
         self.path = path
         self.could_write: list[bool] = []
 
-    def analyze_many(self, texts: Sequence[str]) -> Sequence[Any]:
+    def analyze_many(
+        self, texts: Sequence[str], locales: Sequence[str | None] | None = None
+    ) -> Sequence[Any]:
         probe = sqlite3.connect(self.path, timeout=0, isolation_level=None)
         try:
             probe.execute("BEGIN IMMEDIATE")

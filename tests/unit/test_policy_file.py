@@ -52,7 +52,7 @@ def test_the_shipped_policy_is_valid():
             "unknown name 'kind'",
         ),
         ("  per_case: 60", "  per_case: sixty", "valid decimal"),
-        ("  auto: 12", "  auto: 120", "empowerment limits must rise"),
+        ("  auto: 15", "  auto: 150", "empowerment limits must rise"),
     ],
 )
 def test_a_broken_policy_names_the_line_and_the_problem(old, new, message):
@@ -64,7 +64,7 @@ def test_a_broken_policy_names_the_line_and_the_problem(old, new, message):
 
 
 def test_unknown_keys_are_refused():
-    text, _ = broken("  global_per_day: 5000", "  global_per_day: 5000\n  per_hour: 5")
+    text, _ = broken("  global_per_day: 15000", "  global_per_day: 15000\n  per_hour: 5")
     with pytest.raises(PolicyError) as caught:
         parse_policy(text)
     assert "budgets.per_hour" in str(caught.value)

@@ -121,18 +121,18 @@ def test_a_customer_gets_no_more_messages_a_day_than_the_policy_allows(make_engi
     assert len(suppressed) == 2
 
 
-def test_the_third_failure_within_30_days_raises_severity(make_engine, clock):
+def test_the_fourth_failure_within_30_days_raises_severity(make_engine, clock):
     store = InMemoryStore()
     engine = make_engine(store)
-    for n in range(3):
+    for n in range(4):
         clock.set(T0 + timedelta(days=n))
         engine.ingest([item_issue(f"i{n}", order=f"o{n}", at=clock.now(), issue="missing")])
     severities = [
         f.severity for f in sorted(store.state.failures.values(), key=lambda f: f.detected_at)
     ]
-    assert severities == ["major", "major", "critical"]
+    assert severities == ["major", "major", "major", "critical"]
     last = max(store.state.failures.values(), key=lambda f: f.detected_at)
-    assert last.evidence["repeat"]["earlier_cases"] == 2
+    assert last.evidence["repeat"]["earlier_cases"] == 3
 
 
 def test_gold_customers_never_get_minor_treatment(make_engine):

@@ -129,7 +129,7 @@ def test_zendesk_customer_comment_is_a_message(shipped: Any) -> None:
     assert message.type == "message.received"
     assert message.id == "zendesk:comment:10417846497052"
     assert message.customer_id == "zendesk:8447388090494"
-    assert message.occurred_at == datetime(2099, 7, 4, 5, 33, 18, tzinfo=UTC)
+    assert message.occurred_at == datetime(2026, 7, 4, 5, 33, 18, tzinfo=UTC)
     assert message.attributes["text"].startswith("This is the second time")
     assert message.attributes["ticket"] == "5158"
 

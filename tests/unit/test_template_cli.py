@@ -119,8 +119,9 @@ def test_policy_check_names_the_template_and_the_unknown_variable(
         cli, ["policy", "check", str(shipped_policy()), "--templates", str(tmp_path)]
     )
     assert result.exit_code == 1
-    assert "template 'apology' (pt): unknown variable 'voucher' (pt/apology.txt)" in one_line(
-        result.output
+    assert (
+        "template 'apology' (pt): unknown variable 'voucher' (pt/apology.txt, line 2)"
+        in one_line(result.output)
     )
 
 
@@ -139,8 +140,8 @@ def test_an_unknown_variable_in_a_branch_the_sample_does_not_take_is_found(
     )
     assert result.exit_code == 1
     assert (
-        "template 'acknowledge' (en): unknown variable 'credit_balance' (en/acknowledge.txt)"
-        in one_line(result.output)
+        "template 'acknowledge' (en): unknown variable 'credit_balance' "
+        "(en/acknowledge.txt, line 1)" in one_line(result.output)
     )
 
 

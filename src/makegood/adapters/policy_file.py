@@ -14,8 +14,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from makegood.adapters.survey_link import site_problem
 from makegood.domain.errors import PolicyError
-from makegood.domain.policy import Policy
+from makegood.domain.policy import Policy, PolicyErrors
 from makegood.domain.rules import CompiledPolicy, compile_policy
+from makegood.domain.vocabulary import policy_warnings
 
 DEFAULT_POLICY = "food_delivery.yaml"
 _ADAPTER = TypeAdapter(Policy)
@@ -70,10 +71,62 @@ def _dotted(loc: Path_) -> str:
     return text
 
 
-def parse_policy(text: str, source: str = "<policy>") -> CompiledPolicy:
-    """Parse and compile a policy; a `PolicyError` names the line, the path and the problem."""
+MAX_BYTES = 1024 * 1024  # a policy is a page or two of YAML; a megabyte is no policy
+MAX_DEPTH = 50  # the deepest shipped entry is 6 levels down
+MAX_NODES = 200_000  # values after expanding aliases: an anchor bomb expands to billions
+
+
+def _bounded_node(text: str, source: str) -> yaml.Node | None:
+    """Compose the YAML once its size, nesting and alias expansion are known to be sane, so a
+    hostile file is refused in milliseconds instead of taking gigabytes or the stack."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise PolicyError(f"larger than {MAX_BYTES // 1024} KB: not a policy", source, None)
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):  # a state machine: no recursion
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise PolicyError(f"nested deeper than {MAX_DEPTH} levels", source, line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    node = yaml.compose(text, Loader=_Loader)
+    if node is not None:
+        _expanded_size(node, {}, set(), source)
+    return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int], source: str) -> int:
+    """How many values `node` stands for with every alias expanded, counted once per node."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise PolicyError("an alias refers to itself", source, node.start_mark.line + 1)
+    open_.add(key)
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    for child in children:
+        size += _expanded_size(child, sizes, open_, source)
+        if size > MAX_NODES:
+            raise PolicyError(
+                f"expands to more than {MAX_NODES:,} values (aliases of aliases?)",
+                source,
+                node.start_mark.line + 1,
+            )
+    open_.discard(key)
+    sizes[key] = size
+    return size
+
+
+def _read(text: str, source: str) -> tuple[CompiledPolicy, dict[Path_, int]]:
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = _bounded_node(text, source)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -88,25 +141,58 @@ def parse_policy(text: str, source: str = "<policy>") -> CompiledPolicy:
     try:
         policy = _ADAPTER.validate_python(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()))
-        raise PolicyError(first["msg"], _dotted(loc), _line_of(loc, lines)) from None
+        problems = []
+        for found in error.errors():
+            loc = tuple(p for p in found["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+            problems.append(PolicyError(found["msg"], _dotted(loc), _line_of(loc, lines)))
+        raise _in_file_order(problems) from None
     site = site_problem(policy.business.survey_base_url)
     if site:
         loc = ("business", "survey_base_url")
         raise PolicyError(f"survey_base_url {site}", _dotted(loc), _line_of(loc, lines))
     try:
-        return compile_policy(policy)
-    except PolicyError as error:
-        error.line = _line_of(_parse_dotted(error.path), lines)
-        raise PolicyError(error.message, error.path, error.line) from None
+        return compile_policy(policy), lines
+    except PolicyErrors as error:
+        raise _in_file_order([_located(p, lines) for p in error.problems]) from None
+
+
+def _located(error: PolicyError, lines: Mapping[Path_, int]) -> PolicyError:
+    return PolicyError(error.message, error.path, _line_of(_parse_dotted(error.path), lines))
+
+
+def _in_file_order(problems: list[PolicyError]) -> PolicyErrors:
+    return PolicyErrors(sorted(problems, key=lambda p: p.line or 0))
+
+
+def parse_policy(text: str, source: str = "<policy>") -> CompiledPolicy:
+    """Parse and compile a policy. Raises `PolicyErrors`: every problem, each with its line
+    and path (it reads as the first)."""
+    return _read(text, source)[0]
+
+
+def check_policy(text: str, source: str = "<policy>") -> tuple[CompiledPolicy, list[PolicyError]]:
+    """`parse_policy`, and the warnings (names no event type declares), each with its line."""
+    policy, lines = _read(text, source)
+    return policy, [_located(w, lines) for w in policy_warnings(policy)]
 
 
 def load_policy(path: Path | None = None) -> CompiledPolicy:
     """The policy in `path`, or the default food-delivery policy shipped with makegood."""
     if path is None:
         return parse_policy(default_policy_text(), DEFAULT_POLICY)
-    return parse_policy(Path(path).read_text(encoding="utf-8"), str(path))
+    return parse_policy(read_policy_text(path), str(path))
+
+
+def read_policy_text(path: Path) -> str:
+    """A policy file's text; refused unread beyond `MAX_BYTES`, or when it is not UTF-8."""
+    with Path(path).open("rb") as file:
+        raw = file.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise PolicyError(f"larger than {MAX_BYTES // 1024} KB: not a policy", str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(f"not UTF-8 text (byte {error.start})", str(path)) from None
 
 
 def default_policy_text() -> str:
@@ -114,4 +200,5 @@ def default_policy_text() -> str:
 
 
 def policy_mapping(text: str) -> Any:
+    _bounded_node(text, "<policy>")
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)

@@ -196,8 +196,9 @@ class TemplateRenderer:
                 for part in (f"{name}.subject.txt", f"{name}.txt", f"{name}.html"):
                     path = f"{used}/{part}"
                     for variable in sorted(self._undeclared(path) - allowed):
+                        where = f"{path}{self._line_of(path, variable)}"
                         found.append(
-                            TemplateError(name, used, f"unknown variable {variable!r} ({path})")
+                            TemplateError(name, used, f"unknown variable {variable!r} ({where})")
                         )
         return found
 
@@ -210,6 +211,13 @@ class TemplateRenderer:
                 if not name.endswith(".subject") and _NAME.match(name):
                     found.setdefault(name, set()).add(text.parent.name)
         return {name: sorted(found[name]) for name in sorted(found)}
+
+    def _line_of(self, path: str, variable: str) -> str:
+        """``, line N``: the first line that names `variable`, or ``""``."""
+        source, _, _ = self.loader.get_source(self.env, path)
+        word = re.compile(rf"(?<![\w.]){re.escape(variable)}\b")
+        line = next((n for n, t in enumerate(source.splitlines(), 1) if word.search(t)), None)
+        return f", line {line}" if line else ""
 
     def _undeclared(self, path: str) -> set[str]:
         try:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from makegood.domain.errors import ExpressionError
+from makegood.domain.model import GRANTED
 from makegood.domain.money import round_money, to_decimal
 from makegood.domain.policy import Budgets, Empowerment
 from makegood.domain.rules import CompiledAmount
@@ -80,8 +81,18 @@ def check_budgets(
 ) -> BudgetCheck:
     """Whether granting `amount` now keeps every hard limit; the tightest remaining if not."""
     day: date = now.date()
+    # per case and customer: an incident is the "case" of every customer it tells, and each
+    # of them has the per-case limit, not all of them together
+    to_case = sum(
+        (
+            c.amount
+            for c in world.compensations_of_case(case_id)
+            if c.status == GRANTED and c.customer_id == customer_id
+        ),
+        Decimal(0),
+    )
     limits = (
-        ("per case", budgets.per_case - world.granted_to_case(case_id)),
+        ("per case", budgets.per_case - to_case),
         (
             "per customer in 30 days",
             budgets.per_customer_30d - world.granted_to_customer(customer_id, now - BUDGET_WINDOW),

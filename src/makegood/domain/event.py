@@ -4,6 +4,12 @@ An event is ``{id, type, occurred_at, customer_id, subject_id?, attributes}``. `
 turns an untrusted mapping into an `Event` or a `Rejection` naming the field and the reason;
 built-in types also get their attributes checked and typed (datetimes aware UTC, amounts Decimal).
 Other types are accepted with their attributes as given.
+
+Whatever the type, an event must also be storable and computable everywhere, so `parse_event`
+refuses, naming the field: a NUL character or a lone surrogate in any string or key (PostgreSQL
+and UTF-8 cannot hold them), a number that is not finite (NaN, Infinity, 1e999), nesting deeper
+than `Limits.max_depth`, a string longer than `Limits.max_chars`, and a date-time outside
+`Limits.earliest`..`Limits.latest` (the engine derives them from the policy and its clock).
 """
 
 from __future__ import annotations
@@ -15,11 +21,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from makegood.domain.limits import DEFAULT_LIMITS, Limits, flaw, printable, step
 from makegood.domain.money import to_decimal
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_ID = 200
-ENVELOPE = frozenset({"id", "type", "occurred_at", "customer_id", "subject_id", "attributes"})
+MAX_TYPE = 100
+MAX_AMOUNT = Decimal(10) ** 12
+_ORDER = ("id", "type", "occurred_at", "customer_id", "subject_id", "attributes")
+ENVELOPE = frozenset(_ORDER)
+MAX_RAW = 10_000  # characters of a refused input kept in the quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +68,29 @@ def parse_datetime(value: object, name: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise _Invalid(name, f"not an ISO 8601 date-time: {value!r}") from None
+            raise _Invalid(name, f"not an ISO 8601 date-time: {printable(value, 60)!r}") from None
     else:
         raise _Invalid(name, f"must be an ISO 8601 date-time string, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise _Invalid(name, "must carry a timezone offset (e.g. 2026-11-23T12:00:00Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise _Invalid(name, f"is out of range: {printable(str(value), 60)!r}") from None
+
+
+def _bounded_datetime(limits: Limits) -> Callable[[object, str], datetime]:
+    def check(value: object, name: str) -> datetime:
+        parsed = parse_datetime(value, name)
+        if not limits.earliest <= parsed <= limits.latest:
+            raise _Invalid(
+                name,
+                f"must be from {limits.earliest.isoformat()} to {limits.latest.isoformat()}, "
+                f"got {parsed.isoformat()}",
+            )
+        return parsed
+
+    return check
 
 
 def _amount(value: object, name: str) -> Decimal:
@@ -72,6 +100,8 @@ def _amount(value: object, name: str) -> Decimal:
         raise _Invalid(name, f"must be a number, got {value!r}") from None
     if not amount.is_finite() or amount < 0:
         raise _Invalid(name, f"must be a non-negative number, got {value!r}")
+    if amount >= MAX_AMOUNT:
+        raise _Invalid(name, f"must be below {MAX_AMOUNT:,}")
     return amount
 
 
@@ -88,17 +118,29 @@ def _string(value: object, name: str) -> str:
     return value
 
 
-def _choice(*allowed: str) -> Callable[[object, str], str]:
-    def check(value: object, name: str) -> str:
-        if value not in allowed:
-            raise _Invalid(name, f"must be one of {', '.join(allowed)}; got {value!r}")
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    allowed: tuple[str, ...]
+
+    def __call__(self, value: object, name: str) -> str:
+        if value not in self.allowed:
+            raise _Invalid(name, f"must be one of {', '.join(self.allowed)}; got {value!r}")
         return str(value)
 
-    return check
+
+def _choice(*allowed: str) -> _Choice:
+    return _Choice(allowed)
 
 
-def _integer(low: int, high: int) -> Callable[[object, str], int]:
-    def check(value: object, name: str) -> int:
+@dataclass(frozen=True, slots=True)
+class _Integer:
+    low: int
+    high: int
+
+    def __call__(self, value: object, name: str) -> int:
+        low, high = self.low, self.high
+        if isinstance(value, float) and value.is_integer():  # 6.0 is 6, as in JSON Schema
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise _Invalid(name, f"must be a whole number from {low} to {high}")
         try:
@@ -109,7 +151,9 @@ def _integer(low: int, high: int) -> Callable[[object, str], int]:
             raise _Invalid(name, f"must be from {low} to {high}, got {number}")
         return number
 
-    return check
+
+def _integer(low: int, high: int) -> _Integer:
+    return _Integer(low, high)
 
 
 Check = Callable[[object, str], object]
@@ -164,6 +208,37 @@ BUILTIN: dict[str, tuple[bool, dict[str, Check], dict[str, Check]]] = {
 BUILTIN_TYPES = frozenset(BUILTIN)
 
 
+# what a client may send, as JSON Schema: a subset of what parse_event accepts (the API's
+# OpenAPI document is built from it, so a request valid by the document is never refused)
+# (JSON Schema patterns in the ECMA form validators share: \uXXXX escapes, no surrogates, and
+# the characters Python's str.strip() removes spelled out, as \s differs between engines)
+NO_NUL = "^[^\\u0000]*$"
+_BLANK = (
+    "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029"
+    "\\u202f\\u205f\\u3000"
+)
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_BLANK}][^\\u0000]*$"
+DATE_TIME = (
+    "^(197[1-9]|19[89][0-9]|20[01][0-9]|202[0-5])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$"
+)
+
+
+def value_schema(check: Check) -> dict[str, Any]:
+    """The JSON Schema of what `check` accepts (or a stricter one)."""
+    if isinstance(check, _Choice):
+        return {"type": "string", "enum": list(check.allowed)}
+    if isinstance(check, _Integer):
+        return {"type": "integer", "minimum": check.low, "maximum": check.high}
+    if check is _amount:
+        return {"type": "number", "minimum": 0, "exclusiveMaximum": int(MAX_AMOUNT)}
+    if check is parse_datetime:
+        return {"type": "string", "pattern": DATE_TIME}
+    if check is _text:
+        return {"type": "string", "pattern": NOT_BLANK, "maxLength": DEFAULT_LIMITS.max_chars}
+    return {"type": "string", "pattern": NO_NUL, "maxLength": DEFAULT_LIMITS.max_chars}
+
+
 def _identifier(raw: Mapping[str, Any], name: str, required: bool) -> str | None:
     value = raw.get(name)
     if value is None:
@@ -179,7 +254,7 @@ def _identifier(raw: Mapping[str, Any], name: str, required: bool) -> str | None
     return value
 
 
-def _typed_attributes(type_: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def _typed_attributes(type_: str, attributes: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     typed = dict(attributes)
     spec = BUILTIN.get(type_)
     if spec is None:
@@ -190,24 +265,42 @@ def _typed_attributes(type_: str, attributes: Mapping[str, Any]) -> dict[str, An
             raise _Invalid(f"attributes.{name}", f"is required for {type_}")
     for name, check in {**required, **optional}.items():
         if attributes.get(name) is not None:
+            if check is parse_datetime:
+                check = _bounded_datetime(limits)
             typed[name] = check(attributes[name], f"attributes.{name}")
     return typed
 
 
-def parse_event(raw: object) -> Event | Rejection:
-    """Validate one untrusted event. Pure: never raises for bad input, returns a `Rejection`."""
+def _event_id(raw: Mapping[Any, Any]) -> str | None:
+    value = raw.get("id")
+    if not isinstance(value, str):
+        return None
+    if len(value) <= MAX_ID and "\x00" not in value and value.isascii():
+        return value
+    return printable(value, MAX_ID)
+
+
+def parse_event(raw: object, limits: Limits = DEFAULT_LIMITS) -> Event | Rejection:
+    """Validate one untrusted event. Pure: never raises for bad input, returns a `Rejection`
+    (whose `field` and `event_id` are printable whatever the input held)."""
     if not isinstance(raw, Mapping):
         return Rejection("", f"an event must be a JSON object, got {type(raw).__name__}")
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    event_id = _event_id(raw)
     try:
-        unknown = sorted(set(raw) - ENVELOPE)
-        if unknown:
+        if any(k not in ENVELOPE for k in raw):
+            unknown = sorted(step(k)[1:] for k in raw if k not in ENVELOPE)
             raise _Invalid(unknown[0], "is not an envelope field (put it under attributes)")
+        # one walk over the whole event; -2 so that max_depth counts the attributes' own nesting
+        found = flaw(raw, limits, -2)
+        if found is not None:
+            raise _Invalid("".join(reversed(found[0]))[1:], found[1])
         ident = _identifier(raw, "id", required=True)
         type_ = raw.get("type")
         if not isinstance(type_, str) or not (TYPE_PATTERN.match(type_) or type_ in BUILTIN_TYPES):
             raise _Invalid("type", "must be a dotted lower-case name like order.placed")
-        occurred_at = parse_datetime(raw.get("occurred_at"), "occurred_at")
+        if len(type_) > MAX_TYPE:
+            raise _Invalid("type", f"must be at most {MAX_TYPE} characters")
+        occurred_at = _bounded_datetime(limits)(raw.get("occurred_at"), "occurred_at")
         customer_id = _identifier(raw, "customer_id", required=True)
         needs_subject = BUILTIN.get(type_, (False, {}, {}))[0]
         subject_id = _identifier(raw, "subject_id", required=needs_subject)
@@ -216,9 +309,9 @@ def parse_event(raw: object) -> Event | Rejection:
             attributes = {}
         if not isinstance(attributes, Mapping):
             raise _Invalid("attributes", "must be a JSON object")
-        typed = _typed_attributes(type_, attributes)
+        typed = _typed_attributes(type_, attributes, limits)
     except _Invalid as invalid:
-        return Rejection(invalid.field, invalid.reason, event_id)
+        return Rejection(printable(invalid.field, 200), invalid.reason, event_id)
     return Event(str(ident), type_, occurred_at, str(customer_id), subject_id, typed)
 
 
@@ -267,3 +360,17 @@ class Quarantined:
     field: str
     reason: str
     event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # whatever was refused, its record must be writable to any store (no NUL, no lone
+        # surrogate, within the columns' sizes): a quarantine that fails loses the batch
+        for name, limit in (
+            ("source", 300),
+            ("raw", MAX_RAW),
+            ("field", 200),
+            ("reason", 2_000),
+            ("event_id", MAX_ID),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, printable(str(value), limit))

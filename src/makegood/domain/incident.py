@@ -270,6 +270,7 @@ class Incidents:
             now,
             compensation,
             extra,
+            capped=False,  # proactive notice of a known problem: see ARCHITECTURE.md
         )
         incident.messages += len(self.world.changes.outbox) - before
 

@@ -60,7 +60,7 @@ class Customer:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
-    locale: str = "en"
+    locale: str = ""  # empty until a profile or the customer's own writing tells
     tier: str = "standard"
     lifetime_value: Decimal = Decimal(0)
     channel: str | None = None

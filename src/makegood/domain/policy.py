@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from makegood.domain.errors import PolicyError
 from makegood.domain.source import Source
 
 FailureType = Literal["process", "people", "product", "policy", "communication"]
@@ -20,6 +21,19 @@ FAILURE_TYPES: tuple[str, ...] = ("process", "people", "product", "policy", "com
 ROLES: tuple[str, ...] = ("auto", "agent", "lead", "admin")
 
 _STRICT: Any = {"extra": "forbid"}
+
+
+class PolicyErrors(PolicyError):
+    """Every problem found in a policy, in file order once lines are known; it reads as the
+    first (`message`, `path`, `line`), so a caller that wants one still gets one."""
+
+    def __init__(self, problems: list[PolicyError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message, first.path, first.line)
+
+    def __str__(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -43,8 +57,13 @@ class FailureSpec:
 @dataclass(frozen=True)
 class Detector:
     """`deadline`: armed by the `on` event, fires at `deadline` unless an `until` event came first.
-    `match`: fires on an event for which `when` holds. `repeat`: raises the severity of a failure
-    when the customer already failed `count` times `within` the window."""
+    An `until` event after the deadline is the late arrival (its lateness is measured from
+    `reference`); a `stopped_by` event (e.g. order.cancelled) ends the wait without an arrival:
+    a failure that already fired becomes a `stopped` failure (its own category and playbook, no
+    lateness). `match`: fires on an event for which `when` holds; the same detector matching
+    again on the same subject (a second low score on one order) is evidence on the case, its
+    severity raised `repeats_raise_by` levels per earlier match. `repeat`: raises the severity
+    of a failure when the customer already failed `count` times `within` the window."""
 
     __pydantic_config__ = _STRICT
     name: str
@@ -55,6 +74,9 @@ class Detector:
     deadline: str | None = None
     reference: str | None = None  # the promised time lateness is measured from
     until: tuple[str, ...] = ()
+    stopped_by: tuple[str, ...] = ()
+    stopped: FailureSpec | None = None  # None: the fired failure keeps its category
+    repeats_raise_by: int = 0
     within: str = "30d"
     count: int = 1
     raise_by: int = 1
@@ -194,6 +216,11 @@ class EngineSettings:
     __pydantic_config__ = _STRICT
     allowed_lateness: str = "2m"
     repurchase_window: str = "30d"
+    # events are refused (and quarantined) when they occurred before accept_from or later than
+    # now + accept_ahead, or hold a string longer than max_attribute_chars
+    accept_from: str = "1970-01-01T00:00:00Z"
+    accept_ahead: str = "365d"
+    max_attribute_chars: int = 65_536
 
 
 @dataclass(frozen=True)
@@ -230,6 +257,9 @@ class Policy:
     sla: Sla = field(default_factory=Sla)
     engine: EngineSettings = field(default_factory=EngineSettings)
     channel: str = "email"  # default channel for customer messages
+    # event types beyond the built-in ones (or more attributes of a built-in type) and the
+    # attributes they carry: `policy check` warns on names no type declares
+    events: dict[str, tuple[str, ...]] = field(default_factory=dict)
     text: dict[str, Any] | None = None  # cue and category patterns for text analysis
     reviews: tuple[ReviewScale, ...] = ()  # a business's own ratings, for the report
     sources: tuple[Source, ...] = ()  # webhooks mapped to events (domain/source.py)

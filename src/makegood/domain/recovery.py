@@ -17,13 +17,15 @@ from makegood.domain import model as m
 from makegood.domain.compensation import assign_arm, check_budgets, compute_amount
 from makegood.domain.compensation import required_role as role_for
 from makegood.domain.context import event_context, failure_context, lateness_of, message_context
-from makegood.domain.errors import ExpressionError
+from makegood.domain.deadline import TIMER as DEADLINE
+from makegood.domain.deadline import Deadlines
 from makegood.domain.event import Event, jsonable, parse_datetime
 from makegood.domain.incident import FANOUT, QUIET, Incidents
 from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
 from makegood.domain.rules import CompiledDetector, CompiledPlaybook, CompiledPolicy, evaluate
 from makegood.domain.rules import CompiledStep as Step
+from makegood.domain.text import written_in
 from makegood.domain.world import World
 
 ENGINE = "engine"
@@ -39,12 +41,8 @@ class Recovery:
         self._match = [d for d in policy.detectors if d.spec.kind == "match"]
         self._match_by_type: dict[str, list[CompiledDetector]] = {}
         self._repeat = [d for d in policy.detectors if d.spec.kind == "repeat"]
-        self._deadline = {d.name: d for d in policy.detectors if d.spec.kind == "deadline"}
         self.incidents = Incidents(self)
-        self._until: dict[str, list[CompiledDetector]] = {}
-        for detector in self._deadline.values():
-            for event_type in detector.spec.until:
-                self._until.setdefault(event_type, []).append(detector)
+        self.deadlines = Deadlines(self)
 
     # events ---------------------------------------------------------------------------------
     def apply(self, event: Event, now: datetime, analysis: Mapping[str, Any] | None = None) -> None:
@@ -65,13 +63,16 @@ class Recovery:
             self._survey_answered(event, now)
         if event.type == "service.alert":
             self.incidents.alert(event, now)
+        written = written_in(analysis)
+        if written and not customer.locale:  # no profile locale: reply in the language they wrote
+            customer.locale = written
+            world.touch_customer(customer)
         context = event_context(event, customer, subject, analysis)
         for detector in self.policy.detectors_on(event.type):
             if subject is not None and evaluate(detector.when, context):
-                self._arm_deadline(detector, event, subject, context, now)
+                self.deadlines.arm(detector, event, subject, context, now)
         if subject is not None:
-            for detector in self._until.get(event.type, ()):
-                self._settle_deadline(detector, event, subject, now)
+            self.deadlines.ended(event, subject, now)
         matching = self._match_by_type.get(event.type)
         if matching is None:  # in policy order, those whose type guard admits this type
             matching = self._match_by_type[event.type] = [
@@ -89,85 +90,6 @@ class Recovery:
                 customer.attributes[key] = value
         self.world.touch_customer(customer)
 
-    def _arm_deadline(
-        self,
-        detector: CompiledDetector,
-        event: Event,
-        subject: Subject,
-        context: Mapping[str, Any],
-        now: datetime,
-    ) -> None:
-        if detector.deadline is None:
-            return
-        try:
-            due = detector.deadline(context)
-            reference = detector.reference(context) if detector.reference else None
-        except ExpressionError:
-            return
-        if not isinstance(due, datetime):
-            return
-        data = {
-            "detector": detector.name,
-            "event_id": event.id,
-            "reference": reference.isoformat() if isinstance(reference, datetime) else None,
-        }
-        ended = [subject.seen[t] for t in detector.spec.until if t in subject.seen]
-        if ended:  # the awaited event came first (out of order): late only if after the deadline
-            if min(ended) > due:
-                failure = self._deadline_failure(detector, subject, due, data, now)
-                if failure is not None:
-                    self._settle_failure(failure, min(ended), data, now)
-            return
-        self.world.arm(
-            m.Timer(
-                f"deadline:{detector.name}:{subject.id}",
-                due,
-                "deadline",
-                subject.customer_id,
-                subject.id,
-                None,
-                data,
-            )
-        )
-
-    def _settle_deadline(
-        self, detector: CompiledDetector, event: Event, subject: Subject, now: datetime
-    ) -> None:
-        self.world.cancel(f"deadline:{detector.name}:{subject.id}")
-        failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
-        if failure is not None and failure.resolved_at is None:
-            self._settle_failure(
-                failure, event.occurred_at, failure.evidence, now, ended_by=event.type
-            )
-
-    def _settle_failure(
-        self,
-        failure: Failure,
-        ended_at: datetime,
-        data: Mapping[str, Any],
-        now: datetime,
-        ended_by: str = "order.delivered",
-    ) -> None:
-        """A deadline failure's awaited event arrived: record the lateness, resolve it."""
-        reference = data.get("reference")
-        if reference:
-            failure.lateness_s = (ended_at - parse_datetime(reference, "reference")).total_seconds()
-        failure.evidence = {
-            **failure.evidence,
-            "ended_by": ended_by,
-            "ended_at": ended_at.isoformat(),
-        }
-        self.world.touch_failure(failure)
-        minutes = round((failure.lateness_s or 0) / 60)
-        self._log(
-            failure.case_id,
-            now,
-            "late_arrival",
-            ENGINE,
-            {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes},
-        )
-        self._resolve_failure(failure, now)
-
     # timers ---------------------------------------------------------------------------------
     def fire(self, timer: m.Timer, now: datetime) -> None:
         """A timer came due. Precondition: it was not fired or cancelled before."""
@@ -175,11 +97,8 @@ class Recovery:
         if timer.kind in (FANOUT, QUIET):
             self.incidents.fire(timer, now)
             return
-        if timer.kind == "deadline":
-            detector = self._deadline.get(str(timer.data.get("detector")))
-            subject = self.world.subject(timer.subject_id or "")
-            if detector is not None and subject is not None:
-                self._deadline_failure(detector, subject, timer.due_at, timer.data, now)
+        if timer.kind == DEADLINE:
+            self.deadlines.fire(timer, now)
             return
         case = self.world.case(timer.case_id or "")
         if case is None:
@@ -192,18 +111,6 @@ class Recovery:
         elif timer.kind == "sla" and case.is_open and timer.data.get("severity") == case.severity:
             self._log(case.id, now, "sla_breached", ENGINE, {"severity": case.severity})
             self._escalate(case, now, f"SLA for {case.severity} cases breached")
-
-    def _deadline_failure(
-        self,
-        detector: CompiledDetector,
-        subject: Subject,
-        due: datetime,
-        data: Mapping[str, Any],
-        now: datetime,
-    ) -> Failure | None:
-        customer = self.world.customer(subject.customer_id)
-        evidence = {"deadline": due.isoformat(), **{k: v for k, v in data.items() if v}}
-        return self._detect(detector, customer, subject, subject.id, due, now, evidence, {})
 
     # detection ------------------------------------------------------------------------------
     def _on_match(
@@ -231,6 +138,18 @@ class Recovery:
         if "text" in event.attributes:
             evidence["text"] = str(event.attributes["text"])[:500]
         key_part = subject_key if event.subject_id else event.id
+        raise_by = 0
+        if event.subject_id and self.world.failure_by_key(f"{detector.name}:{key_part}"):
+            # the same complaint again about the same subject: evidence, maybe more severe
+            case = self.world.case_for(customer.id, subject_key)
+            earlier = sum(
+                1
+                for f in (self.world.failures_of(case.id) if case else ())
+                if f.detector == detector.name and f.subject_id == event.subject_id
+            )
+            evidence["repeat"] = earlier + 1
+            raise_by = detector.spec.repeats_raise_by * earlier
+            key_part = f"{subject_key}:{m.stable_id('repeat', event.id)}"  # keys fit 400
         self._detect(
             detector,
             customer,
@@ -242,6 +161,7 @@ class Recovery:
             event.attributes,
             key_part=key_part,
             analysis=analysis,
+            raise_by=raise_by,
         )
 
     def _detect(
@@ -256,6 +176,7 @@ class Recovery:
         attributes: Mapping[str, Any],
         key_part: str | None = None,
         analysis: Mapping[str, Any] | None = None,
+        raise_by: int = 0,
     ) -> Failure | None:
         spec = detector.spec.failure
         if spec is None:
@@ -278,7 +199,7 @@ class Recovery:
             case_id,
             type_,
             category,
-            spec.severity,
+            m.raise_severity(spec.severity, raise_by),
             occurred_at,
             now,
             evidence,
@@ -298,12 +219,27 @@ class Recovery:
                 "type": type_,
                 "severity": failure.severity,
                 "latency_s": round(failure.detection_latency_s, 3),
+                **({"repeat": evidence["repeat"]} if "repeat" in evidence else {}),
             },
         )
         incident = self.incidents.observe(failure, subject, now)
         if incident is not None:
             failure.evidence["incident"] = incident.id
-        if not rises:  # evidence on a case already handled at this severity
+        if not rises:  # evidence on a case already handled at this severity: it never blocks it
+            failure.evidence["evidence_only"] = True
+            self._log(
+                case.id,
+                now,
+                "evidence_added",
+                ENGINE,
+                {
+                    "failure": failure.id,
+                    "category": category,
+                    "severity": failure.severity,
+                    "case_severity": case.severity,
+                    **{k: evidence[k] for k in ("event_type", "text", "repeat") if k in evidence},
+                },
+            )
             return failure
         playbook = self.policy.playbook_for(category, failure.severity)
         failure.playbook = playbook.spec.name if playbook else None
@@ -406,7 +342,13 @@ class Recovery:
 
     # playbook steps -------------------------------------------------------------------------
     def _run_steps(
-        self, playbook: CompiledPlaybook, on: str, failure: Failure, case: Case, now: datetime
+        self,
+        playbook: CompiledPlaybook,
+        on: str,
+        failure: Failure,
+        case: Case,
+        now: datetime,
+        tag: str | None = None,
     ) -> None:
         customer = self.world.customer(failure.customer_id)
         subject = self.world.subject(failure.subject_id or "")
@@ -417,10 +359,10 @@ class Recovery:
         for step in playbook.steps:
             if step.spec.on != on or not evaluate(step.when, context):
                 continue
-            key = f"{failure.id}:{on}:{step.index}"
+            key = f"{failure.id}:{tag or on}:{step.index}"
             do = step.spec.do
             if do in ("acknowledge", "apologise"):
-                if on == "detected" and failure.evidence.get("incident"):
+                if on == "detected" and not tag and failure.evidence.get("incident"):
                     self._log(
                         case.id,
                         now,
@@ -467,9 +409,12 @@ class Recovery:
         compensation: Compensation | None = None,
         extra: Mapping[str, Any] | None = None,
         channel: str | None = None,
+        capped: bool = True,
     ) -> None:
+        """Queue a message to the customer. `capped=False` (incident notices) sends it past the
+        daily cap; it still counts toward the day's messages."""
         limit = self.policy.policy.suppression.max_messages_per_customer_per_day
-        if self.world.messages_on(customer.id, now.date()) >= limit:
+        if capped and self.world.messages_on(customer.id, now.date()) >= limit:
             self._log(
                 case.id,
                 now,
@@ -681,8 +626,12 @@ class Recovery:
         case = self.world.case(failure.case_id)
         if case is None:
             return
-        open_failures = [f for f in self.world.failures_of(case.id) if f.resolved_at is None]
-        if open_failures:
+        open_failures = [
+            f
+            for f in self.world.failures_of(case.id)
+            if f.resolved_at is None and not f.evidence.get("evidence_only")
+        ]
+        if open_failures:  # evidence-only failures never block: they resolve with the case
             return
         # the most severe failure of this round speaks for the case; the others are superseded
         round_failures = [
@@ -702,6 +651,10 @@ class Recovery:
     def resolve_case(self, case: Case, now: datetime, actor: str) -> None:
         case.needs_person = False
         case.resolved_at = now
+        for failure in self.world.failures_of(case.id):
+            if failure.resolved_at is None and failure.evidence.get("evidence_only"):
+                failure.resolved_at = now
+                self.world.touch_failure(failure)
         self.world.cancel(_sla_key(case))
         self._set_state(case, m.RESOLVED, now, actor)
         if case.follow_up:

@@ -1,27 +1,31 @@
 """A `Policy` compiled for the engine: expressions parsed once, durations and amounts typed.
 
-`compile_policy` raises `PolicyError` with the dotted path of the first bad entry; the YAML
-adapter maps that path to a line.
+`compile_policy` checks every entry and raises `PolicyErrors` naming each bad one by its
+dotted path (the YAML adapter maps paths to lines); it reads as the first.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from makegood.domain.errors import ExpressionError, PolicyError
 from makegood.domain.expr import Expr, compile_expr, parse_duration
+from makegood.domain.limits import EPOCH, Limits
 from makegood.domain.policy import (
     SEVERITIES,
     Amount,
+    Budgets,
     Detector,
+    Empowerment,
     IncidentSpec,
     Playbook,
     Policy,
+    PolicyErrors,
     Step,
 )
 from makegood.domain.source import CompiledSource, compile_sources
@@ -103,6 +107,8 @@ class CompiledDetector:
     reference: Expr | None
     within: timedelta
     guard: str | None = None  # the event type `when` requires, when it starts by saying so
+    arrivals: tuple[str, ...] = ()  # `until` types: the awaited event arrived (lateness)
+    stops: tuple[str, ...] = ()  # `stopped_by` types: the wait ended without an arrival
 
     @property
     def name(self) -> str:
@@ -160,6 +166,13 @@ class CompiledPolicy:
     repurchase_window: timedelta
     incidents: tuple[CompiledIncident, ...] = ()
     sources: tuple[CompiledSource, ...] = ()
+    accept_from: datetime = EPOCH
+    accept_ahead: timedelta = timedelta(days=365)
+    max_attribute_chars: int = 65_536
+
+    def limits(self, now: datetime) -> Limits:
+        """What `parse_event` accepts at `now`: the time range and the size of a string."""
+        return Limits(self.accept_from, now + self.accept_ahead, max_chars=self.max_attribute_chars)
 
     def source(self, name: str) -> CompiledSource | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -186,9 +199,26 @@ class CompiledPolicy:
         return cache
 
 
+def not_negative(value: Decimal | None, path: str) -> None:
+    """Money, rates and limits are zero or more: a negative budget or amount is a typo."""
+    if value is not None and (not value.is_finite() or value < 0):
+        raise PolicyError(f"must be a number of zero or more, got {value}", path)
+
+
+def _limits(section: Budgets | Empowerment, path: str) -> None:
+    for f in fields(section):
+        not_negative(getattr(section, f.name), f"{path}.{f.name}")
+
+
 def _amount(spec: Amount | None, path: str) -> CompiledAmount | None:
     if spec is None:
         return None
+    for name in ("fixed", "percent", "min", "max"):
+        not_negative(getattr(spec, name), f"{path}.{name}")
+    for i, band in enumerate(spec.bands):
+        not_negative(band.amount, f"{path}.bands[{i}].amount")
+    for tier, factor in spec.tier_multiplier.items():
+        not_negative(factor, f"{path}.tier_multiplier.{tier}")
     forms = [
         spec.fixed is not None,
         spec.percent is not None,
@@ -237,6 +267,9 @@ def _detector(spec: Detector, path: str) -> CompiledDetector:
         raise PolicyError("a deadline detector needs `on` and `deadline`", path)
     if spec.kind == "match" and not spec.when:
         raise PolicyError("a match detector needs `when`", path)
+    if spec.repeats_raise_by < 0:
+        raise PolicyError("must not be negative", f"{path}.repeats_raise_by")
+    arrivals, stops = arrivals_and_stops(spec)
     return CompiledDetector(
         spec,
         expression(spec.when, f"{path}.when", DETECTOR_NAMES),
@@ -244,61 +277,126 @@ def _detector(spec: Detector, path: str) -> CompiledDetector:
         expression(spec.reference, f"{path}.reference", DETECTOR_NAMES),
         duration(spec.within, f"{path}.within"),
         type_guard(spec.when),
+        arrivals,
+        stops,
     )
 
 
-def compile_policy(policy: Policy) -> CompiledPolicy:
-    names = [d.name for d in policy.detectors]
+def arrivals_and_stops(spec: Detector) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which `until` types mean the awaited event arrived and which only stop the wait. A
+    policy written before `stopped_by` existed listed cancellations under `until`: without
+    `stopped_by`, a `*.cancelled` type there is read as one (never as a late arrival)."""
+    if spec.stopped_by:
+        return tuple(t for t in spec.until if t not in spec.stopped_by), spec.stopped_by
+    legacy = tuple(t for t in spec.until if t.endswith((".cancelled", ".canceled")))
+    return tuple(t for t in spec.until if t not in legacy), legacy
+
+
+class _Problems:
+    """Collects every `PolicyError` instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.found: list[PolicyError] = []
+
+    def __call__(self, make: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return make(*args)
+        except PolicyError as error:
+            self.found.append(error)
+            return None
+
+
+def _incident(spec: IncidentSpec, path: str) -> CompiledIncident:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec.key):
+        raise PolicyError("key names a subject attribute, e.g. area or merchant", f"{path}.key")
+    if spec.threshold < 1:
+        raise PolicyError("threshold must be at least 1", f"{path}.threshold")
+    return CompiledIncident(
+        spec,
+        duration(spec.window, f"{path}.window"),
+        duration(spec.quiet, f"{path}.quiet"),
+        _amount(spec.amount, f"{path}.amount"),
+        duration(spec.expires_in, f"{path}.expires_in"),
+    )
+
+
+def _rising(e: Empowerment) -> None:
+    _limits(e, "empowerment")
+    if not e.auto <= e.agent <= e.lead:
+        raise PolicyError("empowerment limits must rise: auto <= agent <= lead", "empowerment.auto")
+
+
+def _unique(names: list[str]) -> None:
     for i, name in enumerate(names):
         if names.index(name) != i:
             raise PolicyError(f"detector name {name!r} is used twice", f"detectors[{i}].name")
-    detectors = tuple(_detector(d, f"detectors[{i}]") for i, d in enumerate(policy.detectors))
+
+
+def _playbook(playbook: Playbook, path: str, check: _Problems) -> CompiledPlaybook:
+    steps = [check(_step, s, j, f"{path}.steps[{j}]") for j, s in enumerate(playbook.steps)]
+    return CompiledPlaybook(playbook, tuple(steps))
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Raises `PolicyErrors` listing every bad entry, not only the first."""
+    check = _Problems()
+    check(_unique, [d.name for d in policy.detectors])
+    detectors = [check(_detector, d, f"detectors[{i}]") for i, d in enumerate(policy.detectors)]
     severity_rules: list[tuple[Expr, str]] = []
     for i, rule in enumerate(policy.severity):
-        compiled = expression(rule.when, f"severity[{i}].when", FAILURE_NAMES)
+        compiled = check(expression, rule.when, f"severity[{i}].when", FAILURE_NAMES)
         if compiled is not None:
             severity_rules.append((compiled, rule.severity))
-    playbooks = tuple(
-        CompiledPlaybook(
-            p, tuple(_step(s, j, f"playbooks[{i}].steps[{j}]") for j, s in enumerate(p.steps))
-        )
-        for i, p in enumerate(policy.playbooks)
-    )
+    playbooks = [_playbook(p, f"playbooks[{i}]", check) for i, p in enumerate(policy.playbooks)]
     if not playbooks:
-        raise PolicyError("at least one playbook is needed", "playbooks")
-    sla = {s: duration(getattr(policy.sla, s), f"sla.{s}") for s in SEVERITIES}
-    e = policy.empowerment
-    if not e.auto <= e.agent <= e.lead:
-        raise PolicyError("empowerment limits must rise: auto <= agent <= lead", "empowerment.auto")
-    incidents = []
-    for i, spec in enumerate(policy.incidents):
-        path = f"incidents[{i}]"
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec.key):
-            raise PolicyError("key names a subject attribute, e.g. area or merchant", f"{path}.key")
-        if spec.threshold < 1:
-            raise PolicyError("threshold must be at least 1", f"{path}.threshold")
-        incidents.append(
-            CompiledIncident(
-                spec,
-                duration(spec.window, f"{path}.window"),
-                duration(spec.quiet, f"{path}.quiet"),
-                _amount(spec.amount, f"{path}.amount"),
-                duration(spec.expires_in, f"{path}.expires_in"),
-            )
+        check.found.append(PolicyError("at least one playbook is needed", "playbooks"))
+    sla = {s: check(duration, getattr(policy.sla, s), f"sla.{s}") for s in SEVERITIES}
+    check(_limits, policy.budgets, "budgets")
+    check(_rising, policy.empowerment)
+    incidents = [check(_incident, s, f"incidents[{i}]") for i, s in enumerate(policy.incidents)]
+    after, expires_in, lateness, repurchase = (
+        check(duration, text, path)
+        for text, path in (
+            (policy.follow_up.after, "follow_up.after"),
+            (policy.follow_up.expires_in, "follow_up.expires_in"),
+            (policy.engine.allowed_lateness, "engine.allowed_lateness"),
+            (policy.engine.repurchase_window, "engine.repurchase_window"),
         )
+    )
+    sources = check(compile_sources, policy.sources)
+    accepted = check(_accepted, policy)
+    if check.found:
+        raise PolicyErrors(check.found)
     return CompiledPolicy(
         policy,
-        detectors,
+        tuple(detectors),
         tuple(severity_rules),
-        playbooks,
+        tuple(playbooks),
         sla,
-        duration(policy.follow_up.after, "follow_up.after"),
-        duration(policy.follow_up.expires_in, "follow_up.expires_in"),
-        duration(policy.engine.allowed_lateness, "engine.allowed_lateness"),
-        duration(policy.engine.repurchase_window, "engine.repurchase_window"),
+        after,
+        expires_in,
+        lateness,
+        repurchase,
         tuple(incidents),
-        compile_sources(policy.sources),
+        sources,
+        *accepted,
     )
+
+
+def _accepted(policy: Policy) -> tuple[datetime, timedelta, int]:
+    engine = policy.engine
+    try:
+        since = datetime.fromisoformat(engine.accept_from)
+    except ValueError:
+        since = None
+    if since is None or since.utcoffset() is None or since.year < 2:
+        raise PolicyError("must be an ISO 8601 date-time with an offset", "engine.accept_from")
+    ahead = duration(engine.accept_ahead, "engine.accept_ahead")
+    if ahead <= timedelta(0):
+        raise PolicyError("must be a positive duration", "engine.accept_ahead")
+    if engine.max_attribute_chars < 1:
+        raise PolicyError("must be at least 1", "engine.max_attribute_chars")
+    return since.astimezone(UTC), ahead, engine.max_attribute_chars
 
 
 def evaluate(expr: Expr | None, context: Mapping[str, Any]) -> bool:

@@ -19,7 +19,15 @@ from makegood.domain.errors import PolicyError
 CUES = ("anger", "urgency", "churn_threat", "legal_threat", "profanity", "repeated_failure")
 FAILURE_TYPES = ("process", "people", "product", "policy", "communication")
 LABELS = ("negative", "neutral", "positive")
+# What is analysed of a long text: its first and last characters. The lexicons' checks are
+# quadratic in the number of words (vaderSentiment's idiom check: 105k characters take 5 s), so
+# the bound keeps one message at a few milliseconds whatever its length.
+EXCERPT_HEAD = 2000
+EXCERPT_TAIL = 2000
+EXCERPT_JOIN = "\n\n"
+MAX_ANALYSED = EXCERPT_HEAD + len(EXCERPT_JOIN) + EXCERPT_TAIL
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{2,8})*$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,30 @@ def fold(text: str) -> str:
         return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def excerpt(text: str) -> str:
+    """What is analysed of `text`: all of it up to `MAX_ANALYSED` characters, else its first
+    `EXCERPT_HEAD` and last `EXCERPT_TAIL` characters (a complaint says what went wrong at the
+    start and what the customer wants at the end; the middle of a pasted log adds nothing)."""
+    if len(text) <= MAX_ANALYSED:
+        return text
+    return text[:EXCERPT_HEAD] + EXCERPT_JOIN + text[-EXCERPT_TAIL:]
+
+
+def language_of(locale: object) -> str | None:
+    """The ISO 639 language of a locale (``pt_BR``, ``pt-BR``, ``PT`` -> ``pt``), or None when
+    `locale` is empty, ``und`` or not a locale at all."""
+    if not isinstance(locale, str):
+        return None
+    found = _LOCALE.match(locale.strip())
+    language = found.group(1).lower() if found else None
+    return None if language in (None, "und") else language
+
+
+def written_in(analysis: Mapping[str, Any] | None) -> str | None:
+    """The language an analysed text was written in, or None when the analysis could not tell."""
+    return language_of(analysis.get("language")) if analysis else None
 
 
 def label_for(score: float, rules: SentimentRules) -> str:

@@ -8,11 +8,12 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from makegood.adapters.policy_file import load_policy
+from makegood.adapters.policy_file import check_policy, read_policy_text
 from makegood.adapters.renderer import shipped_templates
 from makegood.adapters.templates import TemplateRenderer
 from makegood.domain.errors import PolicyError
-from makegood.entrypoints.cli_common import console, fail
+from makegood.domain.policy import PolicyErrors
+from makegood.entrypoints.cli_common import console, err, fail
 
 app = typer.Typer(help="Write and check recovery policies.", no_args_is_help=True)
 
@@ -60,11 +61,14 @@ def check(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     templates: Path | None = TemplatesOption,
 ) -> None:
-    """Validate a policy: its shape, every expression, and every template it names."""
+    """Validate a policy: its shape, every expression, and every template it names. Reports
+    every problem (with its line), and warns on names no event type declares."""
     try:
-        policy = load_policy(file)
+        policy, warnings = check_policy(read_policy_text(file), str(file))
+    except PolicyErrors as errors:
+        raise fail(_listing(file, errors.problems)) from None
     except PolicyError as error:
-        raise fail(escape(f"{file}: {error}")) from None
+        raise fail(_listing(file, [error])) from None
     # "compensation" is not named by a step: the engine sends it when a grant is approved
     names = sorted(
         {
@@ -85,9 +89,17 @@ def check(
             [locale],
             SAMPLE,
         )
+    for warning in warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(f'{file}: {warning}')}")
     if problems:
-        raise fail(escape(f"{file}: " + "; ".join(problems)))
+        raise fail("\n".join(escape(f"{file}: {problem}") for problem in problems))
     console.print(
         f"[green]ok[/green] {escape(str(file))}: {len(policy.detectors)} detectors, "
         f"{len(policy.playbooks)} playbooks, templates {', '.join(names)}"
+        + (f"; {len(warnings)} warning(s)" if warnings else "")
     )
+
+
+def _listing(file: Path, problems: list[PolicyError]) -> str:
+    count = f"{len(problems)} problems:\n" if len(problems) > 1 else ""
+    return count + "\n".join(escape(f"{file}: {problem}") for problem in problems)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from makegood.adapters.event_file import count_lines, file_format, read_lines
+from makegood.adapters.event_file import count_lines, file_format, open_events, read_lines
 from makegood.adapters.sql import queries
 from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.metrics import MetricSettings, window_changes
@@ -90,7 +90,7 @@ def ingest(
     accepted = duplicates = rejected = failures = 0
     total = count_lines(file)
     with (
-        file.open(encoding="utf-8", newline="") as stream,
+        open_events(file) as stream,
         Progress(
             TextColumn("[bold]ingest"),
             BarColumn(),

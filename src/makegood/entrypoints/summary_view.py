@@ -42,6 +42,18 @@ def _side_by_side(console: Console, *tables: Table) -> None:
             console.print(table)
 
 
+def _shares(shares: dict[str, int], total: int) -> str:
+    def pct(n: int) -> str:
+        return f"{100 * n / total:.0f} %" if total else "—"
+
+    return (
+        f"of {total:,} cases: [bold]{pct(shares['recovered_automatically'])}[/bold] recovered "
+        f"automatically, [bold]{pct(shares['escalated'])}[/bold] escalated to a person "
+        f"({pct(shares['waiting_for_a_person'])} still waiting), "
+        f"{pct(shares['in_progress'])} in progress"
+    )
+
+
 def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> None:
     failures = s["failures"]
     console.rule("[bold]What makegood detected")
@@ -62,6 +74,11 @@ def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> 
             f"incident in [bold]{escape(incident['key'])}[/bold] ({incident['source']}): declared "
             f"{incident['declared_at']:%H:%M}, resolved "
             f"{f'{resolved:%H:%M}' if resolved else '—'}, {incident['customers']} customers told"
+            + (
+                f", {incident['messages']} notices sent (they pass the daily message cap)"
+                if "messages" in incident
+                else ""
+            )
         )
 
     console.rule("[bold]What it did")
@@ -75,6 +92,9 @@ def show_summary(console: Console, s: dict[str, Any], currency: str = "EUR") -> 
         f"compensations granted: [bold]{actions['compensations_granted']}[/bold] "
         + ", ".join(f"{k} {v} {currency}" for k, v in actions["compensations_by_kind"].items())
     )
+    shares = s["cases"].get("shares")
+    if shares:
+        console.print(_shares(shares, s["cases"]["total"]))
     console.print(
         f"waiting for a person: [bold]{s['cases']['waiting_for_a_person']}[/bold] "
         f"cases; approvals waiting: [bold]{s['approvals']['waiting']}[/bold] "

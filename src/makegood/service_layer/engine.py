@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined, Rejection, jsonable, parse_event
@@ -29,6 +29,7 @@ from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
 from makegood.service_layer.ports import Clock, Store, StoreSession
+from makegood.service_layer.text import TextAnalyzer, analyze_events
 
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
@@ -36,12 +37,7 @@ RETRIES = 8
 # what became of each event handed to the engine
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
-
-
-class Analyzer(Protocol):
-    """What the engine needs of text analysis (see makegood.service_layer.text)."""
-
-    def analyze_many(self, texts: Sequence[str]) -> Sequence[Any]: ...
+Analyzer = TextAnalyzer  # what the engine needs of text analysis
 
 
 @dataclass
@@ -101,8 +97,9 @@ class Engine:
         positions: list[int] = []
         refused: list[Quarantined] = []
         outcomes: list[str] = []
+        limits = self.policy.limits(self.clock.now())
         for index, raw in enumerate(raws):
-            parsed = parse_event(raw)
+            parsed = parse_event(raw, limits)
             line = lines[index] if lines is not None else None
             if isinstance(parsed, Rejection):
                 report.rejected.append((index, parsed))
@@ -272,24 +269,15 @@ class Engine:
         return marks, first or received, mark
 
     def _analyze(self, events: Sequence[Event]) -> Mapping[str, Mapping[str, Any]]:
+        """Before the transaction; the profile locales are read without locking (a prior for
+        the language only: a profile changed meanwhile costs at most a less certain guess)."""
         if self.analyzer is None:
             return {}
         first: dict[str, Event] = {}
         for event in events:
             first.setdefault(event.id, event)
-        texts = [
-            (e.id, str(e.attributes.get("text") or e.attributes.get("comment")))
-            for e in first.values()
-            if e.type in ("message.received", "survey.answered")
-            and (e.attributes.get("text") or e.attributes.get("comment"))
-        ]
-        if not texts:
-            return {}
-        results = self.analyzer.analyze_many([text for _, text in texts])
-        return {
-            event_id: result.as_context()
-            for (event_id, _), result in zip(texts, results, strict=True)
-        }
+        locales = self.store.profile_locales({e.customer_id for e in first.values()})
+        return analyze_events(self.analyzer, list(first.values()), locales)
 
 
 def _append(

@@ -122,3 +122,8 @@ class Store(Protocol):
     def session(self) -> AbstractContextManager[StoreSession]:
         """A transaction: committed when the block ends, rolled back if it raises."""
         ...
+
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        """The stored profile locale of these customers (those with a profile), read outside
+        any write transaction and without locks."""
+        ...

@@ -243,6 +243,10 @@ class ReplayStore:
     def __init__(self) -> None:
         self.state = _State()
 
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        customers = self.state.customers
+        return {i: customers[i].locale for i in customer_ids if i in customers}
+
     @contextmanager
     def session(self) -> Iterator[ReplaySession]:
         session = ReplaySession(self.state)
@@ -373,6 +377,9 @@ class RecordingStore:
         self.inner = inner
         self.decisions = Decisions()
 
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        return self.inner.profile_locales(customer_ids)
+
     @contextmanager
     def session(self) -> Iterator[_RecordingSession]:
         pending: list[tuple[Changes, Snapshot]] = []
@@ -383,8 +390,14 @@ class RecordingStore:
 
 
 class _FixedClock:
+    """The moment the replay started. Event time drives the replay; this clock only bounds the
+    policy's accepted time range (now + accept_ahead) and stamps received-at times."""
+
+    def __init__(self) -> None:
+        self.started = datetime.now(UTC)
+
     def now(self) -> datetime:
-        return EPOCH
+        return self.started
 
 
 @dataclass(frozen=True)

@@ -654,3 +654,30 @@ def _aware(value: datetime) -> datetime:
 
 
 __all__ = ["MetricSettings", "money", "recovery_metrics", "window_changes", "window_of"]
+
+
+def recovery_shares(c: sa.Connection) -> dict[str, int]:
+    """Cases by who recovered them: `recovered_automatically` (resolved, never escalated),
+    `escalated` (a person was asked: `waiting_for_a_person` still are), `in_progress` (open,
+    no person asked, e.g. the parcel is still on its way)."""
+    asked = {
+        r.case_id
+        for r in c.execute(
+            sa.select(t.timeline.c.case_id, t.timeline.c.data).where(
+                t.timeline.c.kind == "state_changed"
+            )
+        )
+        if (r.data or {}).get("to") == "escalated"
+    }
+    shares = dict.fromkeys(
+        ("recovered_automatically", "escalated", "waiting_for_a_person", "in_progress"), 0
+    )
+    for r in c.execute(sa.select(t.cases.c.id, t.cases.c.state, t.cases.c.needs_person)):
+        if r.id in asked or r.needs_person:
+            shares["escalated"] += 1
+            shares["waiting_for_a_person"] += bool(r.needs_person)
+        elif r.state in ("resolved", "followed_up", "closed"):
+            shares["recovered_automatically"] += 1
+        else:
+            shares["in_progress"] += 1
+    return shares

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
+from makegood.adapters.sql.metrics import recovery_shares
 from makegood.domain.errors import NotFound
 
 
@@ -70,6 +71,7 @@ def summary(c: sa.Connection, budget_per_day: Decimal) -> dict[str, Any]:
             "declared_at": i["declared_at"],
             "resolved_at": i["resolved_at"],
             "customers": i["affected"],
+            "messages": i["messages"],
         }
         for i in list_incidents(c)
     ]
@@ -88,6 +90,7 @@ def summary(c: sa.Connection, budget_per_day: Decimal) -> dict[str, Any]:
             "total": len(cases),
             "by_state": dict(Counter(r.state for r in cases)),
             "waiting_for_a_person": sum(1 for r in cases if r.needs_person),
+            "shares": recovery_shares(c),
         },
         "actions": {
             "messages_by_template": dict(messages.most_common()),

@@ -410,6 +410,16 @@ class SqlStore(SqlOutbox):
         with self.writer.begin() as connection:
             yield SqlSession(connection)
 
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        query = sa.select(t.customers.c.id, t.customers.c.locale).where(
+            t.customers.c.id.in_(sa.bindparam("values", expanding=True))
+        )
+        with self.engine.connect() as c:  # a reader: no write lock, no row lock
+            for part in _chunks(sorted(customer_ids)):
+                found.update(c.execute(query, {"values": list(part)}).tuples())
+        return found
+
     def dispose(self) -> None:
         self.engine.dispose()
 

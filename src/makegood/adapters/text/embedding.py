@@ -24,7 +24,7 @@ from makegood.adapters.text.lexicon import LexiconAnalyzer
 from makegood.adapters.text.minilm import MiniLM
 from makegood.adapters.text.scoring import Evidence, analysis
 from makegood.domain.errors import MakegoodError
-from makegood.domain.text import CUES, LABELS, Analysis, TextRules
+from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
@@ -71,13 +71,15 @@ class EmbeddingAnalyzer:
         self._mood_vectors = self.embed([p for _, p in moods])
 
     def embed(self, texts: Sequence[str]) -> Array:
-        return self._encoder.encode([_NOISE.sub(" ", t).strip() for t in texts])
+        return self._encoder.encode([_NOISE.sub(" ", excerpt(t)).strip() for t in texts])
 
-    def analyze(self, text: str) -> Analysis:
-        return self.analyze_many([text])[0]
+    def analyze(self, text: str, locale: str | None = None) -> Analysis:
+        return self.analyze_many([text], [locale])[0]
 
-    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
-        return self.analyze_embedded(texts, self.embed(texts))
+    def analyze_many(
+        self, texts: Sequence[str], locales: Sequence[str | None] | None = None
+    ) -> list[Analysis]:
+        return self.analyze_embedded(texts, self.embed(texts), locales=locales)
 
     def features(
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence] | None = None
@@ -99,11 +101,16 @@ class EmbeddingAnalyzer:
         return np.hstack([vectors, extra])
 
     def analyze_embedded(
-        self, texts: Sequence[str], vectors: Array, heads: Heads | None = None
+        self,
+        texts: Sequence[str],
+        vectors: Array,
+        heads: Heads | None = None,
+        locales: Sequence[str | None] | None = None,
     ) -> list[Analysis]:
         """Analyses of texts already embedded with `embed` (lets a caller embed once)."""
         heads = heads or self.heads
-        evidence = [self._lexicon.evidence(t) for t in texts]
+        known = locales if locales is not None else [None] * len(texts)
+        evidence = [self._lexicon.evidence(t, k) for t, k in zip(texts, known, strict=True)]
         if heads is not None and (heads.sentiment or heads.category):
             return self._with_heads(texts, vectors, evidence, heads)
         return [self._zero_shot(e, v) for e, v in zip(evidence, vectors, strict=True)]

@@ -19,6 +19,10 @@ from makegood.domain.errors import MakegoodError
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+|#|\s+")
 _THREE_LETTERS = re.compile(r"[^\W\d_](?:.*?[^\W\d_]){2}", re.S)
 MIN_CONFIDENCE = 0.3
+# How sure the model must be to overrule what is known of the writer (a profile's locale, the
+# event's own `locale`). On short texts it is often wrong and fairly sure of it: "lanche amassado"
+# reads as English at 0.77, "fui mal atendido" as Spanish at 0.75 (bench/text_language.py).
+CONFIDENT = 0.9
 MAX_CHARS = 200  # enough to tell a language; bounds the cost of a long message
 
 
@@ -34,15 +38,29 @@ def bundled_model_path() -> Path:
 
 
 class LanguageDetector:
-    """`detect(text)` -> (ISO 639-1 code, or "und" when unsure, and the model's confidence)."""
+    """`detect(text, known)` -> (ISO 639-1 code, or "und" when unsure; the model's confidence)."""
 
-    def __init__(self, min_confidence: float = MIN_CONFIDENCE, model: Path | None = None) -> None:
+    def __init__(
+        self,
+        min_confidence: float = MIN_CONFIDENCE,
+        model: Path | None = None,
+        confident: float = CONFIDENT,
+    ) -> None:
         from fasttext import load_model  # type: ignore[import-untyped]
 
         self._model: Any = load_model(str(model or bundled_model_path()))
         self._min_confidence = min_confidence
+        self._confident = confident
 
-    def detect(self, text: str) -> tuple[str, float]:
+    def detect(self, text: str, known: str | None = None) -> tuple[str, float]:
+        """The language of `text`. `known` (an ISO 639 code: the customer's locale) is a prior:
+        the model decides against it only when it is at least `confident` sure."""
+        language, confidence = self._predict(text)
+        if known is None or language == known or confidence >= self._confident:
+            return language, confidence
+        return known, confidence
+
+    def _predict(self, text: str) -> tuple[str, float]:
         cleaned = _NOISE.sub(" ", text[:MAX_CHARS]).strip()
         if not _THREE_LETTERS.search(cleaned):
             return "und", 0.0

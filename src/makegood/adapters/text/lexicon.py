@@ -7,8 +7,8 @@ shipped inside their packages; nothing is downloaded.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from makegood.adapters.text.language import LanguageDetector
 from makegood.adapters.text.pattern import PatternMatcher
@@ -18,42 +18,68 @@ from makegood.adapters.text.scoring import (
     analysis,
     category_from_hits,
 )
-from makegood.domain.text import Analysis, TextRules, fold
+from makegood.domain.text import Analysis, TextRules, excerpt, fold, language_of
+
+
+class Lexicon(Protocol):
+    """A sentiment lexicon: VADER's interface, which LeIA shares."""
+
+    def polarity_scores(self, text: str) -> Mapping[str, float]: ...
+
+
+def default_lexicons() -> dict[str, Lexicon]:
+    """VADER for English (and any language without its own), LeIA for Portuguese."""
+    with warnings.catch_warnings():
+        # LeIA leaves two of its word lists open when imported.
+        warnings.simplefilter("ignore", ResourceWarning)
+        from LeIA import SentimentIntensityAnalyzer as LeiaAnalyzer  # type: ignore[import-untyped]
+
+    return {"en": _vader(), "pt": LeiaAnalyzer()}
 
 
 class LexiconAnalyzer:
-    """`TextAnalyzer` over lexicons and the rules' patterns. Safe to share between threads."""
+    """`TextAnalyzer` over lexicons and the rules' patterns. Safe to share between threads.
 
-    def __init__(self, rules: TextRules, detector: LanguageDetector | None = None) -> None:
-        with warnings.catch_warnings():
-            # LeIA leaves two of its word lists open when imported.
-            warnings.simplefilter("ignore", ResourceWarning)
-            from LeIA import SentimentIntensityAnalyzer as LeiaAnalyzer  # type: ignore[import-untyped]
+    Only `excerpt(text)` is read (at most `MAX_ANALYSED` characters), so a message costs a few
+    milliseconds however long it is: the lexicons' checks are quadratic in its length.
+    """
 
+    def __init__(
+        self,
+        rules: TextRules,
+        detector: LanguageDetector | None = None,
+        lexicons: Mapping[str, Lexicon] | None = None,
+    ) -> None:
         self.rules = rules
         self._matcher = PatternMatcher(rules)
         self._detector = detector or LanguageDetector()
-        self._lexicons: dict[str, Any] = {"en": _vader(), "pt": LeiaAnalyzer()}
+        self._lexicons = dict(lexicons or default_lexicons())
 
     def lexicon_score(self, text: str, language: str) -> float:
         """The lexicon's compound score in [-1, 1]; English's lexicon for other languages."""
         lexicon = self._lexicons.get(language) or self._lexicons["en"]
-        return float(lexicon.polarity_scores(text)["compound"])
+        return float(lexicon.polarity_scores(excerpt(text))["compound"])
 
-    def evidence(self, text: str) -> Evidence:
-        language, _ = self._detector.detect(text)
+    def evidence(self, text: str, locale: str | None = None) -> Evidence:
+        """What the lexicons and patterns read; `locale`, the writer's known locale, is the
+        language detector's prior."""
+        text = excerpt(text)
+        language, _ = self._detector.detect(text, language_of(locale))
         cues, hits = self._matcher.match(fold(text))
         base = self.lexicon_score(text, language)
         score = adjust_sentiment(base, cues, sum(hits.values()), self.rules.sentiment)
         return Evidence(language, cues, hits, base, score)
 
-    def analyze(self, text: str) -> Analysis:
-        e = self.evidence(text)
+    def analyze(self, text: str, locale: str | None = None) -> Analysis:
+        e = self.evidence(text, locale)
         category = category_from_hits(e.hits, self.rules)
         return analysis(e.language, e.sentiment, e.cues, category, self.rules)
 
-    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
-        return [self.analyze(t) for t in texts]
+    def analyze_many(
+        self, texts: Sequence[str], locales: Sequence[str | None] | None = None
+    ) -> list[Analysis]:
+        known = locales if locales is not None else [None] * len(texts)
+        return [self.analyze(t, k) for t, k in zip(texts, known, strict=True)]
 
 
 def _vader() -> Any:

@@ -13,6 +13,7 @@ current batch, so nothing accepted is lost.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -32,7 +35,8 @@ from makegood.adapters.sql.paging import BadCursor
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import AlreadyDone, BudgetConflict, NotFound
-from makegood.entrypoints.api import approvals, cases, events, sources
+from makegood.domain.limits import printable
+from makegood.entrypoints.api import approvals, cases, events, openapi, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.service_layer.actions import Actions
@@ -95,6 +99,7 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     api.include_router(approvals.router)
     _errors(api)
     _operations(api)
+    openapi.install(api)
     from makegood.entrypoints.dashboard import lists, routes, signin, survey
     from makegood.entrypoints.dashboard.session import SignInRequired
 
@@ -128,6 +133,27 @@ def _errors(api: FastAPI) -> None:
         return JSONResponse({"detail": detail}, 422)
 
     api.add_exception_handler(BadCursor, bad_cursor)
+
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        # FastAPI's own answer, but the refused input it echoes may be Infinity or hold a lone
+        # surrogate, which JSON (and UTF-8) cannot carry: that would turn a 422 into a 500
+        errors = error.errors() if isinstance(error, RequestValidationError) else []
+        return JSONResponse({"detail": _writable(jsonable_encoder(errors))}, 422)
+
+    api.add_exception_handler(RequestValidationError, invalid)
+
+
+def _writable(value: Any) -> Any:
+    """`value` with what JSON text cannot hold made text: non-finite numbers, lone surrogates."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _writable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_writable(v) for v in value]
+    return value
 
 
 def _operations(api: FastAPI) -> None:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from makegood.domain.event import ENVELOPE
+from makegood.adapters.json_input import BadJson, read_json
+from makegood.domain.event import ENVELOPE, MAX_RAW, Quarantined
+from makegood.domain.limits import printable
 from makegood.entrypoints.api.deps import Ingester, Services, Svc
-from makegood.entrypoints.api.models import EventIn, IngestOut, Problem
+from makegood.entrypoints.api.models import IngestOut, Problem, event_schema
 from makegood.service_layer.engine import CONFLICT, CONFLICT_REASON
 
 MAX_BATCH = 1000
 router = APIRouter(prefix="/v1", tags=["events"])
 
-_EVENT = EventIn.model_json_schema()
+_EVENT = event_schema()
 _BODY = {
     "requestBody": {
         "required": True,
@@ -41,10 +42,6 @@ def _problem(status: int, field: str, reason: str, index: int | None = None) -> 
 
 def _fold(raw: Any) -> Any:
     """Unknown top-level fields are kept as attributes (as data, never interpreted)."""
-    if isinstance(raw, dict) and not isinstance(raw.get("type", ""), str):
-        # parse_event cannot yet take a non-string type (an unhashable one raises): pass it
-        # as its JSON text, which is refused as a malformed type and quarantined as usual
-        raw = {**raw, "type": json.dumps(raw["type"])}
     if not isinstance(raw, dict) or set(raw) <= ENVELOPE:
         return raw
     attributes = raw.get("attributes")
@@ -56,12 +53,22 @@ def _fold(raw: Any) -> Any:
     return folded
 
 
+def quarantine_body(services: Services, body: bytes, reason: str) -> None:
+    """A body that is not events at all is kept too, with its reason (bytes not UTF-8 escaped)."""
+    raw = body[: MAX_RAW * 4].decode("utf-8", "backslashreplace")
+    app = services.app
+    with app.store.session() as session:
+        session.add_quarantined([Quarantined("api", None, raw, "body", reason)], app.clock.now())
+
+
 def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[int, dict[str, Any]]:
     """Each event's outcome comes from the engine, decided where the event is appended (in the
     transaction that acts on it): accepted, duplicate (same id, same payload), conflict (same
     id, another payload: quarantined, not acted on) or rejected."""
+    # ids as they can be answered and looked up: a NUL or a lone surrogate escaped
     ids = [
-        r.get("id") if isinstance(r, dict) and isinstance(r.get("id"), str) else None for r in raws
+        printable(r["id"]) if isinstance(r, dict) and isinstance(r.get("id"), str) else None
+        for r in raws
     ]
     report = services.app.engine.ingest(raws, source=source)
     rejected = dict(report.rejected)
@@ -145,13 +152,17 @@ async def post_events(request: Request, who: Ingester, services: Svc) -> JSONRes
     Refused events are quarantined with their reason and never stop the others."""
     body = await request.body()
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _problem(422, "body", "is not valid JSON")
+        raw = read_json(body)
+    except BadJson as bad:
+        await run_in_threadpool(quarantine_body, services, body, str(bad))
+        services.stats.add("events_rejected")
+        return _problem(422, "body", str(bad))
     raws = raw if isinstance(raw, list) else [raw]
     if len(raws) > MAX_BATCH:
         return _problem(413, "body", f"at most {MAX_BATCH} events per request, got {len(raws)}")
     if not raws:
+        await run_in_threadpool(quarantine_body, services, body, "the batch is empty")
+        services.stats.add("events_rejected")
         return _problem(422, "body", "the batch is empty")
     status, result = await run_in_threadpool(ingest, services, [_fold(r) for r in raws])
     return JSONResponse(result, status)

@@ -1,8 +1,12 @@
 """ASGI middleware: a body size limit, security headers, an access log without personal data,
-and a small per-client rate limiter."""
+and a small per-client rate limiter.
+
+`Guard` also refuses (400) a URL whose path or query holds a NUL character, before any route
+sees it: PostgreSQL cannot compare or store one, so it would otherwise end as a 500."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -89,6 +93,10 @@ class Guard:
         started = time.perf_counter()
         path = scope.get("path", "")
         status = 500
+        if "\x00" in path or _has_nul(scope.get("query_string", b"")):
+            await _refuse(send, 400, "url", "contains a NUL character")
+            self._log(scope, 400, started)
+            return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
                 await _too_large(send, self.max_body)
@@ -149,13 +157,17 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _has_nul(query: bytes) -> bool:
+    return b"\x00" in query or b"%00" in query
+
+
 async def _too_large(send: Send, limit: int) -> None:
-    body = (
-        b'{"detail":[{"index":null,"field":"body","reason":"larger than '
-        + str(limit).encode()
-        + b' bytes"}]}'
-    )
-    await _error(send, 413, body)
+    await _refuse(send, 413, "body", f"larger than {limit} bytes")
+
+
+async def _refuse(send: Send, status: int, field: str, reason: str) -> None:
+    body = json.dumps({"detail": [{"index": None, "field": field, "reason": reason}]}).encode()
+    await _error(send, status, body)
 
 
 async def _error(send: Send, status: int, body: bytes) -> None:

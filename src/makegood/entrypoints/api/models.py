@@ -4,21 +4,97 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from makegood.domain.event import (
+    BUILTIN,
+    DATE_TIME,
+    MAX_ID,
+    MAX_TYPE,
+    NO_NUL,
+    NOT_BLANK,
+    TYPE_PATTERN,
+    value_schema,
+)
+from makegood.domain.limits import DEFAULT_LIMITS
 
 
-class EventIn(BaseModel):
-    """One event. Fields outside the envelope are kept under `attributes`."""
+def event_schema() -> dict[str, Any]:
+    """One event as JSON Schema: a custom type with any attributes, or a built-in type with
+    its attributes typed. A subset of what `parse_event` accepts: dates are documented from
+    1971 to 2025 (the policy's default range starts at 1970 and ends a year from now)."""
+    ident = {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": NOT_BLANK}
+    text = {"type": "string", "pattern": NO_NUL, "maxLength": DEFAULT_LIMITS.max_chars}
+    scalar = {"anyOf": [{"type": "null"}, {"type": "boolean"}, {"type": "number"}, text]}
+    names = {"pattern": NO_NUL, "maxLength": 100}
+    value = {
+        "anyOf": [
+            scalar,
+            {"type": "array", "items": scalar},
+            {"type": "object", "propertyNames": names, "additionalProperties": scalar},
+        ]
+    }
+    envelope: dict[str, Any] = {
+        "id": {**ident, "examples": ["evt-1"]},
+        "occurred_at": {
+            "type": "string",
+            "pattern": DATE_TIME,
+            "description": "ISO 8601 with an offset, within the policy's accepted range",
+            "examples": ["2025-11-24T12:00:00Z"],
+        },
+        "customer_id": {**ident, "examples": ["c-1"]},
+        "subject_id": {"anyOf": [ident, {"type": "null"}], "examples": ["o-1"]},
+    }
 
-    model_config = ConfigDict(extra="allow")
-    id: str = Field(max_length=200, examples=["evt-1"])
-    type: str = Field(examples=["order.placed"])
-    occurred_at: str = Field(examples=["2026-11-24T12:00:00Z"])
-    customer_id: str = Field(max_length=200, examples=["c-1"])
-    subject_id: str | None = Field(default=None, max_length=200, examples=["o-1"])
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    def variant(type_: dict[str, Any], attributes: dict[str, Any], subject: bool | None) -> Any:
+        required = ["id", "type", "occurred_at", "customer_id"]
+        required += ["subject_id"] * bool(subject)
+        required += ["attributes"] * bool(attributes.get("required"))
+        if subject:
+            properties = {**envelope, "subject_id": ident}
+        else:
+            properties = dict(envelope)
+        shape = {
+            "type": "object",
+            "properties": {**properties, "type": type_, "attributes": attributes},
+            "required": required,
+        }
+        if subject is None:  # custom types: a field outside the envelope becomes an attribute
+            return {**shape, "propertyNames": names, "additionalProperties": value}
+        return {**shape, "additionalProperties": False}  # built-in: under attributes only
+
+    def attributes(required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+        checks = {**required, **optional}
+        return {
+            "type": "object",
+            "properties": {name: value_schema(check) for name, check in checks.items()},
+            "required": list(required),
+            "propertyNames": names,
+            "additionalProperties": value,
+        }
+
+    custom = variant(
+        {
+            "type": "string",
+            "pattern": TYPE_PATTERN.pattern,
+            "maxLength": MAX_TYPE,
+            "not": {"enum": sorted(BUILTIN)},
+            "examples": ["booking.missed"],
+        },
+        {"type": "object", "propertyNames": names, "additionalProperties": value},
+        subject=None,
+    )
+    builtin = [
+        variant({"const": name}, attributes(required, optional), subject)
+        for name, (subject, required, optional) in BUILTIN.items()
+    ]
+    return {
+        "title": "EventIn",
+        "description": "One event. Fields outside the envelope are kept under `attributes`.",
+        "anyOf": [custom, *builtin],
+    }
 
 
 class EventResult(BaseModel):
@@ -140,30 +216,52 @@ class CaseDetail(BaseModel):
     budget: dict[str, Any]
 
 
+# text a person types: anything but a NUL character, which no PostgreSQL text column can hold;
+# what a person writes: that, with at least one visible character
+PLAIN = NO_NUL
+WRITTEN = NOT_BLANK
+# an amount of money: a whole number, or a decimal text with at most two places
+AMOUNT = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": 100_000},
+            {
+                "type": "string",
+                "pattern": r"^([1-9][0-9]{0,4}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$",
+            },
+        ],
+        "description": "More than 0 and at most 100000, with at most two decimal places",
+    }
+)
+
+
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field(min_length=1, max_length=5000, pattern=WRITTEN)
 
 
 class AssignIn(BaseModel):
-    owner: str | None = Field(default=None, max_length=100)
+    owner: str | None = Field(default=None, max_length=100, pattern=PLAIN)
 
 
 class CollaboratorIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=WRITTEN)
 
 
 class ResolveIn(BaseModel):
-    note: str | None = Field(default=None, max_length=5000)
+    note: str | None = Field(default=None, max_length=5000, pattern=PLAIN)
 
 
 class GrantIn(BaseModel):
     kind: Literal["voucher", "credit", "refund"]
-    amount: Decimal = Field(gt=0, le=100_000, decimal_places=2)
-    reason: str = Field(default="", max_length=500)
+    amount: Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=2), AMOUNT]
+    reason: str = Field(default="", max_length=500, pattern=PLAIN)
     idempotency_key: str | None = Field(
-        default=None, max_length=100, description="Retries with the same key grant once"
+        default=None,
+        max_length=100,
+        pattern=PLAIN,
+        description="Retries with the same key grant once",
     )
 
 
 class RejectIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: str = Field(min_length=1, max_length=5000, pattern=WRITTEN)

@@ -268,7 +268,7 @@ def order_events(rng: Random, order: Order, clock: Clock, incident: Incident) ->
     if order.issue is not None:
         issue = order.issue
         problem: dict[str, Any] = {
-            "issue": issue.kind,
+            "issue": issue.kind.removesuffix("_item"),  # the vocabulary policies match
             "item": issue.item,
             "item_value": money(issue.value),
             "quantity": 1,

@@ -1,0 +1,206 @@
+"""Deadline detectors: a timer armed by the `on` event, due at `deadline`, ended by an `until`
+event (the awaited thing arrived: the lateness is recorded) or a `stopped_by` event (the wait
+ended without an arrival, e.g. a cancellation: the fired failure becomes its `stopped`
+failure). The timer's key is ``deadline:<detector>:<subject>``, so arming twice is a no-op.
+Part of `Recovery`: it detects, logs and resolves through it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from makegood.domain import model as m
+from makegood.domain.errors import ExpressionError
+from makegood.domain.event import Event, parse_datetime
+from makegood.domain.model import Failure, Subject
+from makegood.domain.rules import CompiledDetector
+
+if TYPE_CHECKING:
+    from makegood.domain.recovery import Recovery
+
+TIMER = "deadline"
+
+
+class Deadlines:
+    def __init__(self, recovery: Recovery) -> None:
+        self.r = recovery
+        self.world = recovery.world
+        self.policy = recovery.policy
+        self._by_name = {d.name: d for d in self.policy.detectors if d.spec.kind == "deadline"}
+        self._until: dict[str, list[CompiledDetector]] = {}
+        self._stops: dict[str, list[CompiledDetector]] = {}
+        for detector in self._by_name.values():
+            for event_type in detector.arrivals:
+                self._until.setdefault(event_type, []).append(detector)
+            for event_type in detector.stops:
+                self._stops.setdefault(event_type, []).append(detector)
+
+    def ended(self, event: Event, subject: Subject, now: datetime) -> None:
+        """An event that may end waits on its subject: an arrival or a stop."""
+        for detector in self._until.get(event.type, ()):
+            self._settle_deadline(detector, event, subject, now)
+        if event.type in self._stops:
+            self._stop_deadlines(self._stops[event.type], event, subject, now)
+
+    def fire(self, timer: m.Timer, now: datetime) -> None:
+        detector = self._by_name.get(str(timer.data.get("detector")))
+        subject = self.world.subject(timer.subject_id or "")
+        if detector is not None and subject is not None:
+            self._deadline_failure(detector, subject, timer.due_at, timer.data, now)
+
+    def arm(
+        self,
+        detector: CompiledDetector,
+        event: Event,
+        subject: Subject,
+        context: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        if detector.deadline is None:
+            return
+        try:
+            due = detector.deadline(context)
+            reference = detector.reference(context) if detector.reference else None
+        except ExpressionError:
+            return
+        if not isinstance(due, datetime):
+            return
+        data = {
+            "detector": detector.name,
+            "event_id": event.id,
+            "reference": reference.isoformat() if isinstance(reference, datetime) else None,
+        }
+        ended = sorted(
+            (subject.seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in subject.seen
+        )
+        if ended:  # the awaited event came first (out of order): late only if after the deadline
+            ended_at, ended_by = ended[0]
+            if ended_at > due:
+                failure = self._deadline_failure(detector, subject, due, data, now)
+                if failure is not None and ended_by in detector.stops:
+                    self._stop_failures([(detector, failure)], ended_by, ended_at, now)
+                elif failure is not None:
+                    self._settle_failure(failure, ended_at, data, now, ended_by)
+            return
+        self.world.arm(
+            m.Timer(
+                f"deadline:{detector.name}:{subject.id}",
+                due,
+                TIMER,
+                subject.customer_id,
+                subject.id,
+                None,
+                data,
+            )
+        )
+
+    def _settle_deadline(
+        self, detector: CompiledDetector, event: Event, subject: Subject, now: datetime
+    ) -> None:
+        self.world.cancel(f"deadline:{detector.name}:{subject.id}")
+        failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
+        if failure is not None and failure.resolved_at is None:
+            self._settle_failure(
+                failure, event.occurred_at, failure.evidence, now, ended_by=event.type
+            )
+
+    def _settle_failure(
+        self,
+        failure: Failure,
+        ended_at: datetime,
+        data: Mapping[str, Any],
+        now: datetime,
+        ended_by: str = "order.delivered",
+    ) -> None:
+        """A deadline failure's awaited event arrived: record the lateness, resolve it."""
+        reference = data.get("reference")
+        if reference:
+            failure.lateness_s = (ended_at - parse_datetime(reference, "reference")).total_seconds()
+        failure.evidence = {
+            **failure.evidence,
+            "ended_by": ended_by,
+            "ended_at": ended_at.isoformat(),
+        }
+        self.world.touch_failure(failure)
+        minutes = round((failure.lateness_s or 0) / 60)
+        self.r._log(
+            failure.case_id,
+            now,
+            "late_arrival",
+            "engine",
+            {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes},
+        )
+        self.r._resolve_failure(failure, now)
+
+    def _stop_deadlines(
+        self, detectors: list[CompiledDetector], event: Event, subject: Subject, now: datetime
+    ) -> None:
+        stopped = []
+        for detector in detectors:
+            self.world.cancel(f"deadline:{detector.name}:{subject.id}")
+            failure = self.world.failure_by_key(f"{detector.name}:{subject.id}")
+            if failure is not None and failure.resolved_at is None:
+                stopped.append((detector, failure))
+        if stopped:
+            self._stop_failures(stopped, event.type, event.occurred_at, now)
+
+    def _stop_failures(
+        self,
+        stopped: list[tuple[CompiledDetector, Failure]],
+        ended_by: str,
+        ended_at: datetime,
+        now: datetime,
+    ) -> None:
+        """Fired deadline failures whose wait a `stopped_by` event ended (a cancellation): no
+        arrival, so no lateness. Each becomes its detector's `stopped` failure; the most severe
+        runs the playbook of its new category, and all resolve."""
+        for detector, failure in stopped:
+            spec = detector.spec.stopped
+            if spec is not None:
+                failure.category, failure.type = spec.category, str(spec.type)
+                failure.severity = m.max_severity(failure.severity, spec.severity)
+            failure.evidence = {
+                **failure.evidence,
+                "ended_by": ended_by,
+                "ended_at": ended_at.isoformat(),
+                "stopped": True,
+            }
+            self.world.touch_failure(failure)
+            self.r._log(
+                failure.case_id,
+                now,
+                "deadline_stopped",
+                "engine",
+                {"failure": failure.id, "event": ended_by, "category": failure.category},
+            )
+        primary = max(
+            (f for _, f in stopped), key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at)
+        )
+        case = self.world.case(primary.case_id)
+        playbook = self.policy.playbook_for(primary.category, primary.severity)
+        before = primary.playbook
+        for _, failure in stopped:
+            failure.playbook = None
+            if failure is not primary:
+                failure.resolved_at = now
+        primary.playbook = playbook.spec.name if playbook else None
+        if case is not None and playbook is not None and case.is_open:
+            if m.SEVERITY_RANK[primary.severity] >= m.SEVERITY_RANK[case.severity]:
+                case.severity, case.category = primary.severity, primary.category
+                self.world.touch_case(case, now)
+            if playbook.spec.name != before:  # the same playbook already did its first steps
+                self.r._run_steps(playbook, "detected", primary, case, now, tag="stopped")
+        self.r._resolve_failure(primary, now)
+
+    def _deadline_failure(
+        self,
+        detector: CompiledDetector,
+        subject: Subject,
+        due: datetime,
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> Failure | None:
+        customer = self.world.customer(subject.customer_id)
+        evidence = {"deadline": due.isoformat(), **{k: v for k, v in data.items() if v}}
+        return self.r._detect(detector, customer, subject, subject.id, due, now, evidence, {})

@@ -417,7 +417,7 @@ class SqlStore(SqlOutbox):
         )
         with self.engine.connect() as c:  # a reader: no write lock, no row lock
             for part in _chunks(sorted(customer_ids)):
-                found.update(c.execute(query, {"values": list(part)}).tuples())
+                found.update((r.id, r.locale) for r in c.execute(query, {"values": list(part)}))
         return found
 
     def dispose(self) -> None:

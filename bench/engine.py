@@ -14,12 +14,16 @@ import cProfile
 import os
 import platform
 import pstats
+import secrets
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,7 +39,7 @@ from makegood.service_layer.runner import EngineLoop
 STAGES = {
     "validate (parse_event)": "parse_event",
     "decide (Recovery.apply/fire)": ("apply", "fire"),
-    "store: dedupe + insert events": ("known_event_ids", "add_events"),
+    "store: dedupe + insert events": ("add_events", "event_fingerprints"),
     "store: load state": "load",
     "store: save changes": "save",
     "store: due timers": "due_timers",
@@ -47,9 +51,34 @@ def events_for(orders: int, customers: int) -> list[dict]:
     return sim.advance(sim.horizon)
 
 
-def throughput(url: str, events: list[dict], batch: int, profile: bool) -> dict:
-    store = SqlStore(url)
-    store.migrate()
+@contextmanager
+def fresh_store(database_url: str | None, name: str, folder: Path) -> Iterator[SqlStore]:
+    """An empty, migrated store of its own for one run: a SQLite file in `folder`, or on
+    PostgreSQL a schema of its own (dropped afterwards), so no run sees another's rows."""
+    if not database_url:
+        store = SqlStore(f"sqlite:///{folder / f'{name}.db'}")
+        store.migrate()
+        try:
+            yield store
+        finally:
+            store.dispose()
+        return
+    schema = f"bench_{name}_{secrets.token_hex(4)}"
+    admin = sa.create_engine(database_url)
+    with admin.begin() as c:
+        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    store = SqlStore(database_url, schema=schema)
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as c:
+            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def throughput(store: SqlStore, events: list[dict], batch: int, profile: bool) -> dict:
     engine = Engine(
         store,
         load_policy(),
@@ -70,7 +99,6 @@ def throughput(url: str, events: list[dict], batch: int, profile: bool) -> dict:
     cpu = time.process_time() - cpu
     with store.engine.connect() as c:
         failures = c.scalar(sa.select(sa.func.count()).select_from(t.failures))
-    store.dispose()
     result = {
         "events": len(events),
         "seconds": seconds,
@@ -95,10 +123,8 @@ def throughput(url: str, events: list[dict], batch: int, profile: bool) -> dict:
     return result
 
 
-def deadline_lag(url: str, orders: int, spread_s: float = 4.0) -> dict:
+def deadline_lag(store: SqlStore, orders: int, spread_s: float = 4.0) -> dict:
     """Orders whose deadline (promised + 15 min) falls 1-5 s from now; none is delivered."""
-    store = SqlStore(url)
-    store.migrate()
     clock = SystemClock()
     engine = Engine(store, load_policy(), clock, event_time=False, new_code=new_voucher_code)
     now = clock.now()
@@ -126,7 +152,6 @@ def deadline_lag(url: str, orders: int, spread_s: float = 4.0) -> dict:
     with store.engine.connect() as c:
         rows = c.execute(t.failures.select().where(t.failures.c.detector == "late_delivery"))
         lags = sorted((r.detected_at - r.occurred_at).total_seconds() for r in rows)
-    store.dispose()
     cuts = statistics.quantiles(lags, n=100, method="inclusive")
     return {
         "deadlines": orders,
@@ -146,8 +171,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        lag_url = args.database_url or f"sqlite:///{Path(tmp) / 'lag.db'}"
+        folder, url = Path(tmp), args.database_url
+
+        def fresh(name: str) -> Any:
+            return fresh_store(url, name, folder)
+
+        kind = (url or "sqlite").split(":")[0]
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}"
@@ -158,19 +187,20 @@ def main() -> None:
             f"workload: {len(events):,} events of {kinds} types from the demo simulator "
             f"({args.orders:,} orders, {args.customers:,} customers), batches of {args.batch}"
         )
-        result = throughput(url, events, args.batch, profile=False)
+        with fresh("bench") as store:
+            result = throughput(store, events, args.batch, profile=False)
         print(
-            f"end-to-end, event time, {url.split(':')[0]}: {result['events_per_s']:,.0f} "
+            f"end-to-end, event time, {kind}: {result['events_per_s']:,.0f} "
             f"events/s ({result['seconds']:.2f} s wall, {result['cpu_seconds']:.2f} s CPU: "
             f"{result['events_per_cpu_s']:,.0f} events per CPU-second)"
         )
-        profiled = throughput(
-            url.replace("bench.db", "profiled.db"), events, args.batch, profile=True
-        )
+        with fresh("profiled") as store:
+            profiled = throughput(store, events, args.batch, profile=True)
         print("where the time goes (share of ingest, under cProfile):")
         for label, share in profiled["shares"].items():
             print(f"  {label:34} {100 * share:5.1f} %")
-        lag = deadline_lag(lag_url, args.lag_orders)
+        with fresh("lag") as store:
+            lag = deadline_lag(store, args.lag_orders)
         print(
             f"deadline lag, wall clock, {lag['recorded']}/{lag['deadlines']} deadlines: "
             f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms, "

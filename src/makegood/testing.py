@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from makegood.domain.errors import BudgetConflict
+from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined
-from makegood.domain.message import ACTION, OutboxMessage
+from makegood.domain.fingerprint import fingerprint
+from makegood.domain.message import OutboxMessage
 from makegood.domain.model import (
     Case,
     Compensation,
@@ -29,7 +30,13 @@ from makegood.domain.model import (
     Timer,
 )
 from makegood.domain.policy import Budgets
-from makegood.domain.world import Changes, Snapshot
+from makegood.domain.world import (
+    Changes,
+    Snapshot,
+    counts_toward_cap,
+    keeps_compensation,
+    keeps_failure,
+)
 from makegood.testing_outbox import InMemoryOutbox
 
 __all__ = ["FrozenClock", "InMemoryOutbox", "InMemoryStore", "counting_codes"]
@@ -80,9 +87,16 @@ class InMemorySession:
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
         return {i for i in ids if i in self.state.events}
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        new = set()
         for event in events:
-            self.state.events.setdefault(event.id, event)
+            if event.id not in self.state.events:
+                self.state.events[event.id] = event
+                new.add(event.id)
+        return new
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        return {i: fingerprint(self.state.events[i]) for i in ids if i in self.state.events}
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         self.state.quarantine.extend(items)
@@ -131,26 +145,26 @@ class InMemorySession:
             if message.created_at is None:
                 continue
             day = message.created_at.date()
-            if message.customer_id in customers and day in days and message.channel != ACTION:
+            if message.customer_id in customers and day in days and counts_toward_cap(message):
                 messages[(message.customer_id, day)] = (
                     messages.get((message.customer_id, day), 0) + 1
                 )
+        touched = set(subject_ids) | {s.cases[c].subject_key for c in case_ids if c in s.cases}
+        failures = {
+            k: v
+            for k, v in s.failures.items()
+            if v.customer_id in customers and keeps_failure(v, since, touched)
+        }
         return copy.deepcopy(
             Snapshot(
                 customers={k: v for k, v in s.customers.items() if k in customers},
                 subjects={k: v for k, v in s.subjects.items() if k in subjects},
                 cases=cases,
-                failures={
-                    k: v
-                    for k, v in s.failures.items()
-                    if v.customer_id in customers
-                    and (v.detected_at > since or v.resolved_at is None)
-                },
+                failures=failures,
                 compensations={
                     k: v
                     for k, v in s.compensations.items()
-                    if v.customer_id in customers
-                    and (v.created_at > since or v.status == "pending")
+                    if v.customer_id in customers and keeps_compensation(v, since, failures)
                 },
                 global_spent={d: v for d, v in s.spend.items() if d in days},
                 incidents={
@@ -167,6 +181,13 @@ class InMemorySession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = self.state
+        taken: set[str] = set()
+        if changes.created:
+            taken = {f.key for f in s.failures.values()} | {c.key for c in s.compensations.values()}
+        for i in sorted(changes.created):
+            made = snapshot.failures.get(i) or snapshot.compensations.get(i)
+            if i in s.failures or i in s.compensations or (made and made.key in taken):
+                raise AlreadyDone(f"{i} exists already; retry the batch")
         for day, amount in changes.global_spend.items():
             if s.spend.get(day, Decimal(0)) + amount > budgets.global_per_day:
                 raise BudgetConflict(f"the global budget for {day} moved")
@@ -193,6 +214,10 @@ class InMemorySession:
 class InMemoryStore:
     def __init__(self) -> None:
         self.state = _State()
+
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        customers = self.state.customers
+        return {i: customers[i].locale for i in customer_ids if i in customers}
 
     @contextmanager
     def session(self) -> Iterator[InMemorySession]:

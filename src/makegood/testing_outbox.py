@@ -67,6 +67,13 @@ class InMemoryOutbox:
                 m.next_attempt_at = lease_until
             return [replace(m) for m in claimed]
 
+    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
+        with self._lock:
+            for message_id in message_ids:
+                m = self._messages.get(message_id)
+                if m is not None and m.status == PENDING:
+                    m.next_attempt_at = lease_until
+
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
         with self._lock:
             m = self._find(message_id)

@@ -29,6 +29,7 @@ from makegood.adapters.sql.store import SqlStore
 from makegood.domain.event import Quarantined
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject, TimelineEntry
+from makegood.service_layer.replay import ReplayStore
 from makegood.testing import InMemoryStore
 
 URL_VARIABLE = "MAKEGOOD_TEST_DATABASE_URL"
@@ -112,13 +113,16 @@ def database(request: pytest.FixtureRequest) -> Database:
 
 
 class StoreFactory:
-    """Makes stores on one fresh database. Memory has one store only: every call answers it;
-    SQL answers a new `SqlStore` (own engine, own connections) on the same database."""
+    """Makes stores on one fresh database. Memory (and replay's store) has one store only:
+    every call answers it; SQL answers a new `SqlStore` (own engine, own connections) on the
+    same database."""
 
     def __init__(self, kind: str, database: Database | None) -> None:
         self.kind = kind
         self.database = database
-        self._memory = InMemoryStore() if database is None else None
+        self._memory: Any = None
+        if database is None:
+            self._memory = ReplayStore() if kind == "replay" else InMemoryStore()
 
     def __call__(self) -> Any:
         if self.database is None:
@@ -130,10 +134,11 @@ class StoreFactory:
         return self.database is not None
 
 
-@pytest.fixture(params=["memory", "sqlite", POSTGRES])
+@pytest.fixture(params=["memory", "replay", "sqlite", POSTGRES])
 def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
-    if request.param == "memory":
-        return StoreFactory("memory", None)
+    """Every store implementation: `InMemoryStore`, replay's `ReplayStore`, SQLite, PostgreSQL."""
+    if request.param in ("memory", "replay"):
+        return StoreFactory(request.param, None)
     return StoreFactory(request.param, request.getfixturevalue(f"{request.param}_database"))
 
 
@@ -159,6 +164,19 @@ class Stored:
 
 
 def read_back(store: Any) -> Stored:
+    if isinstance(store, ReplayStore):  # a replay keeps no event payloads
+        r = store.state
+        return Stored(
+            event_ids=sorted(r.events),
+            quarantine=list(r.quarantine),
+            customers=dict(r.customers),
+            subjects=dict(r.subjects),
+            cases=dict(r.cases),
+            failures=dict(r.failures),
+            compensations=dict(r.compensations),
+            timeline=list(r.timeline),
+            outbox={m.id: m for m in r.outbox.values()},
+        )
     if isinstance(store, InMemoryStore):
         s = store.state
         return Stored(

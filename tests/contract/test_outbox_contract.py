@@ -12,14 +12,16 @@ import sqlalchemy as sa
 
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
-from makegood.domain.message import DEAD, PENDING, SENT, OutboxMessage
+from makegood.domain.message import DEAD, PENDING, SENT, Delivery, OutboxMessage, Rendered
 from makegood.domain.world import Changes, Snapshot
-from makegood.testing import InMemoryOutbox
+from makegood.service_layer.dispatch import Dispatcher
+from makegood.testing import FrozenClock, InMemoryOutbox
 
 from .conftest import POSTGRES, read_back
 from .samples import BUDGETS, T, message
 
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 @dataclass
@@ -132,3 +134,66 @@ def test_sql_stores_log_each_delivery_in_the_case_timeline(outbox: Outbox) -> No
         ("k1", "message_sent", "dispatcher", "m1", 2),
         ("k1", "message_dead", "dispatcher", "m2", 1),
     ]
+
+
+def test_renewing_extends_the_lease_of_pending_messages_only(outbox: Outbox) -> None:
+    outbox.add(message("m1", created_at=T), message("m2", created_at=T))
+    assert outbox.claim(T, T + 30 * SECOND) == ["m1", "m2"]
+    outbox.store.mark_sent("m1", T + SECOND, "250 ok")
+    outbox.store.renew(["m1", "m2"], T + 60 * SECOND)
+    assert outbox.claim(T + 45 * SECOND, T + 75 * SECOND) == []  # m2 still leased
+    assert outbox.get("m1").status == SENT and outbox.get("m1").next_attempt_at != T + 60 * SECOND
+    assert outbox.claim(T + 60 * SECOND, T + 90 * SECOND) == ["m2"]
+
+
+class _SlowChannel:
+    """Accepts every message, taking `seconds` of the (frozen, advanced) clock for each."""
+
+    name = "email"
+
+    def __init__(self, clock: FrozenClock, seconds: int) -> None:
+        self.clock, self.seconds, self.sent = clock, seconds, list[str]()
+
+    def send(self, rendered: Rendered) -> Delivery:
+        self.clock.advance(timedelta(seconds=self.seconds))
+        self.sent.append(rendered.message_id)
+        return Delivery(ok=True, detail="250 ok")
+
+
+class _Echo:
+    def render(self, m: OutboxMessage) -> Rendered:
+        return Rendered(m.id, m.key, m.channel, m.recipient, m.template, m.template)
+
+
+def test_a_claim_is_a_lease_of_seconds_renewed_while_sending(outbox: Outbox) -> None:
+    """A dispatcher sending slowly keeps its claim (no second dispatcher takes a message it
+    still holds); a killed one's claim runs out within the lease, not minutes later."""
+    outbox.add(*(message(f"m{n}", created_at=T) for n in range(6)))
+    clock = FrozenClock(T)
+    channel = _SlowChannel(clock, seconds=12)
+    dispatcher = Dispatcher(outbox.store, _Echo(), {"email": channel}, clock)
+    assert dispatcher.lease == 30 * SECOND
+    stats = dispatcher.dispatch_once(limit=6)  # 72 s of sending, over two leases
+    assert (stats.sent, channel.sent) == (6, [f"m{n}" for n in range(6)])
+    assert all(outbox.get(f"m{n}").status == SENT for n in range(6))
+    # a dispatcher killed right after claiming: its messages are due again after the lease
+    outbox.add(message("k1", created_at=clock.now()))
+    assert outbox.claim(clock.now(), clock.now() + dispatcher.lease) == ["k1"]
+    assert outbox.claim(clock.now() + 29 * SECOND, clock.now() + 59 * SECOND) == []
+    assert outbox.claim(clock.now() + 30 * SECOND, clock.now() + 60 * SECOND) == ["k1"]
+
+
+def test_renewal_keeps_the_rest_of_a_slow_claim_from_a_second_dispatcher(outbox: Outbox) -> None:
+    outbox.add(*(message(f"m{n}", created_at=T) for n in range(4)))
+    clock = FrozenClock(T)
+    taken: list[list[str]] = []
+
+    class Watching(_SlowChannel):
+        def send(self, rendered: Rendered) -> Delivery:
+            delivery = super().send(rendered)  # the clock moved on: would another claim them?
+            taken.append(outbox.claim(self.clock.now(), self.clock.now() + 30 * SECOND))
+            return delivery
+
+    dispatcher = Dispatcher(outbox.store, _Echo(), {"email": Watching(clock, 20)}, clock)
+    assert dispatcher.dispatch_once(limit=4).sent == 4
+    assert taken == [[], [], [], []]

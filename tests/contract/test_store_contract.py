@@ -301,3 +301,8 @@ def test_a_session_that_raises_writes_nothing(store: Any) -> None:
     assert spent(store, DAY) == {}
     with store.session() as s:
         assert s.get_value("watermark") is None
+
+
+def test_profile_locales_are_read_outside_a_session(store: Any) -> None:
+    write(store, customer("c1"), customer("c2"))
+    assert store.profile_locales({"c1", "c9"}) == {"c1": "es"}  # c9 has no profile yet

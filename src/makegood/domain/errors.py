@@ -5,6 +5,8 @@
      │    └── ExpressionError a condition or formula that does not parse or cannot be evaluated
      ├── EventRejected        an event that fails validation (also used as a value: Rejection)
      ├── BudgetConflict       another worker spent the budget first; the batch is retried
+     ├── AlreadyDone          a failure or compensation this batch created exists already
+     │                        (another transaction made it); the batch is retried on fresh state
      └── NotFound             an id that names nothing
 
 A bad event is a value (`makegood.domain.event.Rejection`), not a crash; `EventRejected` exists
@@ -49,6 +51,11 @@ class EventRejected(MakegoodError):
 
 class BudgetConflict(MakegoodError):
     """Raised by a store when a budget counter moved under us; the caller retries the batch."""
+
+
+class AlreadyDone(MakegoodError):
+    """Raised by a store when a natural key the batch created is taken: nothing of the batch is
+    written (no budget charged, no code overwritten); the caller retries it on fresh state."""
 
 
 class NotFound(MakegoodError):

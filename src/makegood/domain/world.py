@@ -8,14 +8,16 @@ same transaction. Nothing here touches a database.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from makegood.domain.message import OutboxMessage
+from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import (
     GRANTED,
+    PENDING,
     Case,
     Compensation,
     Customer,
@@ -39,6 +41,56 @@ class Snapshot:
     incidents: dict[str, Incident] = field(default_factory=dict)  # forming and open ones
 
 
+def counts_toward_cap(message: OutboxMessage) -> bool:
+    """Whether a message counts against the customer's daily cap: every message to the
+    customer does; calls to the business's own systems (the `action` channel) never do."""
+    return message.channel != ACTION
+
+
+class FailureDates(Protocol):
+    """What `keeps_failure` reads: a `Failure`, or a store's row of one."""
+
+    @property
+    def detected_at(self) -> datetime: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def subject_id(self) -> str | None: ...
+
+
+class CompensationDates(Protocol):
+    """What `keeps_compensation` reads: a `Compensation`, or a store's row of one."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def failure_id(self) -> str: ...
+
+
+def keeps_failure(failure: FailureDates, since: datetime, subject_ids: Collection[str]) -> bool:
+    """Whether a store's `load` brings this failure of a loaded customer: recent, still open, or
+    of a subject the batch touches whatever its age (its key must be found, never re-created)."""
+    return (
+        failure.detected_at > since
+        or failure.resolved_at is None
+        or (failure.subject_id is not None and failure.subject_id in subject_ids)
+    )
+
+
+def keeps_compensation(
+    compensation: CompensationDates, since: datetime, failure_ids: Collection[str]
+) -> bool:
+    """Whether `load` brings this compensation of a loaded customer: recent, pending, or owed
+    to a loaded failure whatever its age (its key must be found, never granted twice)."""
+    return (
+        compensation.created_at > since
+        or compensation.status == PENDING
+        or compensation.failure_id in failure_ids
+    )
+
+
 @dataclass
 class Changes:
     customers: set[str] = field(default_factory=set)
@@ -52,6 +104,9 @@ class Changes:
     timers_done: set[str] = field(default_factory=set)  # fired or cancelled
     global_spend: dict[date, Decimal] = field(default_factory=dict)  # increments
     incidents: set[str] = field(default_factory=set)
+    # created in this batch (a subset of `failures` and `compensations`): a store inserts these
+    # only if their natural key is new, and answers `AlreadyDone` if one was taken meanwhile
+    created: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -167,6 +222,7 @@ class World:
         self._failures_by_case[failure.case_id].append(failure)
         self._failures_by_customer[failure.customer_id].append(failure)
         self.changes.failures.add(failure.id)
+        self.changes.created.add(failure.id)
 
     def touch_failure(self, failure: Failure) -> None:
         self.changes.failures.add(failure.id)
@@ -224,8 +280,9 @@ class World:
 
     def enqueue(self, message: OutboxMessage, day: date) -> None:
         self.changes.outbox.append(message)
-        key = (message.customer_id, day)
-        self.s.messages_per_day[key] = self.s.messages_per_day.get(key, 0) + 1
+        if counts_toward_cap(message):
+            key = (message.customer_id, day)
+            self.s.messages_per_day[key] = self.s.messages_per_day.get(key, 0) + 1
 
     # compensation and budgets
     def compensation(self, compensation_id: str) -> Compensation | None:
@@ -268,6 +325,7 @@ class World:
         self.s.compensations[compensation.id] = compensation
         self._index_compensation(compensation)
         self.changes.compensations.add(compensation.id)
+        self.changes.created.add(compensation.id)
 
     def record_grant(self, compensation: Compensation, day: date) -> None:
         self.changes.compensations.add(compensation.id)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
+import threading
+import time
 from typing import Any
 
 import typer
@@ -24,6 +28,9 @@ from makegood.entrypoints.cli_common import (
     print_json,
 )
 from makegood.entrypoints.cli_common import settings as load_settings
+
+log = logging.getLogger(__name__)
+GRACE_S = 3  # seconds a stopping server gives requests in flight, twice at most
 
 token_app = typer.Typer(
     help="API and dashboard tokens (only a hash is stored).", no_args_is_help=True
@@ -50,7 +57,9 @@ def serve(
 ) -> None:
     """Run the HTTP API, the dashboard and the engine (timers and outbox) in one process.
 
-    SIGTERM or Ctrl-C stops accepting requests, lets the engine finish its batch, and exits."""
+    SIGTERM or Ctrl-C stops accepting requests, lets the engine finish its batch, and exits
+    within a few seconds: a request still working after that is abandoned (its transaction
+    rolls back, its sender had no answer and sends again)."""
     import uvicorn
 
     from makegood.entrypoints.api import create_app
@@ -77,7 +86,7 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACE_S,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
     )
@@ -86,8 +95,28 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     uvicorn.Server(config).run()
+    unfinished = _wait_for_requests(time.monotonic() + GRACE_S)
     app.store.dispose()
     err.print("makegood stopped")
+    if unfinished:  # worker threads are not daemons: exiting normally would wait for them
+        log.warning("stopped with %d request(s) unfinished; they roll back", unfinished)
+        logging.shutdown()
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+def _wait_for_requests(deadline: float) -> int:
+    """Give requests still running in worker threads until `deadline`; answer how many are
+    still running then."""
+    busy = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.current_thread() and not t.daemon and t.is_alive()
+    ]
+    for thread in busy:
+        thread.join(timeout=max(deadline - time.monotonic(), 0))
+    return sum(t.is_alive() for t in busy)
 
 
 def _logging(level: str, redacting: logging.Filter, formatter: logging.Formatter) -> None:

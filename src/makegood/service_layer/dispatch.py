@@ -3,6 +3,9 @@
 Delivery is at least once: a dispatcher that crashes after a channel accepted a message but
 before `mark_sent` leaves the claim to expire, and the message is sent again with the same
 idempotency key, which every channel hands to its provider so the provider can drop the copy.
+The window is one message wide: each is marked sent in its own short transaction right after
+the channel accepted it. A claim is a lease of seconds (``lease``), renewed while the claimed
+messages are being sent, so a killed dispatcher's messages go out again soon after.
 
 Outcomes of one try:
 
@@ -52,7 +55,7 @@ class Dispatcher:
         max_attempts: int = 8,
         base_delay: timedelta = timedelta(seconds=30),
         max_delay: timedelta = timedelta(hours=1),
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=30),
         rng: random.Random | None = None,
     ) -> None:
         if max_attempts < 1:
@@ -72,11 +75,18 @@ class Dispatcher:
         # Jitter is not a secret: a seeded PRNG keeps tests reproducible.
         self.rng = rng if rng is not None else random.Random()  # noqa: S311
 
-    def dispatch_once(self, limit: int = 100) -> DispatchStats:
-        """Claim up to `limit` due messages and try each once. Store errors propagate."""
+    def dispatch_once(self, limit: int = 100, stop: threading.Event | None = None) -> DispatchStats:
+        """Claim up to `limit` due messages and try each once. Store errors propagate.
+        Once `stop` is set, the messages not yet tried are released (due again at once)."""
         now = self.clock.now()
         stats = DispatchStats()
-        for message in self.store.claim(now, now + self.lease, limit):
+        claimed = list(self.store.claim(now, now + self.lease, limit))
+        lease_until = now + self.lease
+        for index, message in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                self.store.renew([m.id for m in claimed[index:]], self.clock.now())
+                break
+            lease_until = self._renew(claimed[index:], lease_until)
             stats.claimed += 1
             outcome = self._try(message)
             if outcome == "sent":
@@ -92,7 +102,7 @@ class Dispatcher:
         and five times as long after a store error (logged, never raised)."""
         while not stop.is_set():
             try:
-                stats = self.dispatch_once()
+                stats = self.dispatch_once(stop=stop)
             except Exception:
                 # A store outage must not kill the worker; claims expire and are retried.
                 log.exception("outbox dispatch failed; retrying")
@@ -100,6 +110,14 @@ class Dispatcher:
                 continue
             if stats.claimed == 0:
                 stop.wait(idle_sleep)
+
+    def _renew(self, rest: list[OutboxMessage], lease_until: datetime) -> datetime:
+        """Extend the lease on the messages not yet tried once half of it has passed."""
+        now = self.clock.now()
+        if lease_until - now > self.lease / 2:
+            return lease_until
+        self.store.renew([m.id for m in rest], now + self.lease)
+        return now + self.lease
 
     def backoff(self, attempt: int) -> timedelta:
         """The delay before try `attempt + 1`, after `attempt` (1-based) failed tries."""

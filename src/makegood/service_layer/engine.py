@@ -11,6 +11,7 @@ what is due.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import logging
 import time
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from makegood.domain.errors import BudgetConflict
-from makegood.domain.event import Event, Quarantined, Rejection, parse_event
+from makegood.domain.errors import AlreadyDone, BudgetConflict
+from makegood.domain.event import Event, Quarantined, Rejection, jsonable, parse_event
+from makegood.domain.fingerprint import fingerprint
 from makegood.domain.incident import DECLARED, FANOUT, incident_targets
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
@@ -34,6 +36,9 @@ from makegood.service_layer.text import TextAnalyzer, analyze_events
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
 RETRIES = 8
+# what became of each event handed to the engine
+ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
+CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
 
 
@@ -46,11 +51,15 @@ class IngestReport:
     failures: int = 0
     messages: list[OutboxMessage] = field(default_factory=list)  # queued by this work
     figures: BatchFigures | None = None  # one batch's, for the observer (None: nothing decided)
+    conflicts: int = 0
+    # per input (index in what was handed in): accepted / duplicate / conflict / rejected
+    outcomes: list[str] = field(default_factory=list)
 
     def add(self, other: IngestReport) -> None:
         self.messages.extend(other.messages)
         self.accepted += other.accepted
         self.duplicates += other.duplicates
+        self.conflicts += other.conflicts
         self.rejected.extend(other.rejected)
         self.timers_fired += other.timers_fired
         self.failures += other.failures
@@ -86,42 +95,66 @@ class Engine:
     def ingest(
         self, raws: Iterable[object], source: str = "api", lines: Sequence[int | None] | None = None
     ) -> IngestReport:
-        """Validate and process untrusted events; refused ones land in the quarantine."""
+        """Validate and process untrusted events; refused ones land in the quarantine.
+        `outcomes` answers for each raw input, in order."""
         report = IngestReport()
         events: list[Event] = []
+        where: list[tuple[str, int | None]] = []
+        positions: list[int] = []
         refused: list[Quarantined] = []
+        outcomes: list[str] = []
         limits = self.policy.limits(self.clock.now())
         for index, raw in enumerate(raws):
             parsed = parse_event(raw, limits)
             line = lines[index] if lines is not None else None
             if isinstance(parsed, Rejection):
                 report.rejected.append((index, parsed))
+                outcomes.append(REJECTED)
                 refused.append(
                     Quarantined(
                         source, line, _text(raw), parsed.field, parsed.reason, parsed.event_id
                     )
                 )
             else:
+                outcomes.append(ACCEPTED)
+                positions.append(index)
                 events.append(parsed)
+                where.append((source, line))
         for start in range(0, max(len(events), 1), self.batch_size):
-            report.add(
-                self.process(events[start : start + self.batch_size], refused if start == 0 else ())
-            )
+            end = start + self.batch_size
+            part = self.process(events[start:end], refused if start == 0 else (), where[start:end])
+            for position, outcome in zip(positions[start:end], part.outcomes, strict=True):
+                outcomes[position] = outcome
+            report.add(part)
+        report.outcomes = outcomes
         return report
 
-    def process(self, events: Sequence[Event], refused: Sequence[Quarantined] = ()) -> IngestReport:
-        """One batch in one transaction, retried if another worker spent the budget first."""
+    def process(
+        self,
+        events: Sequence[Event],
+        refused: Sequence[Quarantined] = (),
+        where: Sequence[tuple[str, int | None]] = (),
+    ) -> IngestReport:
+        """One batch in one transaction, retried if another worker spent the budget first or
+        did first what this batch decided (`AlreadyDone`). `where` is each event's (source,
+        line), for the quarantine of conflicting ids.
+
+        Texts are analysed first, outside the transaction: a slow analysis never holds the
+        database's write lock (SQLite) or the customers' locks (PostgreSQL)."""
+        analyses = self._analyze(events)
         for attempt in range(RETRIES):
             started = time.perf_counter()
             try:
                 with self.store.session() as session:
-                    report = self._process(session, events, refused)
+                    report = self._process(session, events, refused, where, analyses)
                 if report.figures is not None:  # observed once committed
                     self.observer.batch_done(time.perf_counter() - started, report.figures)
                 return report
-            except BudgetConflict:
-                log.info("budget moved under batch, retrying (attempt %d)", attempt + 1)
-        raise BudgetConflict("the global budget kept moving; batch not processed")
+            except (BudgetConflict, AlreadyDone) as moved:
+                if attempt == RETRIES - 1:
+                    raise
+                log.info("state moved under batch (%s), retrying (attempt %d)", moved, attempt + 1)
+        raise AssertionError("unreachable")
 
     def tick(self) -> IngestReport:
         """Fire the timers that are due now (wall time) or at the watermark (event time)."""
@@ -129,19 +162,35 @@ class Engine:
 
     # the batch ------------------------------------------------------------------------------
     def _process(
-        self, session: StoreSession, events: Sequence[Event], refused: Sequence[Quarantined]
+        self,
+        session: StoreSession,
+        events: Sequence[Event],
+        refused: Sequence[Quarantined],
+        where: Sequence[tuple[str, int | None]],
+        analyses: Mapping[str, Mapping[str, Any]],
     ) -> IngestReport:
         received = self.clock.now()
         report = IngestReport()
-        unique: dict[str, Event] = {}
-        for event in events:
-            unique.setdefault(event.id, event)
-        known = session.known_event_ids(unique) if unique else set()
-        new = [e for e in unique.values() if e.id not in known]
-        report.duplicates = len(events) - len(new)
+        new, report.outcomes, conflicts = _append(session, events, received)
         report.accepted = len(new)
-        session.add_events(new, received)
-        session.add_quarantined(refused, received)
+        report.duplicates = report.outcomes.count(DUPLICATE)
+        report.conflicts = len(conflicts)
+        session.add_quarantined(
+            [
+                *refused,
+                *(
+                    Quarantined(
+                        *(where[i] if i < len(where) else ("engine", None)),
+                        _text(_raw(events[i])),
+                        "id",
+                        CONFLICT_REASON,
+                        events[i].id,
+                    )
+                    for i in conflicts
+                ),
+            ],
+            received,
+        )
 
         marks, start, final = self._times(session, new, received)
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
@@ -161,32 +210,21 @@ class Engine:
         )
         world = World(snapshot)
         recovery = Recovery(self.policy, world, self.new_code)
-        analyses = self._analyze(new, {c.id: c.locale for c in snapshot.customers.values()})
-        heap: list[tuple[datetime, str, int, Timer]] = []
-        for timer in due:
-            heapq.heappush(heap, (timer.due_at, timer.key, len(heap), timer))
-        seen_armed = 0
 
         def prepare(timer: Timer) -> None:
             if timer.kind == FANOUT:
                 self._resolve_fanout(session, world, timer, start, final)
 
-        for event, now in zip(new, marks, strict=True):
-            report.timers_fired += _fire_until(recovery, world, heap, now, prepare)
-            if self.event_time:  # an event is known from the moment it occurred, never before
-                now = max(now, event.occurred_at)
+        timers = _Timers(recovery, world, due, prepare)
+        for event, mark in zip(new, marks, strict=True):
+            report.timers_fired += timers.fire_until(mark)
+            # an event is known from the moment it occurred, never before
+            now = max(mark, event.occurred_at) if self.event_time else mark
             recovery.apply(event, now, analyses.get(event.id))
-            for timer in world.armed[seen_armed:]:
-                heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
-            seen_armed = len(world.armed)
-        while True:  # timers armed by fired timers may be due too
-            fired = _fire_until(recovery, world, heap, final, prepare)
-            report.timers_fired += fired
-            for timer in world.armed[seen_armed:]:
-                heapq.heappush(heap, (timer.due_at, timer.key, len(heap) + seen_armed, timer))
-            if not fired and len(world.armed) == seen_armed:
-                break
-            seen_armed = len(world.armed)
+            timers.schedule()
+            # what the event armed already due fires at its mark, as if the batch ended here
+            report.timers_fired += timers.fire_until(mark)
+        report.timers_fired += timers.fire_until(final)
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)
         report.figures = batch_figures(world, self._deadlines)
@@ -241,31 +279,96 @@ class Engine:
             first = first or mark
         return marks, first or received, mark
 
-    def _analyze(
-        self, events: Sequence[Event], locales: Mapping[str, str]
-    ) -> Mapping[str, Mapping[str, Any]]:
+    def _analyze(self, events: Sequence[Event]) -> Mapping[str, Mapping[str, Any]]:
+        """Before the transaction; the profile locales are read without locking (a prior for
+        the language only: a profile changed meanwhile costs at most a less certain guess)."""
         if self.analyzer is None:
             return {}
-        return analyze_events(self.analyzer, events, locales)
+        first: dict[str, Event] = {}
+        for event in events:
+            first.setdefault(event.id, event)
+        locales = self.store.profile_locales({e.customer_id for e in first.values()})
+        return analyze_events(self.analyzer, list(first.values()), locales)
 
 
-def _fire_until(
-    recovery: Recovery,
-    world: World,
-    heap: list[tuple[datetime, str, int, Timer]],
-    now: datetime,
-    prepare: Callable[[Timer], None],
-) -> int:
-    fired = 0
-    while heap and heap[0][0] <= now:
-        _, key, _, timer = heapq.heappop(heap)
-        current = world.changes.timers.get(key)
-        if key in world.changes.timers_done or (current is not None and current is not timer):
+def _append(
+    session: StoreSession, events: Sequence[Event], received: datetime
+) -> tuple[list[Event], list[str], list[int]]:
+    """Append the batch's events; the new ones (to act on, in order), each event's outcome and
+    the positions of conflicts (an id already taken by a different event)."""
+    first: dict[str, Event] = {}
+    for event in events:
+        first.setdefault(event.id, event)
+    inserted = session.add_events(list(first.values()), received) if first else set()
+    taken = [i for i in first if i not in inserted]
+    stored = session.event_fingerprints(taken) if taken else {}
+    outcomes: list[str] = []
+    conflicts: list[int] = []
+    for position, event in enumerate(events):
+        if event.id in inserted and first[event.id] is event:
+            outcomes.append(ACCEPTED)
             continue
-        prepare(timer)
-        recovery.fire(timer, now)
-        fired += 1
-    return fired
+        original = stored.get(event.id) or fingerprint(first[event.id])
+        if fingerprint(event) == original:
+            outcomes.append(DUPLICATE)
+        else:
+            outcomes.append(CONFLICT)
+            conflicts.append(position)
+    return [e for e in first.values() if e.id in inserted], outcomes, conflicts
+
+
+def _raw(event: Event) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "customer_id": event.customer_id,
+        "subject_id": event.subject_id,
+        "attributes": jsonable(event.attributes),
+    }
+
+
+class _Timers:
+    """The batch's timers in due order. A timer armed while the batch runs (by an event or by
+    a fired timer) joins at once, so one already due fires at the same `now` whatever the
+    batch boundaries."""
+
+    def __init__(
+        self,
+        recovery: Recovery,
+        world: World,
+        due: Sequence[Timer],
+        prepare: Callable[[Timer], None],
+    ) -> None:
+        self.recovery, self.world, self.prepare = recovery, world, prepare
+        self.heap: list[tuple[datetime, str, int, Timer]] = []
+        self.order = itertools.count()
+        self.seen = 0
+        for timer in due:
+            self._push(timer)
+
+    def _push(self, timer: Timer) -> None:
+        heapq.heappush(self.heap, (timer.due_at, timer.key, next(self.order), timer))
+
+    def schedule(self) -> None:
+        """Take in the timers armed since the last call."""
+        for timer in self.world.armed[self.seen :]:
+            self._push(timer)
+        self.seen = len(self.world.armed)
+
+    def fire_until(self, now: datetime) -> int:
+        fired = 0
+        heap, changes = self.heap, self.world.changes
+        while heap and heap[0][0] <= now:
+            _, key, _, timer = heapq.heappop(heap)
+            current = changes.timers.get(key)
+            if key in changes.timers_done or (current is not None and current is not timer):
+                continue
+            self.prepare(timer)
+            self.recovery.fire(timer, now)
+            fired += 1
+            self.schedule()
+        return fired
 
 
 def _days(start: datetime, end: datetime) -> set[date]:

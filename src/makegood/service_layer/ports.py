@@ -49,7 +49,13 @@ class OutboxStore(Protocol):
         self, now: datetime, lease_until: datetime, limit: int
     ) -> Sequence[OutboxMessage]: ...
 
-    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None: ...
+    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
+        """Extend the lease on claimed messages still pending (a dispatcher still sending them)."""
+        ...
+
+    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
+        """Record a delivery, in its own short transaction right after the channel accepted."""
+        ...
 
     def mark_failed(
         self, message_id: str, at: datetime, error: str, retry_at: datetime | None
@@ -63,7 +69,15 @@ class StoreSession(Protocol):
 
     def known_event_ids(self, ids: Collection[str]) -> set[str]: ...
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None: ...
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        """Append the events whose id is new; answer those ids. The append is the one point of
+        truth for "act on this event once": on PostgreSQL a concurrent transaction appending the
+        same id waits for this one and then finds the id taken."""
+        ...
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        """`makegood.domain.fingerprint` of the stored events with these ids."""
+        ...
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None: ...
 
@@ -107,4 +121,9 @@ class StoreSession(Protocol):
 class Store(Protocol):
     def session(self) -> AbstractContextManager[StoreSession]:
         """A transaction: committed when the block ends, rolled back if it raises."""
+        ...
+
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        """The stored profile locale of these customers (those with a profile), read outside
+        any write transaction and without locks."""
         ...

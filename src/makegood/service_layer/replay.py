@@ -21,11 +21,28 @@ from decimal import Decimal
 from itertools import count
 from typing import Any, cast
 
+from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined
-from makegood.domain.model import GRANTED, PENDING, Case, Compensation, Failure, Timer
+from makegood.domain.fingerprint import fingerprint
+from makegood.domain.message import OutboxMessage
+from makegood.domain.model import (
+    GRANTED,
+    PENDING,
+    Case,
+    Compensation,
+    Failure,
+    TimelineEntry,
+    Timer,
+)
 from makegood.domain.policy import Budgets
 from makegood.domain.rules import CompiledPolicy
-from makegood.domain.world import Changes, Snapshot
+from makegood.domain.world import (
+    Changes,
+    Snapshot,
+    counts_toward_cap,
+    keeps_compensation,
+    keeps_failure,
+)
 from makegood.service_layer.engine import Analyzer, Engine
 from makegood.service_layer.ports import Store, StoreSession
 
@@ -34,7 +51,8 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 class _State:
     def __init__(self) -> None:
-        self.events: set[str] = set()
+        self.events: dict[str, str] = {}  # id -> fingerprint
+        self.quarantine: list[Quarantined] = []
         self.values: dict[str, str] = {}
         self.timers: dict[str, Timer] = {}
         self.heap: list[tuple[datetime, str, int, Timer]] = []
@@ -46,7 +64,9 @@ class _State:
         self.failures_of: dict[str, list[str]] = defaultdict(list)
         self.compensations: dict[str, Compensation] = {}
         self.compensations_of: dict[str, list[str]] = defaultdict(list)
-        self.outbox: set[str] = set()
+        self.keys: set[str] = set()  # natural keys of failures and compensations
+        self.timeline: list[TimelineEntry] = []
+        self.outbox: dict[str, OutboxMessage] = {}  # by key
         self.messages: Counter[tuple[str, date]] = Counter()
         self.spend: dict[date, Decimal] = {}
         self.incidents: dict[str, Any] = {}
@@ -54,23 +74,41 @@ class _State:
 
 
 class ReplaySession:
+    """Reads see the store as committed plus this session's own writes; writes are applied
+    when the session ends without an exception (the objects handed out by `load` are the
+    live ones: see the module docstring)."""
+
     def __init__(self, state: _State) -> None:
         self.s = state
+        self.events: dict[str, str] = {}
+        self.quarantine: list[Quarantined] = []
+        self.values: dict[str, str] = {}
+        self.saved: list[tuple[Changes, Snapshot]] = []
+        self.spend: dict[date, Decimal] = {}
 
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
-        return {i for i in ids if i in self.s.events}
+        return {i for i in ids if i in self.s.events or i in self.events}
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
-        self.s.events.update(e.id for e in events)
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        new = set()
+        for event in events:
+            if event.id not in self.s.events and event.id not in self.events:
+                self.events[event.id] = fingerprint(event)
+                new.add(event.id)
+        return new
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        known = {**self.s.events, **self.events}
+        return {i: known[i] for i in ids if i in known}
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
-        """A replay keeps no quarantine: the history was accepted once already."""
+        self.quarantine.extend(items)
 
     def get_value(self, name: str) -> str | None:
-        return self.s.values.get(name)
+        return self.values.get(name, self.s.values.get(name))
 
     def set_value(self, name: str, value: str) -> None:
-        self.s.values[name] = value
+        self.values[name] = value
 
     def incident(self, incident_id: str) -> Any:
         return self.s.incidents.get(incident_id)
@@ -108,6 +146,7 @@ class ReplaySession:
     ) -> Snapshot:
         s = self.s
         customers = set(customer_ids) | {s.cases[c].customer_id for c in case_ids if c in s.cases}
+        touched = set(subject_ids) | {s.cases[c].subject_key for c in case_ids if c in s.cases}
         snap = Snapshot()
         for customer_id in customers:
             if customer_id in s.customers:
@@ -116,72 +155,103 @@ class ReplaySession:
                 snap.cases[case_id] = s.cases[case_id]
             for failure_id in s.failures_of.get(customer_id, ()):
                 f = s.failures[failure_id]
-                if f.detected_at > since or f.resolved_at is None:
+                if keeps_failure(f, since, touched):
                     snap.failures[failure_id] = f
-            for comp_id in s.compensations_of.get(customer_id, ()):
-                c = s.compensations[comp_id]
-                if c.created_at > since or c.status == PENDING:
-                    snap.compensations[comp_id] = c
             for day in days:
                 sent = s.messages.get((customer_id, day))
                 if sent:
                     snap.messages_per_day[(customer_id, day)] = sent
+        for customer_id in customers:
+            for comp_id in s.compensations_of.get(customer_id, ()):
+                c = s.compensations[comp_id]
+                if keeps_compensation(c, since, snap.failures):
+                    snap.compensations[comp_id] = c
         wanted = set(subject_ids) | {c.subject_key for c in snap.cases.values() if c.subject_key}
         snap.subjects = {i: s.subjects[i] for i in wanted if i in s.subjects}
         snap.global_spent = {d: s.spend[d] for d in days if d in s.spend}
-        if hasattr(snap, "incidents"):  # forming and open ones, as the other stores load them
-            snap.incidents = {
-                k: v
-                for k, v in s.incidents.items()
-                if v.status == "open"
-                or (v.status == "forming" and v.last_at > since)
-                or k in case_ids
-            }
+        snap.incidents = {
+            k: v
+            for k, v in s.incidents.items()
+            if v.status == "open"
+            or (v.status == "forming" and v.last_at > since)
+            or (v.status == "resolved" and v.resolved_at is not None and v.resolved_at > since)
+            or k in case_ids
+        }
         return snap
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
-        s = self.s
+        for i in changes.created:
+            made = snapshot.failures.get(i) or snapshot.compensations.get(i)
+            if made is not None and made.key in self.s.keys:
+                raise AlreadyDone(f"{i} exists already; retry the batch")
         for day, amount in changes.global_spend.items():
+            total = self.s.spend.get(day, Decimal(0)) + self.spend.get(day, Decimal(0)) + amount
+            if total > budgets.global_per_day:
+                raise BudgetConflict(f"the global budget for {day} moved")
+        for day, amount in changes.global_spend.items():
+            self.spend[day] = self.spend.get(day, Decimal(0)) + amount
+        self.saved.append((changes, snapshot))
+
+    def commit(self) -> None:
+        s = self.s
+        s.events.update(self.events)
+        s.quarantine.extend(self.quarantine)
+        s.values.update(self.values)
+        for day, amount in self.spend.items():
             s.spend[day] = s.spend.get(day, Decimal(0)) + amount
-        for i in changes.customers:
-            s.customers[i] = snapshot.customers[i]
-        for i in changes.subjects:
-            s.subjects[i] = snapshot.subjects[i]
-        for i in changes.cases:
-            if i not in s.cases:
-                s.cases_of[snapshot.cases[i].customer_id].append(i)
-            s.cases[i] = snapshot.cases[i]
-        for i in changes.failures:
-            if i not in s.failures:
-                s.failures_of[snapshot.failures[i].customer_id].append(i)
-            s.failures[i] = snapshot.failures[i]
-        for i in changes.compensations:
-            if i not in s.compensations:
-                s.compensations_of[snapshot.compensations[i].customer_id].append(i)
-            s.compensations[i] = snapshot.compensations[i]
-        for i in getattr(changes, "incidents", ()):
-            s.incidents[i] = cast(Any, snapshot).incidents[i]
-        for message in changes.outbox:
-            if message.key not in s.outbox:
-                s.outbox.add(message.key)
-                if message.channel != "webhook":
-                    s.messages[(message.customer_id, (message.created_at or EPOCH).date())] += 1
-        for key in changes.timers_done:
-            s.timers.pop(key, None)
-        for key, timer in changes.timers.items():
-            s.timers[key] = timer
-            heapq.heappush(s.heap, (timer.due_at, key, next(s.seq), timer))
+        for changes, snapshot in self.saved:
+            _apply(s, changes, snapshot)
+
+
+def _apply(s: _State, changes: Changes, snapshot: Snapshot) -> None:
+    for i in changes.customers:
+        s.customers[i] = snapshot.customers[i]
+    for i in changes.subjects:
+        s.subjects[i] = snapshot.subjects[i]
+    for i in changes.cases:
+        if i not in s.cases:
+            s.cases_of[snapshot.cases[i].customer_id].append(i)
+        s.cases[i] = snapshot.cases[i]
+    for i in changes.failures:
+        if i not in s.failures:
+            s.failures_of[snapshot.failures[i].customer_id].append(i)
+        s.failures[i] = snapshot.failures[i]
+        s.keys.add(snapshot.failures[i].key)
+    for i in changes.compensations:
+        if i not in s.compensations:
+            s.compensations_of[snapshot.compensations[i].customer_id].append(i)
+        s.compensations[i] = snapshot.compensations[i]
+        s.keys.add(snapshot.compensations[i].key)
+    for i in changes.incidents:
+        s.incidents[i] = snapshot.incidents[i]
+    s.timeline.extend(changes.timeline)
+    for message in changes.outbox:
+        if message.key not in s.outbox:
+            s.outbox[message.key] = message
+            if counts_toward_cap(message):
+                s.messages[(message.customer_id, (message.created_at or EPOCH).date())] += 1
+    for key in changes.timers_done:
+        s.timers.pop(key, None)
+    for key, timer in changes.timers.items():
+        s.timers[key] = timer
+        heapq.heappush(s.heap, (timer.due_at, key, next(s.seq), timer))
 
 
 class ReplayStore:
     """A throwaway in-memory store for one replay (one writer; see the module docstring)."""
 
     def __init__(self) -> None:
-        self._state = _State()
+        self.state = _State()
+
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        customers = self.state.customers
+        return {i: customers[i].locale for i in customer_ids if i in customers}
 
     @contextmanager
     def session(self) -> Iterator[ReplaySession]:
-        yield ReplaySession(self._state)
+        session = ReplaySession(self.state)
+        yield session
+        session.commit()
 
 
 @dataclass
@@ -192,7 +262,7 @@ class Decisions:
     cases: dict[str, Case] = field(default_factory=dict)
     compensations: dict[str, Compensation] = field(default_factory=dict)
     messages: Counter[str] = field(default_factory=Counter)  # by template, customer messages
-    resolutions: int = 0  # webhook calls to the operations system
+    resolutions: int = 0  # `action`-channel calls to the business's own systems
     escalated: set[str] = field(default_factory=set)  # cases
     suppressed: int = 0
     incidents: dict[str, Any] = field(default_factory=dict)
@@ -205,13 +275,13 @@ class Decisions:
             self.cases[i] = snapshot.cases[i]
         for i in changes.compensations:
             self.compensations[i] = snapshot.compensations[i]
-        for i in getattr(changes, "incidents", ()):
-            self.incidents[i] = cast(Any, snapshot).incidents[i]
+        for i in changes.incidents:
+            self.incidents[i] = snapshot.incidents[i]
         for message in changes.outbox:
             if message.key in self.keys:
                 continue
             self.keys.add(message.key)
-            if message.channel == "webhook":
+            if not counts_toward_cap(message):  # a call to the business's own systems
                 self.resolutions += 1
             else:
                 self.messages[message.template] += 1
@@ -257,8 +327,11 @@ class _RecordingSession:
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
         return self.inner.known_event_ids(ids)
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
-        self.inner.add_events(events, received_at)
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        return self.inner.add_events(events, received_at)
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        return self.inner.event_fingerprints(ids)
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         self.inner.add_quarantined(items, received_at)
@@ -303,6 +376,9 @@ class RecordingStore:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.decisions = Decisions()
+
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        return self.inner.profile_locales(customer_ids)
 
     @contextmanager
     def session(self) -> Iterator[_RecordingSession]:

@@ -18,9 +18,19 @@ def dumps(value: Any) -> str:
     return to_json(value)
 
 
+WRITER = "makegood_writer"
+
+
+def writer(engine: sa.Engine) -> sa.Engine:
+    """The same engine (same pool) for transactions that write: on SQLite they begin with
+    ``BEGIN IMMEDIATE`` (one writer at a time); plain connections only read and take no lock."""
+    return engine.execution_options(**{WRITER: True})
+
+
 def create_engine(url: str, schema: str | None = None) -> sa.Engine:
-    """An engine for `url`. SQLite gets WAL and one writer at a time (BEGIN IMMEDIATE);
-    PostgreSQL may be given a `schema` (its search_path), so test runs do not collide."""
+    """An engine for `url`. SQLite gets WAL, one writer at a time (`writer`) and readers that
+    never wait for it; PostgreSQL may be given a `schema` (its search_path), so test runs do
+    not collide."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
@@ -40,7 +50,10 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers (see `writer`) take the write lock up front, so two never deadlock on
+            # upgrading a read lock; readers take none and never wait for a writer (WAL)
+            write = connection.get_execution_options().get(WRITER, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -62,7 +75,16 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+# the key of the advisory lock that makes PostgreSQL migrations take turns ("makegood")
+MIGRATION_LOCK = 0x6D616B65676F6F64
+
+
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent)."""
+    """Bring the schema to `revision` (idempotent). On PostgreSQL the migration holds a
+    transaction-scoped advisory lock, so processes starting together on an empty database take
+    turns: the first migrates, the others then find the schema at `revision`. (SQLite's
+    ``BEGIN IMMEDIATE`` serializes them already.)"""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)

@@ -8,6 +8,7 @@ every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -20,14 +21,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
-from makegood.adapters.sql.database import create_engine, dumps, migrate
-from makegood.domain.errors import BudgetConflict
+from makegood.adapters.sql.database import create_engine, dumps, migrate, writer
+from makegood.adapters.sql.outbox import SqlOutbox, claim
+from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Event, Quarantined, jsonable
-from makegood.domain.message import ACTION, DEAD, PENDING, SENT, OutboxMessage
+from makegood.domain.fingerprint import fingerprint
+from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
 from makegood.domain.policy import Budgets
-from makegood.domain.world import Changes, Snapshot
+from makegood.domain.world import Changes, Snapshot, keeps_compensation, keeps_failure
 
 _LIVE_INCIDENTS = sa.select(t.incidents).where(
     sa.or_(
@@ -39,11 +42,11 @@ _LIVE_INCIDENTS = sa.select(t.incidents).where(
         ),
     )
 )
-_LOCK_CUSTOMERS = (
-    sa.select(t.customers.c.id)
-    .where(t.customers.c.id.in_(sa.bindparam("values", expanding=True)))
-    .order_by(t.customers.c.id)
-    .with_for_update()
+# one transaction-scoped advisory lock per customer key, taken in key order (so two never
+# deadlock); unlike FOR UPDATE on `customers` it exists before the customer's first row does
+_LOCK_CUSTOMERS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM "
+    "(SELECT DISTINCT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS keys"
 )
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
@@ -66,6 +69,14 @@ def _upsert(dialect: str, table: sa.Table, key: str) -> Any:
 def _insert_new(dialect: str, table: sa.Table, key: str) -> Any:
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     return statement.on_conflict_do_nothing(index_elements=[key])
+
+
+@cache
+def _insert_or_ignore(dialect: str, table: sa.Table) -> Any:
+    """Insert, or nothing if any unique key (id or natural key) is taken; answers the ids
+    inserted."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_nothing().returning(table.c.id)
 
 
 @cache
@@ -107,6 +118,12 @@ def _sqlite_raw(statement: Any) -> tuple[str, tuple[tuple[str, Callable[[Any], A
     return compiled.string, tuple(
         (name, _sqlite_value(table.c[name])) for name in compiled.positiontup
     )
+
+
+def lock_key(customer_id: str) -> int:
+    """A stable signed 64-bit key for a customer's advisory lock (the same in every process)."""
+    digest = hashlib.blake2b(f"makegood:customer:{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class SqlSession:
@@ -151,23 +168,40 @@ class SqlSession:
             known.update(self.c.scalars(_KNOWN, {"values": list(part)}))
         return known
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> None:
-        self.insert_new(
-            t.events,
-            [
-                {
-                    "id": e.id,
-                    "type": e.type,
-                    "occurred_at": e.occurred_at,
-                    "customer_id": e.customer_id,
-                    "subject_id": e.subject_id,
-                    "attributes": jsonable(e.attributes),
-                    "received_at": received_at,
-                }
-                for e in events
-            ],
-            "id",
-        )
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+        unique = {e.id: e for e in reversed(events)}  # the first of an id wins
+        items = [
+            {
+                "id": e.id,
+                "type": e.type,
+                "occurred_at": e.occurred_at,
+                "customer_id": e.customer_id,
+                "subject_id": e.subject_id,
+                "attributes": jsonable(e.attributes),
+                "received_at": received_at,
+            }
+            for _, e in sorted(unique.items())  # one order for all, so appends never deadlock
+        ]
+        if not items:
+            return set()
+        if not self.postgres:  # BEGIN IMMEDIATE: this transaction is the only writer
+            new = set(unique) - self.known_event_ids(unique)
+            self.insert_new(t.events, [i for i in items if i["id"] in new], "id")
+            return new
+        inserted: set[str] = set()
+        for part in _chunks(items):
+            inserted.update(
+                self.c.execute(_insert_or_ignore(self.dialect, t.events), part).scalars()
+            )
+        return inserted
+
+    def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
+        return {
+            r.id: fingerprint(
+                Event(r.id, r.type, r.occurred_at, r.customer_id, r.subject_id, r.attributes)
+            )
+            for r in self._where_in(t.events, "id", ids)
+        }
 
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         if items:
@@ -233,26 +267,26 @@ class SqlSession:
     ) -> Snapshot:
         snap = Snapshot()
         customer_ids = set(customer_ids)
+        touched = set(subject_ids)  # their failures are loaded whatever their age
         for r in self._where_in(t.cases, "id", case_ids):
             customer_ids.add(r.customer_id)
+            touched.add(r.subject_key)
         if self.postgres and customer_ids:
             # one transaction at a time per customer (an engine batch, a person's action):
             # neither overwrites what the other decided; ordered, so two never deadlock
-            self.c.execute(_LOCK_CUSTOMERS, {"values": sorted(customer_ids)})
+            self.c.execute(_LOCK_CUSTOMERS, {"keys": sorted(map(lock_key, customer_ids))})
         for r in self._where_in(t.customers, "id", customer_ids):
             snap.customers[r.id] = rows.customer_of(r)
         for r in self._where_in(t.cases, "customer_id", customer_ids):
             snap.cases[r.id] = rows.case_of(r)
-        subject_ids = set(subject_ids) | {
-            c.subject_key for c in snap.cases.values() if c.subject_key
-        }
-        for r in self._where_in(t.subjects, "id", subject_ids):
+        wanted = set(subject_ids) | {c.subject_key for c in snap.cases.values() if c.subject_key}
+        for r in self._where_in(t.subjects, "id", wanted):
             snap.subjects[r.id] = rows.subject_of(r)
         for r in self._where_in(t.failures, "customer_id", customer_ids):
-            if r.detected_at > since or r.resolved_at is None:
+            if keeps_failure(r, since, touched):  # decided on the row: build only what is kept
                 snap.failures[r.id] = rows.failure_of(r)
         for r in self._where_in(t.compensations, "customer_id", customer_ids):
-            if r.created_at > since or r.status == "pending":
+            if keeps_compensation(r, since, snap.failures):
                 snap.compensations[r.id] = rows.compensation_of(r)
         for r in self.c.execute(_LIVE_INCIDENTS, {"since": since}):
             snap.incidents[r.id] = rows.incident_of(r)
@@ -274,6 +308,17 @@ class SqlSession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = snapshot
+        self._create(
+            t.failures,
+            [rows.failure_row(s.failures[i]) for i in sorted(changes.failures & changes.created)],
+        )
+        self._create(
+            t.compensations,
+            [
+                rows.compensation_row(s.compensations[i])
+                for i in sorted(changes.compensations & changes.created)
+            ],
+        )
         self.upsert(
             t.customers,
             [rows.customer_row(s.customers[i]) for i in sorted(changes.customers)],
@@ -284,11 +329,16 @@ class SqlSession:
         )
         self.upsert(t.cases, [rows.case_row(s.cases[i]) for i in sorted(changes.cases)], "id")
         self.upsert(
-            t.failures, [rows.failure_row(s.failures[i]) for i in sorted(changes.failures)], "id"
+            t.failures,
+            [rows.failure_row(s.failures[i]) for i in sorted(changes.failures - changes.created)],
+            "id",
         )
         self.upsert(
             t.compensations,
-            [rows.compensation_row(s.compensations[i]) for i in sorted(changes.compensations)],
+            [
+                rows.compensation_row(s.compensations[i])
+                for i in sorted(changes.compensations - changes.created)
+            ],
             "id",
         )
         if changes.timeline:
@@ -328,125 +378,50 @@ class SqlSession:
             if result.rowcount != 1:
                 raise BudgetConflict(f"the global budget for {day} moved; retry the batch")
 
-    # outbox (the dispatcher's port) ---------------------------------------------------------
+    def _create(self, table: sa.Table, items: list[dict[str, Any]]) -> None:
+        """Insert rows new to this batch; a taken key means another transaction did it first."""
+        if not items:
+            return
+        inserted = set(self.c.execute(_insert_or_ignore(self.dialect, table), items).scalars())
+        taken = sorted({item["id"] for item in items} - inserted)
+        if taken:
+            raise AlreadyDone(f"{table.name} {', '.join(taken[:5])} exist already; retry the batch")
+
+    # outbox (the dispatcher's port, in this transaction) ---------------------------------
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        query = (
-            sa.select(t.outbox)
-            .where(t.outbox.c.status == PENDING, t.outbox.c.next_attempt_at <= now)
-            .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id)
-            .limit(limit)
-        )
-        if self.postgres:
-            query = query.with_for_update(skip_locked=True)
-        claimed = [rows.outbox_of(r) for r in self.c.execute(query)]
-        if claimed:
-            self.c.execute(
-                sa.update(t.outbox)
-                .where(t.outbox.c.id.in_([m.id for m in claimed]))
-                .values(next_attempt_at=lease_until)
-            )
-        return claimed
+        return claim(self.c, now, lease_until, limit)
 
 
-class SqlStore:
-    """The store behind a database URL (``sqlite:///file.db``, ``postgresql+psycopg://…``)."""
+class SqlStore(SqlOutbox):
+    """The store behind a database URL (``sqlite:///file.db``, ``postgresql+psycopg://…``);
+    the dispatcher's side of it (claim, renew, mark) is `SqlOutbox`."""
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         self.engine = create_engine(url, schema)
+        self.writer = writer(self.engine)  # transactions that write (BEGIN IMMEDIATE on SQLite)
         self._claimed: dict[str, tuple[str | None, str, int]] = {}
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        migrate(self.writer)
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
-        with self.engine.begin() as connection:
+        with self.writer.begin() as connection:
             yield SqlSession(connection)
+
+    def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        query = sa.select(t.customers.c.id, t.customers.c.locale).where(
+            t.customers.c.id.in_(sa.bindparam("values", expanding=True))
+        )
+        with self.engine.connect() as c:  # a reader: no write lock, no row lock
+            for part in _chunks(sorted(customer_ids)):
+                found.update((r.id, r.locale) for r in c.execute(query, {"values": list(part)}))
+        return found
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-    # OutboxStore: each call its own transaction
-    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        with self.session() as s:
-            claimed = s.claim(now, lease_until, limit)
-        for message in claimed:  # remembered so that marking needs no second look-up
-            self._claimed[message.id] = (message.case_id, message.template, message.attempts)
-        return claimed
-
-    def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
-        with self.engine.begin() as c:
-            c.execute(_MARK_SENT, {"message_id": message_id, "sent": at})
-            self._log_delivery(c, message_id, at, "message_sent", {"detail": detail[:500]})
-
-    def mark_failed(
-        self, message_id: str, at: datetime, error: str, retry_at: datetime | None
-    ) -> None:
-        with self.engine.begin() as c:
-            if retry_at is None:
-                c.execute(_MARK_DEAD, {"message_id": message_id, "error": error[:2000]})
-            else:
-                c.execute(
-                    _MARK_RETRY,
-                    {"message_id": message_id, "error": error[:2000], "retry": retry_at},
-                )
-            kind = "message_dead" if retry_at is None else "message_retry"
-            self._log_delivery(c, message_id, at, kind, {"error": error[:500]})
-
-    def _log_delivery(
-        self, c: sa.Connection, message_id: str, at: datetime, kind: str, data: dict[str, Any]
-    ) -> None:
-        known = self._claimed.pop(message_id, None)
-        if known is None:
-            row = c.execute(
-                sa.select(t.outbox.c.case_id, t.outbox.c.template, t.outbox.c.attempts).where(
-                    t.outbox.c.id == message_id
-                )
-            ).first()
-            known = (row.case_id, row.template, row.attempts - 1) if row else None
-        if known is not None and known[0]:
-            case_id, template, attempts = known
-            c.execute(
-                _TIMELINE,
-                {
-                    "case_id": case_id,
-                    "at": at,
-                    "kind": kind,
-                    "actor": "dispatcher",
-                    "data": {
-                        "message": message_id,
-                        "template": template,
-                        "attempt": attempts + 1,
-                        **data,
-                    },
-                },
-            )
-
-
-_OUTBOX_ID = t.outbox.c.id == sa.bindparam("message_id")
-_MARK_SENT = (
-    sa.update(t.outbox)
-    .where(_OUTBOX_ID)
-    .values(
-        status=SENT, sent_at=sa.bindparam("sent"), attempts=t.outbox.c.attempts + 1, last_error=None
-    )
-)
-_MARK_DEAD = (
-    sa.update(t.outbox)
-    .where(_OUTBOX_ID)
-    .values(status=DEAD, attempts=t.outbox.c.attempts + 1, last_error=sa.bindparam("error"))
-)
-_MARK_RETRY = (
-    sa.update(t.outbox)
-    .where(_OUTBOX_ID)
-    .values(
-        attempts=t.outbox.c.attempts + 1,
-        last_error=sa.bindparam("error"),
-        next_attempt_at=sa.bindparam("retry"),
-    )
-)
-_TIMELINE = sa.insert(t.timeline)
 
 
 __all__ = ["SqlSession", "SqlStore", "dumps"]

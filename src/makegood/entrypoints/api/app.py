@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -34,7 +35,7 @@ from makegood.adapters.sql.paging import BadCursor
 from makegood.adapters.telemetry import Telemetry
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
-from makegood.domain.errors import BudgetConflict, NotFound
+from makegood.domain.errors import AlreadyDone, BudgetConflict, NotFound
 from makegood.domain.limits import printable
 from makegood.entrypoints.api import approvals, cases, events, openapi, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
@@ -49,6 +50,9 @@ MAX_BODY = 4 * 1024 * 1024
 
 def static_dir() -> Path:
     return Path(str(resources.files("makegood.entrypoints.dashboard").joinpath("static")))
+
+
+STOP_S = 3  # how long shutdown waits for the engine's and dispatcher's current work
 
 
 def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
@@ -81,8 +85,9 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
             yield
         finally:
             stop.set()
+            deadline = time.monotonic() + STOP_S  # daemons: one stuck on a lock is abandoned
             for thread in threads:
-                thread.join(timeout=30)
+                thread.join(timeout=max(deadline - time.monotonic(), 0))
             log.info("engine and dispatcher stopped")
 
     api = FastAPI(
@@ -126,6 +131,7 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(NotAllowed, handler(403))
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
+    api.add_exception_handler(AlreadyDone, handler(503))
 
     async def bad_cursor(request: Request, error: Exception) -> JSONResponse:
         detail = [{"loc": ["query", "cursor"], "msg": str(error), "type": "value_error"}]

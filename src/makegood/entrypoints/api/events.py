@@ -9,11 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from makegood.adapters.json_input import BadJson, read_json
-from makegood.adapters.sql import dashboard_queries as dq
-from makegood.domain.event import ENVELOPE, MAX_ID, MAX_RAW, Quarantined
+from makegood.domain.event import ENVELOPE, MAX_RAW, Quarantined
 from makegood.domain.limits import printable
 from makegood.entrypoints.api.deps import Ingester, Services, Svc
 from makegood.entrypoints.api.models import IngestOut, Problem, event_schema
+from makegood.service_layer.engine import CONFLICT, CONFLICT_REASON
 
 MAX_BATCH = 1000
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -62,18 +62,18 @@ def quarantine_body(services: Services, body: bytes, reason: str) -> None:
 
 
 def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[int, dict[str, Any]]:
+    """Each event's outcome comes from the engine, decided where the event is appended (in the
+    transaction that acts on it): accepted, duplicate (same id, same payload), conflict (same
+    id, another payload: quarantined, not acted on) or rejected."""
     # ids as they can be answered and looked up: a NUL or a lone surrogate escaped
     ids = [
         printable(r["id"]) if isinstance(r, dict) and isinstance(r.get("id"), str) else None
         for r in raws
     ]
-    with services.app.store.engine.connect() as conn:
-        known = dq.known_event_ids(conn, [i for i in ids if i and len(i) <= MAX_ID])
     report = services.app.engine.ingest(raws, source=source)
     rejected = dict(report.rejected)
     results: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, event_id in enumerate(ids):
+    for index, (event_id, outcome) in enumerate(zip(ids, report.outcomes, strict=True)):
         rejection = rejected.get(index)
         if rejection is not None:
             results.append(
@@ -85,17 +85,24 @@ def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[in
                     "reason": rejection.reason,
                 }
             )
-            continue
-        duplicate = event_id in known or event_id in seen
-        seen.add(str(event_id))
-        results.append(
-            {"index": index, "id": event_id, "status": "duplicate" if duplicate else "accepted"}
-        )
+        elif outcome == CONFLICT:
+            results.append(
+                {
+                    "index": index,
+                    "id": event_id,
+                    "status": CONFLICT,
+                    "field": "id",
+                    "reason": CONFLICT_REASON,
+                }
+            )
+        else:
+            results.append({"index": index, "id": event_id, "status": outcome})
     services.telemetry.events(report.accepted, report.duplicates, len(report.rejected))
     body = {
         "accepted": report.accepted,
         "duplicates": report.duplicates,
         "rejected": len(report.rejected),
+        "conflicts": report.conflicts,
         "results": results,
     }
     if report.rejected:
@@ -105,6 +112,13 @@ def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[in
             if r["status"] == "rejected"
         ]
         return 422, body
+    if report.conflicts:
+        body["detail"] = [
+            {"index": r["index"], "field": "id", "reason": r["reason"], "event_id": r["id"]}
+            for r in results
+            if r["status"] == CONFLICT
+        ]
+        return 409, body
     return 200, body
 
 
@@ -119,13 +133,19 @@ def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[in
             "`detail` names each one's index and field; the others were "
             "accepted (see `results`)",
         },
+        409: {
+            "model": Problem,
+            "description": "Some ids were already used by a different event: those events are "
+            "quarantined and not acted on (`detail`); the others were handled (see `results`)",
+        },
         413: {"model": Problem, "description": "Body or batch too large"},
     },
 )
 async def post_events(request: Request, who: Ingester, services: Svc) -> JSONResponse:
     """Ingest one event (an object) or a batch (an array of up to 1000).
 
-    Idempotent on the event id: sending an event again answers `duplicate` and changes nothing.
+    Idempotent on the event id: sending an event again answers `duplicate` and changes nothing;
+    a different event under a known id answers `conflict` (409) and is never acted on.
     Refused events are quarantined with their reason and never stop the others."""
     body = await request.body()
     try:

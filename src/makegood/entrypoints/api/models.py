@@ -100,7 +100,7 @@ def event_schema() -> dict[str, Any]:
 class EventResult(BaseModel):
     index: int
     id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
     field: str | None = None
     reason: str | None = None
 
@@ -109,6 +109,7 @@ class IngestOut(BaseModel):
     accepted: int
     duplicates: int
     rejected: int
+    conflicts: int = 0  # ids already used by a different event: quarantined, not acted on
     results: list[EventResult]
 
 

@@ -1,0 +1,28 @@
+"""What makes two events under one id the same event: a digest of everything but the id.
+
+The engine acts on an event id once. Sending the same event again is a duplicate; sending a
+*different* event under an id already taken is a conflict the sender must hear about. Stores
+keep the payload as JSON, so the digest is taken of the JSON form (`jsonable`), which a stored
+event and a freshly parsed one share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+
+from makegood.domain.event import Event, jsonable
+
+
+def fingerprint(event: Event) -> str:
+    """A digest of the event's type, time, customer, subject and attributes (not its id)."""
+    payload = [
+        event.type,
+        event.occurred_at.astimezone(UTC).isoformat(),
+        event.customer_id,
+        event.subject_id,
+        jsonable(event.attributes),
+    ]
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

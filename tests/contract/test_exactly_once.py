@@ -70,9 +70,9 @@ def test_two_low_scores_100_days_apart_decide_alike_whatever_was_loaded(
     it must meet the first failure by its key: never create it again (on main the first voucher
     was granted twice, its code overwritten, the budget charged twice).
 
-    What a *repeated* complaint then decides is the domain's (issue 10, point 3: since the
-    RECOVERY merge it is a failure of its own, keyed by its event, on the reopened case); here
-    it must be the same with batches of 1 as with one batch of everything."""
+    The repeated complaint is evidence on the recovered case (issue 10, point 3): on its
+    timeline, never a second voucher, a second charge or a second survey; and the same with
+    batches of 1 as with one batch of everything."""
     policy = parse_policy(LOW_SCORE_VOUCHER)
     scores = [low_score("s1", T), low_score("s2", T + timedelta(days=100))]
     tick = [low_score("s3", T + timedelta(days=101))]  # the watermark passes the second
@@ -86,7 +86,12 @@ def test_two_low_scores_100_days_apart_decide_alike_whatever_was_loaded(
     assert [f.key for f in stored.failures.values()].count("low_score:o1") == 1
     vouchers = sorted(stored.compensations.values(), key=lambda c: c.created_at)
     assert (vouchers[0].failure_id, vouchers[0].code) == (first.id, "TEST-000001")
-    assert len({c.code for c in vouchers}) == len(vouchers)
+    assert len(vouchers) == 1
+    assert [m.key for m in stored.outbox.values()].count(f"{first.case_id}:survey:0") == 1
+    assert not [m for m in stored.outbox.values() if m.key.endswith(":survey:1")]
+    evidence = [e for e in stored.timeline if e.kind == "evidence_added"]
+    assert [e.data.get("repeat") for e in evidence] == [2, 3]  # s2, then s3
+    assert stored.cases[first.case_id].reopened == 0
     granted = sum((c.amount for c in vouchers if c.status == GRANTED), Decimal(0))
     days = {c.decided_at.date() for c in vouchers if c.decided_at}
     assert sum(spent(store, *days).values(), Decimal(0)) == granted  # each charged once

@@ -205,7 +205,8 @@ class Recovery:
             evidence,
         )
         failure.severity = self._severity(failure, customer, subject, attributes, now)
-        case, rises = self._open_or_join(case, failure, customer.id, subject_key, now)
+        repeat = "repeat" in evidence
+        case, rises = self._open_or_join(case, failure, customer.id, subject_key, now, repeat)
         self.world.add_failure(failure)
         self._log(
             case.id,
@@ -227,6 +228,8 @@ class Recovery:
             failure.evidence["incident"] = incident.id
         if not rises:  # evidence on a case already handled at this severity: it never blocks it
             failure.evidence["evidence_only"] = True
+            if not case.is_open:  # a repeat on a case already recovered: kept, nothing to do
+                failure.resolved_at = now
             self._log(
                 case.id,
                 now,
@@ -278,9 +281,19 @@ class Recovery:
         return severity
 
     def _open_or_join(
-        self, case: Case | None, failure: Failure, customer_id: str, subject_key: str, now: datetime
+        self,
+        case: Case | None,
+        failure: Failure,
+        customer_id: str,
+        subject_key: str,
+        now: datetime,
+        repeat: bool = False,
     ) -> tuple[Case, bool]:
-        """The failure's case, opened or reopened; and whether the failure raises its stakes."""
+        """The failure's case, opened or reopened; and whether the failure raises its stakes.
+
+        A `repeat` (the same complaint again about the same subject) reopens a recovered case
+        only when the policy raised its severity above the case's: otherwise it is evidence, so
+        a complaint repeated months later never makes good a second time (issue 10, 2 and 3)."""
         if case is None:
             case = Case(
                 failure.case_id,
@@ -302,6 +315,9 @@ class Recovery:
             )
             self._arm_sla(case, now)
             return case, True
+        raises = m.SEVERITY_RANK[failure.severity] > m.SEVERITY_RANK[case.severity]
+        if not case.is_open and repeat and not raises:
+            return case, False
         if not case.is_open:
             case.reopened += 1
             case.resolved_at = case.closed_at = None
@@ -309,7 +325,7 @@ class Recovery:
             self._set_state(case, m.REOPENED, now, ENGINE, "a new failure")
             self._arm_sla(case, now)
             return case, True
-        if m.SEVERITY_RANK[failure.severity] > m.SEVERITY_RANK[case.severity]:
+        if raises:
             self._log(
                 case.id,
                 now,

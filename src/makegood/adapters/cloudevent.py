@@ -29,6 +29,7 @@ from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValid
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from makegood.adapters.json_input import MAX_DEPTH, BadJson, read_json, too_deep
 from makegood.domain.event import Rejection
 
 STRUCTURED = "application/cloudevents+json"
@@ -66,6 +67,8 @@ def decode(headers: Mapping[str, str], body: bytes) -> list[Decoded]:
     if kind == "binary":
         attributes = {k.lower()[3:]: v for k, v in headers.items() if k.lower().startswith("ce-")}
         text = json.dumps(attributes)
+        if too_deep(body.decode("utf-8", "replace"), MAX_DEPTH):  # the SDK's parser recurses
+            return [Decoded(None, Rejection("data", f"nested deeper than {MAX_DEPTH}"), text)]
         try:
             event = from_binary(
                 HTTPMessage({k.lower(): v for k, v in headers.items()}, body),
@@ -80,9 +83,9 @@ def decode(headers: Mapping[str, str], body: bytes) -> list[Decoded]:
             return [Decoded(None, Rejection("time", f"not an RFC 3339 time: {error}"), text)]
         return [_envelope(event, text)]
     try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        return [Decoded(None, Rejection("body", f"not valid JSON: {error}"), _excerpt(body))]
+        parsed = read_json(body)
+    except BadJson as error:
+        return [Decoded(None, Rejection("body", str(error)), _excerpt(body))]
     if kind == "batch":
         if not isinstance(parsed, list):
             return [Decoded(None, Rejection("body", "a batch is a JSON array"), _excerpt(body))]

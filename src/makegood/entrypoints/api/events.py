@@ -8,9 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from makegood.adapters.cloudevent import mode as cloudevents_mode
 from makegood.adapters.json_input import BadJson, read_json
 from makegood.domain.event import ENVELOPE, MAX_RAW, Quarantined
 from makegood.domain.limits import printable
+from makegood.entrypoints.api import cloudevents
 from makegood.entrypoints.api.deps import Ingester, Services, Svc
 from makegood.entrypoints.api.models import IngestOut, Problem, event_schema
 from makegood.service_layer.engine import CONFLICT, CONFLICT_REASON
@@ -146,8 +148,18 @@ async def post_events(request: Request, who: Ingester, services: Svc) -> JSONRes
 
     Idempotent on the event id: sending an event again answers `duplicate` and changes nothing;
     a different event under a known id answers `conflict` (409) and is never acted on.
-    Refused events are quarantined with their reason and never stop the others."""
+    Refused events are quarantined with their reason and never stop the others.
+
+    CloudEvents 1.0 are taken too, in the three HTTP modes: structured
+    (`Content-Type: application/cloudevents+json`), batch (`application/cloudevents-batch+json`)
+    and binary (`ce-*` headers); `source` + `id` are the idempotency key, `time` is required, the
+    customer is the `customerid` extension (docs/API.md)."""
     body = await request.body()
+    if cloudevents_mode(request.headers) is not None:
+        status, answer = await run_in_threadpool(
+            cloudevents.ingest_cloudevents, services, dict(request.headers), body
+        )
+        return JSONResponse(answer, status)
     try:
         raw = read_json(body)
     except BadJson as bad:

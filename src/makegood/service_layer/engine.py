@@ -21,7 +21,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from makegood.domain.errors import AlreadyDone, BudgetConflict
-from makegood.domain.event import Event, Quarantined, Rejection, jsonable, parse_event
+from makegood.domain.event import (
+    Event,
+    Quarantined,
+    Rejection,
+    event_to_json,
+    parse_event,
+)
 from makegood.domain.fingerprint import fingerprint
 from makegood.domain.incident import DECLARED, FANOUT, incident_targets
 from makegood.domain.message import OutboxMessage
@@ -181,7 +187,7 @@ class Engine:
                 *(
                     Quarantined(
                         *(where[i] if i < len(where) else ("engine", None)),
-                        _text(_raw(events[i])),
+                        _text(event_to_json(events[i])),
                         "id",
                         CONFLICT_REASON,
                         events[i].id,
@@ -315,17 +321,6 @@ def _append(
             outcomes.append(CONFLICT)
             conflicts.append(position)
     return [e for e in first.values() if e.id in inserted], outcomes, conflicts
-
-
-def _raw(event: Event) -> dict[str, object]:
-    return {
-        "id": event.id,
-        "type": event.type,
-        "occurred_at": event.occurred_at.isoformat(),
-        "customer_id": event.customer_id,
-        "subject_id": event.subject_id,
-        "attributes": jsonable(event.attributes),
-    }
 
 
 class _Timers:

@@ -145,3 +145,34 @@ def test_a_created_key_taken_meanwhile_is_already_done_and_charges_nothing(
         s.save(changes, snap, BUDGETS)
     assert read_back(store).compensations["v1"].code == "CODE-v1"
     assert spent(store, DAY) == {DAY: Decimal("7.50")}
+
+
+def test_an_event_the_stored_state_refuses_is_quarantined_not_a_stuck_batch(
+    store_factory: StoreFactory,
+) -> None:
+    """One bad event never stops the others: a subject already failed for another customer
+    makes the failure's key taken on every retry (AlreadyDone each time). The batch is split,
+    the event that still fails is quarantined with the reason, the rest is handled."""
+    policy = parse_policy(LOW_SCORE_VOUCHER)
+    store = store_factory()
+    run = engine(store, policy, batch_size=5000)
+    assert run.ingest([{**low_score("a1", T), "customer_id": "cA"}]).outcomes == ["accepted"]
+    batch = [
+        {**low_score("b1", T), "customer_id": "cB"},  # o1 is cA's order
+        {**low_score("b2", T), "customer_id": "cB", "subject_id": "o2"},
+        {**low_score("b3", T), "customer_id": "cC", "subject_id": "o3"},
+    ]
+    report = run.ingest(batch)
+    assert report.outcomes == ["rejected", "accepted", "accepted"]
+    [(index, why)] = report.rejected
+    assert (index, why.event_id) == (0, "b1")
+    assert "not acted on" in why.reason
+    stored = read_back(store)
+    assert sorted(stored.event_ids) == ["a1", "b2", "b3"]
+    assert [q.event_id for q in stored.quarantine] == ["b1"]
+    assert sorted(f.key for f in stored.failures.values()) == [
+        "low_score:o1",
+        "low_score:o2",
+        "low_score:o3",
+    ]
+    assert {f.customer_id for f in stored.failures.values() if f.key == "low_score:o1"} == {"cA"}

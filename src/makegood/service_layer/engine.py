@@ -131,6 +131,8 @@ class Engine:
             part = self.process(events[start:end], refused if start == 0 else (), where[start:end])
             for position, outcome in zip(positions[start:end], part.outcomes, strict=True):
                 outcomes[position] = outcome
+            # events the stored state refused (see `_isolate`): by their place in `raws`
+            part.rejected = [(positions[start + i], why) for i, why in part.rejected]
             report.add(part)
         report.outcomes = outcomes
         return report
@@ -158,9 +160,42 @@ class Engine:
                 return report
             except (BudgetConflict, AlreadyDone) as moved:
                 if attempt == RETRIES - 1:
+                    if isinstance(moved, AlreadyDone) and events:
+                        return self._isolate(events, refused, where, moved)
                     raise
                 log.info("state moved under batch (%s), retrying (attempt %d)", moved, attempt + 1)
         raise AssertionError("unreachable")
+
+    def _isolate(
+        self,
+        events: Sequence[Event],
+        refused: Sequence[Quarantined],
+        where: Sequence[tuple[str, int | None]],
+        error: AlreadyDone,
+    ) -> IngestReport:
+        """A batch that meets `AlreadyDone` on every retry holds an event the stored state
+        refuses (say, a subject another customer already has): not a race but bad input. Its
+        halves are processed on their own (results do not depend on batch boundaries) and the
+        one event that still fails is quarantined with the reason, so one bad event never
+        stops the others. `rejected` indices are places in `events`."""
+        if len(events) == 1:
+            event = events[0]
+            source, line = where[0] if where else ("engine", None)
+            reason = f"conflicts with what is stored, not acted on: {error}"
+            why = Rejection("", reason, event.id)
+            row = Quarantined(source, line, _text(event_to_json(event)), "", reason, event.id)
+            with self.store.session() as session:
+                session.add_quarantined([*refused, row], self.clock.now())
+            log.warning("event %s quarantined: %s", event.id, error)
+            return IngestReport(rejected=[(0, why)], outcomes=[REJECTED])
+        middle = len(events) // 2
+        first = self.process(events[:middle], refused, where[:middle])
+        second = self.process(events[middle:], (), where[middle:])
+        second.rejected = [(middle + i, why) for i, why in second.rejected]
+        outcomes = first.outcomes + second.outcomes
+        first.add(second)
+        first.outcomes = outcomes
+        return first
 
     def tick(self) -> IngestReport:
         """Fire the timers that are due now (wall time) or at the watermark (event time)."""

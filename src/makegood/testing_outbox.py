@@ -67,12 +67,17 @@ class InMemoryOutbox:
                 m.next_attempt_at = lease_until
             return [replace(m) for m in claimed]
 
-    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
+    def renew(
+        self, message_ids: Sequence[str], held_until: datetime, lease_until: datetime
+    ) -> set[str]:
+        held: set[str] = set()
         with self._lock:
             for message_id in message_ids:
                 m = self._messages.get(message_id)
-                if m is not None and m.status == PENDING:
+                if m is not None and m.status == PENDING and m.next_attempt_at == held_until:
                     m.next_attempt_at = lease_until
+                    held.add(message_id)
+        return held
 
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
         with self._lock:

@@ -80,13 +80,17 @@ class Dispatcher:
         Once `stop` is set, the messages not yet tried are released (due again at once)."""
         now = self.clock.now()
         stats = DispatchStats()
-        claimed = list(self.store.claim(now, now + self.lease, limit))
         lease_until = now + self.lease
+        claimed = list(self.store.claim(now, lease_until, limit))
+        held = {m.id for m in claimed}
         for index, message in enumerate(claimed):
+            rest = [m.id for m in claimed[index:] if m.id in held]
             if stop is not None and stop.is_set():
-                self.store.renew([m.id for m in claimed[index:]], self.clock.now())
+                self.store.renew(rest, lease_until, self.clock.now())  # due again at once
                 break
-            lease_until = self._renew(claimed[index:], lease_until)
+            lease_until, held = self._renew(rest, lease_until, held)
+            if message.id not in held:  # the lease ran out and another dispatcher has it
+                continue
             stats.claimed += 1
             outcome = self._try(message)
             if outcome == "sent":
@@ -111,13 +115,16 @@ class Dispatcher:
             if stats.claimed == 0:
                 stop.wait(idle_sleep)
 
-    def _renew(self, rest: list[OutboxMessage], lease_until: datetime) -> datetime:
-        """Extend the lease on the messages not yet tried once half of it has passed."""
+    def _renew(
+        self, rest: list[str], lease_until: datetime, held: set[str]
+    ) -> tuple[datetime, set[str]]:
+        """Extend the lease on the messages not yet tried once half of it has passed; which
+        of them this claim still holds (after a send slower than the lease, another
+        dispatcher may have claimed some: they are its to send, never sent twice here)."""
         now = self.clock.now()
         if lease_until - now > self.lease / 2:
-            return lease_until
-        self.store.renew([m.id for m in rest], now + self.lease)
-        return now + self.lease
+            return lease_until, held
+        return now + self.lease, self.store.renew(rest, lease_until, now + self.lease)
 
     def backoff(self, attempt: int) -> timedelta:
         """The delay before try `attempt + 1`, after `attempt` (1-based) failed tries."""

@@ -49,8 +49,12 @@ class OutboxStore(Protocol):
         self, now: datetime, lease_until: datetime, limit: int
     ) -> Sequence[OutboxMessage]: ...
 
-    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
-        """Extend the lease on claimed messages still pending (a dispatcher still sending them)."""
+    def renew(
+        self, message_ids: Sequence[str], held_until: datetime, lease_until: datetime
+    ) -> set[str]:
+        """Move the lease of the messages this claim still holds (pending, leased until
+        `held_until`: the lease is the claim's token) to `lease_until`; returns their ids. A
+        message another dispatcher claimed since this lease ran out is not among them."""
         ...
 
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:

@@ -53,15 +53,29 @@ class SqlOutbox:
             self._claimed[message.id] = (message.case_id, message.template, message.attempts)
         return claimed
 
-    def renew(self, message_ids: Sequence[str], lease_until: datetime) -> None:
+    def renew(
+        self, message_ids: Sequence[str], held_until: datetime, lease_until: datetime
+    ) -> set[str]:
+        held: set[str] = set()
         with self.writer.begin() as c:
             for start in range(0, len(message_ids), CHUNK):
                 part = list(message_ids[start : start + CHUNK])
-                c.execute(
-                    sa.update(t.outbox)
-                    .where(t.outbox.c.id.in_(part), t.outbox.c.status == PENDING)
-                    .values(next_attempt_at=lease_until)
+                query = sa.select(t.outbox.c.id).where(
+                    t.outbox.c.id.in_(part),
+                    t.outbox.c.status == PENDING,
+                    t.outbox.c.next_attempt_at == held_until,
                 )
+                if c.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                mine = list(c.scalars(query))
+                if mine:
+                    c.execute(
+                        sa.update(t.outbox)
+                        .where(t.outbox.c.id.in_(mine))
+                        .values(next_attempt_at=lease_until)
+                    )
+                held.update(mine)
+        return held
 
     def mark_sent(self, message_id: str, at: datetime, detail: str) -> None:
         with self.writer.begin() as c:

@@ -58,5 +58,10 @@ class AlreadyDone(MakegoodError):
     written (no budget charged, no code overwritten); the caller retries it on fresh state."""
 
 
+class Contended(MakegoodError):
+    """Raised by a store when the database gave up this transaction for another's (a deadlock
+    victim, a serialization failure): nothing of it was written; the caller retries it."""
+
+
 class NotFound(MakegoodError):
     pass

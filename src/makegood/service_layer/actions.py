@@ -17,7 +17,7 @@ from typing import TypeVar
 from makegood.domain import actions as act
 from makegood.domain.actions import ActionRefused, Actor, NotAllowed
 from makegood.domain.compensation import BUDGET_WINDOW
-from makegood.domain.errors import AlreadyDone, BudgetConflict, NotFound
+from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, NotFound
 from makegood.domain.model import Case, Compensation
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
@@ -57,7 +57,7 @@ class Actions:
                     _stamp(world, self.request_id())
                     session.save(world.changes, snapshot, self.policy.policy.budgets)
                     return result
-            except (BudgetConflict, AlreadyDone):  # another transaction moved first: fresh state
+            except (BudgetConflict, AlreadyDone, Contended):  # another moved first: fresh state
                 continue
         raise BudgetConflict("the global budget kept moving; try again")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from makegood.domain.errors import AlreadyDone, BudgetConflict
+from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended
 from makegood.domain.event import (
     Event,
     Quarantined,
@@ -158,7 +158,7 @@ class Engine:
                 if report.figures is not None:  # observed once committed
                     self.observer.batch_done(time.perf_counter() - started, report.figures)
                 return report
-            except (BudgetConflict, AlreadyDone) as moved:
+            except (BudgetConflict, AlreadyDone, Contended) as moved:
                 if attempt == RETRIES - 1:
                     if isinstance(moved, AlreadyDone) and events:
                         return self._isolate(events, refused, where, moved)

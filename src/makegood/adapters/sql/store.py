@@ -23,7 +23,7 @@ from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.database import create_engine, dumps, migrate, writer
 from makegood.adapters.sql.outbox import SqlOutbox, claim
-from makegood.domain.errors import AlreadyDone, BudgetConflict
+from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended
 from makegood.domain.event import Event, Quarantined, jsonable
 from makegood.domain.fingerprint import fingerprint
 from makegood.domain.message import ACTION, OutboxMessage
@@ -49,6 +49,7 @@ _LOCK_CUSTOMERS = sa.text(
     "(SELECT DISTINCT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS keys"
 )
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))
 
@@ -407,8 +408,15 @@ class SqlStore(SqlOutbox):
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
-        with self.writer.begin() as connection:
-            yield SqlSession(connection)
+        """One writer's transaction. A deadlock or serialization failure (PostgreSQL chose
+        this transaction as the victim; it was rolled back whole) is `Contended`, to retry."""
+        try:
+            with self.writer.begin() as connection:
+                yield SqlSession(connection)
+        except sa.exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+                raise Contended(str(error.orig).splitlines()[0]) from error
+            raise
 
     def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
         found: dict[str, str] = {}

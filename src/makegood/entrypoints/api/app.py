@@ -35,7 +35,7 @@ from makegood.adapters.sql.paging import BadCursor
 from makegood.adapters.telemetry import Telemetry
 from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
-from makegood.domain.errors import AlreadyDone, BudgetConflict, NotFound
+from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, NotFound
 from makegood.domain.limits import printable
 from makegood.entrypoints.api import approvals, cases, events, openapi, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
@@ -132,6 +132,7 @@ def _errors(api: FastAPI) -> None:
     api.add_exception_handler(ActionRefused, handler(409))
     api.add_exception_handler(BudgetConflict, handler(503))
     api.add_exception_handler(AlreadyDone, handler(503))
+    api.add_exception_handler(Contended, handler(503))
 
     async def bad_cursor(request: Request, error: Exception) -> JSONResponse:
         detail = [{"loc": ["query", "cursor"], "msg": str(error), "type": "value_error"}]

@@ -105,3 +105,18 @@ def test_a_cloudevent_too_deep_or_not_json_is_refused_not_an_error(desk: Desk) -
         ).json()["detail"][0]["field"]
         == "body"
     )
+
+
+def test_what_a_refusal_keeps_and_the_batch_bounds(desk: Desk) -> None:
+    client = desk.client("ingest")
+    binary = {"ce-specversion": "1.0", "ce-id": "B-1", "ce-source": "/s", "ce-type": "t",
+              "ce-time": T0.isoformat(), "content-type": "application/json"}  # fmt: skip
+    answer = client.post("/v1/events", content=b'{"note": "kept"}', headers=binary)
+    assert answer.status_code == 422  # no customerid
+    [kept] = stored(desk, t.quarantine)
+    assert '"B-1"' in kept.raw and "kept" in kept.raw  # the headers and the body
+    batch = {"content-type": "application/cloudevents-batch+json"}
+    assert client.post("/v1/events", content=b"[]", headers=batch).status_code == 422
+    assert len(stored(desk, t.quarantine)) == 2  # the empty batch is kept too
+    many = json.dumps([{"specversion": "1.0"}] * 1001).encode()
+    assert client.post("/v1/events", content=many, headers=batch).status_code == 413

@@ -66,7 +66,7 @@ def decode(headers: Mapping[str, str], body: bytes) -> list[Decoded]:
     kind = mode(headers)
     if kind == "binary":
         attributes = {k.lower()[3:]: v for k, v in headers.items() if k.lower().startswith("ce-")}
-        text = json.dumps(attributes)
+        text = json.dumps({"headers": attributes, "body": _excerpt(body)})
         if too_deep(body.decode("utf-8", "replace"), MAX_DEPTH):  # the SDK's parser recurses
             return [Decoded(None, Rejection("data", f"nested deeper than {MAX_DEPTH}"), text)]
         try:
@@ -87,8 +87,9 @@ def decode(headers: Mapping[str, str], body: bytes) -> list[Decoded]:
     except BadJson as error:
         return [Decoded(None, Rejection("body", str(error)), _excerpt(body))]
     if kind == "batch":
-        if not isinstance(parsed, list):
-            return [Decoded(None, Rejection("body", "a batch is a JSON array"), _excerpt(body))]
+        if not isinstance(parsed, list) or not parsed:
+            reason = "a batch is a JSON array of at least one event"
+            return [Decoded(None, Rejection("body", reason), _excerpt(body))]
         return [_structured(item) for item in parsed]
     return [_structured(parsed)]
 

@@ -21,6 +21,9 @@ def ingest_cloudevents(
 ) -> tuple[int, dict[str, Any]]:
     """Answers as `ingest` does, each result at its CloudEvent's place in the request."""
     decoded = decode(headers, body)
+    if len(decoded) > events.MAX_BATCH:
+        reason = f"at most {events.MAX_BATCH} events per request, got {len(decoded)}"
+        return 413, {"detail": [{"index": None, "field": "body", "reason": reason}]}
     good = [(i, d.raw) for i, d in enumerate(decoded) if d.raw is not None]
     refused = [(i, d.rejection, d.text) for i, d in enumerate(decoded) if d.rejection is not None]
     if refused:

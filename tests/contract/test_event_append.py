@@ -90,3 +90,15 @@ def test_two_writers_racing_different_payloads_under_one_id_act_once(
     assert len(stored.event_ids) == 60
     assert (len(stored.failures), len(stored.compensations), len(stored.outbox)) == (60, 60, 60)
     assert sum(q.reason == CONFLICT_REASON for q in stored.quarantine) == 60
+
+
+def test_an_exact_resend_with_a_large_float_is_a_duplicate(store_factory: StoreFactory) -> None:
+    """PostgreSQL's JSONB gives 1e20 back as 100000000000000000000: the same event, sent
+    again, is a duplicate, not a conflict (found in review)."""
+    store = store_factory()
+    run = Engine(store, parse_policy(POLICY), FrozenClock(T), event_time=True,
+                 new_code=counting_codes())  # fmt: skip
+    event = {"id": "big-1", "type": "purchase", "occurred_at": T.isoformat(),
+             "customer_id": "c1", "attributes": {"reach": 1e20, "ratio": 0.25}}  # fmt: skip
+    assert run.ingest([event]).outcomes == ["accepted"]
+    assert run.ingest([event]).outcomes == ["duplicate"]

@@ -3,7 +3,8 @@
 The engine acts on an event id once. Sending the same event again is a duplicate; sending a
 *different* event under an id already taken is a conflict the sender must hear about. Stores
 keep the payload as JSON, so the digest is taken of the JSON form (`jsonable`), which a stored
-event and a freshly parsed one share.
+event and a freshly parsed one share. A whole number is one number whether written `1e20` or
+`100000000000000000000`: PostgreSQL's JSONB gives the first back as the second.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC
+from typing import Any
 
 from makegood.domain.event import Event, jsonable
 
@@ -22,7 +24,18 @@ def fingerprint(event: Event) -> str:
         event.occurred_at.astimezone(UTC).isoformat(),
         event.customer_id,
         event.subject_id,
-        jsonable(event.attributes),
+        _whole(jsonable(event.attributes)),
     ]
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _whole(value: Any) -> Any:
+    """Floats that are whole numbers as ints, all the way down."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from makegood.adapters.sql import paging, queries, rows
+from makegood.adapters.sql import case_search, paging, queries, rows
 from makegood.adapters.sql import schema as t
 from makegood.domain.errors import NotFound
-from makegood.domain.model import OPEN_STATES, SEVERITY_RANK
+from makegood.domain.model import OPEN_STATES
 from makegood.domain.policy import Budgets
-
-TIER_RANK = {"gold": 2, "silver": 1}
-FAR = datetime.max.replace(tzinfo=UTC)
-
-
-def _case_filters(query: Any, filters: dict[str, Any]) -> Any:
-    c = t.cases.c
-    for name in ("state", "severity", "category", "customer_id", "owner"):
-        if filters.get(name):
-            query = query.where(c[name] == filters[name])
-    if filters.get("needs_person") is not None:
-        query = query.where(c.needs_person == filters["needs_person"])
-    if filters.get("open"):
-        query = query.where(c.state.in_(sorted(OPEN_STATES)))
-    return query
 
 
 def list_cases(
@@ -37,21 +22,26 @@ def list_cases(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    *,
+    now: datetime,
+    sort: str = "updated",
 ) -> dict[str, Any]:
-    """A page of cases, most recently changed first, with the total for the filters. Pass the
-    previous page's `next_cursor` to go on (`offset` is kept for older clients)."""
-    c = t.cases.c
-    query = _case_filters(sa.select(t.cases), filters)
-    count = _case_filters(sa.select(sa.func.count()).select_from(t.cases), filters)
+    """A page of cases (most recently changed first unless `sort` says otherwise), with the
+    total for the filters (`case_search`). Pass the previous page's `next_cursor` to go on
+    (`offset` is kept for older clients)."""
+    where = case_search.conditions(filters, now)
+    query = sa.select(t.cases).select_from(case_search.joined()).where(*where)
+    count = sa.select(sa.func.count()).select_from(case_search.joined()).where(*where)
+    keys, descending = case_search.sort_keys(sort)
     found = paging.page(
         conn,
         query.offset(offset) if offset and not cursor else query,
-        [c.updated_at, c.id],
+        keys,
         count,
         limit,
         cursor,
         lambda r: rows.case_row(rows.case_of(r)),
-        descending=True,
+        descending=descending,
     )
     return {**_page_out(found, limit), "offset": offset}
 
@@ -73,28 +63,28 @@ def _queue_row(r: Any) -> dict[str, Any]:
 
 
 def queue(
-    conn: sa.Connection, filters: dict[str, Any], limit: int = 50, cursor: str | None = None
+    conn: sa.Connection,
+    filters: dict[str, Any],
+    limit: int = 50,
+    cursor: str | None = None,
+    *,
+    now: datetime,
+    sort: str = "priority",
 ) -> dict[str, Any]:
-    """Open cases by priority: severity, then customer tier, then the SLA clock running out;
-    a page of them and how many there are in all."""
-    c, k = t.cases.c, t.customers.c
-    joined = t.cases.join(t.customers, k.id == c.customer_id, isouter=True)
-    query = _case_filters(
-        sa.select(
-            t.cases, k.name.label("customer_name"), k.tier.label("customer_tier")
-        ).select_from(joined),
-        {"open": True, **filters},
+    """Open cases, by priority (severity, then customer tier, then the SLA clock running out)
+    unless `sort` says otherwise; searched and filtered (`case_search`), a page of them and how
+    many match in all."""
+    k = t.customers.c
+    where = case_search.conditions({"open": True, **filters}, now)
+    query = (
+        sa.select(t.cases, k.name.label("customer_name"), k.tier.label("customer_tier"))
+        .select_from(case_search.joined())
+        .where(*where)
     )
-    count = _case_filters(
-        sa.select(sa.func.count()).select_from(t.cases), {"open": True, **filters}
-    )
-    keys = [
-        sa.case({s: -rank for s, rank in SEVERITY_RANK.items()}, value=c.severity, else_=0),
-        sa.case({tier: -rank for tier, rank in TIER_RANK.items()}, value=k.tier, else_=0),
-        sa.func.coalesce(c.sla_due_at, sa.literal(FAR, t.UtcDateTime())),
-        c.id,
-    ]
-    return _page_out(paging.page(conn, query, keys, count, limit, cursor, _queue_row), limit)
+    count = sa.select(sa.func.count()).select_from(case_search.joined()).where(*where)
+    keys, descending = case_search.sort_keys(sort)
+    found = paging.page(conn, query, keys, count, limit, cursor, _queue_row, descending)
+    return _page_out(found, limit)
 
 
 def open_categories(conn: sa.Connection) -> list[str]:

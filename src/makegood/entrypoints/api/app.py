@@ -37,7 +37,7 @@ from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, NotFound
 from makegood.domain.limits import printable
-from makegood.entrypoints.api import approvals, cases, events, openapi, sources
+from makegood.entrypoints.api import approvals, cases, customers, events, openapi, sources
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.entrypoints.api.tracing import current_request_id
@@ -103,6 +103,7 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     api.include_router(events.router)
     api.include_router(sources.router)
     api.include_router(cases.router)
+    api.include_router(customers.router)
     api.include_router(approvals.router)
     _errors(api)
     _operations(api)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql.auth import Principal
 from makegood.entrypoints.api.approvals import PAGE_ERRORS, Cursor, Limit
 from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
 from makegood.entrypoints.api.models import (
@@ -35,46 +36,99 @@ def detail(services: Services, case_id: str) -> dict[str, Any]:
         return dq.case_page(conn, case_id, app.policy.policy.budgets, app.clock.now())
 
 
+Severity = Literal["minor", "major", "critical"]
+Sort = Literal["priority", "newest", "oldest", "sla_due", "updated"]
+Search = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Free text: a case id prefix, the customer's id or name, the order (subject),"
+        " or a word of a note or of the customer's messages on the case",
+    ),
+]
+Owner = Annotated[
+    str | None, Query(max_length=200, description='An owner\'s name, or "me" for the caller')
+]
+Sla = Annotated[
+    Literal["breached", "due_1h", "ok"] | None,
+    Query(description="SLA clock: past due, due within the hour, or neither"),
+]
+Tier = Annotated[str | None, Query(max_length=50, description="The customer's tier")]
+
+
+def search_filters(who: Principal, q: str | None, owner: str | None, **rest: Any) -> dict[str, Any]:
+    return {"q": q, "owner": who.name if owner == "me" else owner, **rest}
+
+
 @router.get("/cases", response_model=CasePage, responses=PAGE_ERRORS)
 def list_cases(
     who: Reader,
     services: Svc,
-    state: str | None = None,
-    severity: Literal["minor", "major", "critical"] | None = None,
-    category: str | None = None,
-    customer_id: str | None = None,
-    owner: str | None = None,
+    q: Search = None,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    customer_id: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Owner = None,
     needs_person: bool | None = None,
+    sla: Sla = None,
+    tier: Tier = None,
+    sort: Sort = "updated",
     limit: Limit = 50,
     cursor: Cursor = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Deprecated: use `cursor`")] = 0,
 ) -> dict[str, Any]:
-    """Cases, most recently changed first, filtered; a page at a time (`next_cursor`), with
-    the total for the filters."""
-    filters = {
-        "state": state,
-        "severity": severity,
-        "category": category,
-        "customer_id": customer_id,
-        "owner": owner,
-        "needs_person": needs_person,
-    }
-    with services.app.store.engine.connect() as conn:
-        return dq.list_cases(conn, filters, limit, offset, cursor)
+    """Cases, most recently changed first (or by `sort`), searched and filtered; a page at a
+    time (`next_cursor`), with the total for the filters."""
+    filters = search_filters(
+        who,
+        q,
+        owner,
+        state=state,
+        severity=severity,
+        category=category,
+        customer_id=customer_id,
+        needs_person=needs_person,
+        sla=sla,
+        tier=tier,
+    )
+    app = services.app
+    with app.store.engine.connect() as conn:
+        return dq.list_cases(conn, filters, limit, offset, cursor, now=app.clock.now(), sort=sort)
 
 
 @router.get("/queue", response_model=QueuePage, responses=PAGE_ERRORS)
 def queue(
     who: Reader,
     services: Svc,
+    q: Search = None,
     needs_person: bool = True,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    owner: Owner = None,
+    sla: Sla = None,
+    tier: Tier = None,
+    sort: Sort = "priority",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Open cases by priority: severity, customer tier, then the SLA clock running out; a page
-    at a time, with the total waiting."""
-    with services.app.store.engine.connect() as conn:
-        return dq.queue(conn, {"needs_person": True if needs_person else None}, limit, cursor)
+    """Open cases by priority (severity, customer tier, then the SLA clock running out) or by
+    `sort`, searched and filtered; a page at a time, with the total that match."""
+    filters = search_filters(
+        who,
+        q,
+        owner,
+        needs_person=True if needs_person else None,
+        state=state,
+        severity=severity,
+        category=category,
+        sla=sla,
+        tier=tier,
+    )
+    app = services.app
+    with app.store.engine.connect() as conn:
+        return dq.queue(conn, filters, limit, cursor, now=app.clock.now(), sort=sort)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, responses=ERRORS)

@@ -53,27 +53,49 @@ def page_links(request: Request, found: dict[str, Any], cursor: str | None) -> d
     }
 
 
+Text = Annotated[str | None, Query(max_length=200)]
+SORTS = {"priority": "Priority", "newest": "Newest", "oldest": "Oldest", "sla_due": "SLA due"}
+SLA_STATES = {"breached": "SLA breached", "due_1h": "Due within 1 h", "ok": "SLA ok"}
+TIERS = ("gold", "silver", "standard")
+
+
+def choice(value: str | None, allowed: Any) -> str | None:
+    """A select's value if it is one of its options (an edited link is ignored, not an error)."""
+    return value if value in allowed else None
+
+
 @router.get("/", response_class=HTMLResponse)
 def queue(
     request: Request,
     who: Viewer,
     services: Svc,
-    severity: str | None = None,
-    category: str | None = None,
-    state: str | None = None,
+    q: Text = None,
+    severity: Text = None,
+    category: Text = None,
+    state: Text = None,
+    owner: Text = None,
+    sla: Text = None,
+    tier: Text = None,
+    sort: Text = None,
     mine: bool = False,
     everything: bool = False,
     cursor: Cursor = None,
 ) -> HTMLResponse:
+    owner = (owner or "").strip() or None
     filters = {
+        "q": (q or "").strip() or None,
         "severity": severity or None,
         "category": category or None,
         "state": state or None,
-        "owner": who.name if mine else None,
+        "owner": who.name if mine or owner == "me" else owner,
+        "sla": choice(sla, SLA_STATES),
+        "tier": choice(tier, TIERS),
         "needs_person": None if everything else True,
     }
+    order = choice(sort, SORTS) or "priority"
+    now = services.app.clock.now()
     with services.app.store.engine.connect() as conn:
-        found = paged(lambda at: dq.queue(conn, filters, PAGE, at), cursor)
+        found = paged(lambda at: dq.queue(conn, filters, PAGE, at, now=now, sort=order), cursor)
         categories = dq.open_categories(conn)
     return render(
         request,
@@ -81,7 +103,10 @@ def queue(
         who,
         **page_links(request, found, cursor),
         categories=categories,
-        filters={**filters, "mine": mine, "everything": everything},
+        sorts=SORTS,
+        sla_states=SLA_STATES,
+        tiers=TIERS,
+        filters={**filters, "mine": mine or owner == "me", "everything": everything, "sort": order},
     )
 
 

@@ -1,4 +1,4 @@
-"""Dashboard pages: sign-in, the queue, a case, approvals, incidents, metrics.
+"""Dashboard pages: a case, a customer, their actions, and the recovery numbers.
 
 Forms post to these routes (CSRF-checked), which call the same service-layer actions as the API
 and redirect back (post/redirect/get), so a reload never repeats an action.
@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.sql.auth import Principal
+from makegood.adapters.sql.customer_page import customer_page
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import NotFound
 from makegood.entrypoints.api.deps import Services, Svc, actor_of
@@ -117,6 +118,28 @@ def case_page(
     if error:  # answered to a form post: the address bar shows the case, not the action
         response.headers["HX-Replace-Url"] = f"/cases/{case_id}"
     return response
+
+
+@router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
+def show_customer(request: Request, customer_id: str, who: Viewer, services: Svc) -> HTMLResponse:
+    """One customer: every case, message, compensation and survey answer, lifetime value and
+    what they were given in the last 30 days."""
+    app = services.app
+    try:
+        with app.store.engine.connect() as conn:
+            page = customer_page(conn, customer_id, app.clock.now())
+    except NotFound:
+        return render(
+            request,
+            "message.html",
+            who,
+            status=404,
+            title="No such customer",
+            text="makegood has no profile and no case for this customer.",
+        )
+    return render(
+        request, "customer.html", who, page=page, currency=app.policy.policy.business.currency
+    )
 
 
 def act(

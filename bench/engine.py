@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import platform
 import pstats
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from ceiling import measure as ceiling
 
 from makegood.adapters.clock import SystemClock
 from makegood.adapters.policy_file import load_policy
@@ -193,6 +195,13 @@ def main() -> None:
             f"end-to-end, event time, {kind}: {result['events_per_s']:,.0f} "
             f"events/s ({result['seconds']:.2f} s wall, {result['cpu_seconds']:.2f} s CPU: "
             f"{result['events_per_cpu_s']:,.0f} events per CPU-second)"
+        )
+        roof = ceiling([json.dumps(e) for e in events], args.batch)
+        print(
+            f"ceiling (bench/ceiling.py, same events, same run): "
+            f"{roof['events_per_cpu_s']:,.0f} events per CPU-second; engine / ceiling = "
+            f"{result['events_per_cpu_s'] / roof['events_per_cpu_s']:.3f} (CPU), "
+            f"{result['events_per_s'] / roof['events_per_s']:.3f} (wall)"
         )
         with fresh("profiled") as store:
             profiled = throughput(store, events, args.batch, profile=True)

@@ -26,83 +26,21 @@ YIELD_PER = 2000
 @dataclass(frozen=True)
 class ExportKind:
     table: sa.Table
-    columns: tuple[str, ...]
     time_column: str
     type_column: str
+    leave_out: frozenset[str] = frozenset({"key"})  # internal natural keys
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.table.columns if c.name not in self.leave_out)
 
 
 KINDS: dict[str, ExportKind] = {
-    "events": ExportKind(
-        t.events,
-        ("id", "type", "occurred_at", "customer_id", "subject_id", "attributes"),
-        "occurred_at",
-        "type",
-    ),
-    "cases": ExportKind(
-        t.cases,
-        (
-            "id",
-            "customer_id",
-            "subject_key",
-            "state",
-            "severity",
-            "category",
-            "opened_at",
-            "updated_at",
-            "acknowledged_at",
-            "resolved_at",
-            "closed_at",
-            "needs_person",
-            "owner",
-            "survey_score",
-            "reopened",
-            "experiment",
-        ),
-        "opened_at",
-        "category",
-    ),
-    "compensations": ExportKind(
-        t.compensations,
-        (
-            "id",
-            "case_id",
-            "customer_id",
-            "failure_id",
-            "kind",
-            "amount",
-            "currency",
-            "status",
-            "required_role",
-            "reason",
-            "created_at",
-            "decided_at",
-            "decided_by",
-            "code",
-            "expires_at",
-        ),
-        "created_at",
-        "kind",
-    ),
-    "messages": ExportKind(
-        t.outbox,
-        (
-            "id",
-            "case_id",
-            "customer_id",
-            "channel",
-            "template",
-            "locale",
-            "recipient",
-            "status",
-            "attempts",
-            "created_at",
-            "sent_at",
-            "last_error",
-            "context",
-        ),
-        "created_at",
-        "template",
-    ),
+    # the envelope only: `received_at` is this store's, not the event's
+    "events": ExportKind(t.events, "occurred_at", "type", frozenset({"received_at"})),
+    "cases": ExportKind(t.cases, "opened_at", "category"),
+    "compensations": ExportKind(t.compensations, "created_at", "kind"),
+    "messages": ExportKind(t.outbox, "created_at", "template"),
 }
 
 

@@ -126,17 +126,7 @@ def reopen(world: World, policy: CompiledPolicy, case: Case, now: datetime, acto
     case.needs_person = True
     case.sla_due_at = now + policy.sla[case.severity]
     set_state(world, case, m.REOPENED, now, actor.name, "reopened by a person")
-    world.arm(
-        m.Timer(
-            f"sla:{case.id}:{case.reopened}:{case.severity}",
-            case.sla_due_at,
-            "sla",
-            case.customer_id,
-            None,
-            case.id,
-            {"severity": case.severity},
-        )
-    )
+    world.arm(m.sla_timer(case, case.sla_due_at))
 
 
 def request_compensation(

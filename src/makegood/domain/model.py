@@ -202,3 +202,21 @@ class Compensation:
     decided_by: str | None = None
     code: str | None = None
     expires_at: datetime | None = None
+
+
+def sla_key(case: Case) -> str:
+    """One SLA timer per case, round (reopened) and severity: a raised severity re-arms it."""
+    return f"sla:{case.id}:{case.reopened}:{case.severity}"
+
+
+def sla_timer(case: Case, due: datetime) -> Timer:
+    """The timer that escalates `case` when its SLA runs out at `due`."""
+    return Timer(
+        sla_key(case),
+        due,
+        "sla",
+        case.customer_id,
+        None,
+        case.id,
+        {"severity": case.severity},
+    )

@@ -344,17 +344,7 @@ class Recovery:
         case.sla_due_at = case.opened_at + self.policy.sla[case.severity]
         if case.reopened:
             case.sla_due_at = now + self.policy.sla[case.severity]
-        self.world.arm(
-            m.Timer(
-                _sla_key(case),
-                case.sla_due_at,
-                "sla",
-                case.customer_id,
-                None,
-                case.id,
-                {"severity": case.severity},
-            )
-        )
+        self.world.arm(m.sla_timer(case, case.sla_due_at))
 
     # playbook steps -------------------------------------------------------------------------
     def _run_steps(
@@ -671,7 +661,7 @@ class Recovery:
             if failure.resolved_at is None and failure.evidence.get("evidence_only"):
                 failure.resolved_at = now
                 self.world.touch_failure(failure)
-        self.world.cancel(_sla_key(case))
+        self.world.cancel(m.sla_key(case))
         self._set_state(case, m.RESOLVED, now, actor)
         if case.follow_up:
             self.world.arm(
@@ -780,7 +770,3 @@ class Recovery:
 
     def _log(self, case_id: str, at: datetime, kind: str, actor: str, data: dict[str, Any]) -> None:
         self.world.log(TimelineEntry(case_id, at, kind, actor, data))
-
-
-def _sla_key(case: Case) -> str:
-    return f"sla:{case.id}:{case.reopened}:{case.severity}"

@@ -29,6 +29,7 @@ from makegood.domain.model import (
     TimelineEntry,
     Timer,
 )
+from makegood.domain.partition import DEFAULT_PARTITIONS, partitions_of
 from makegood.domain.policy import Budgets
 from makegood.domain.world import (
     Changes,
@@ -78,6 +79,9 @@ class _State:
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)  # by key
     spend: dict[date, Decimal] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    versions: dict[int, int] = field(
+        default_factory=lambda: dict.fromkeys(range(DEFAULT_PARTITIONS), 0)
+    )
 
 
 class InMemorySession:
@@ -106,6 +110,15 @@ class InMemorySession:
 
     def set_value(self, name: str, value: str) -> None:
         self.state.values[name] = value
+
+    def partitions(self) -> int:
+        return len(self.state.versions)
+
+    def lock_partitions(self, partitions: Collection[int]) -> dict[int, int]:
+        return {p: self.state.versions[p] for p in partitions}
+
+    def known_subjects(self, ids: Collection[str]) -> set[str]:
+        return {i for i in ids if i in self.state.subjects}
 
     def incident(self, incident_id: str) -> Incident | None:
         return copy.deepcopy(self.state.incidents.get(incident_id))
@@ -181,6 +194,8 @@ class InMemorySession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = self.state
+        for p in partitions_of(changes.customers_written(snapshot), len(s.versions)):
+            s.versions[p] += 1
         taken: set[str] = set()
         if changes.created:
             taken = {f.key for f in s.failures.values()} | {c.key for c in s.compensations.values()}

@@ -7,17 +7,27 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from makegood.domain.event import jsonable
+
 
 def json_default(value: Any) -> Any:
+    """What `json.dumps` cannot write itself, as `jsonable` writes it (so a store may hand
+    its values straight to the encoder, whose walk is C, instead of converting them first)."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    converted = jsonable(value)  # sets, dataclasses
+    if converted is value:
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return converted
+
+
+_COMPACT = json.JSONEncoder(default=json_default, separators=(",", ":"))  # built once: hot
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
     """Compact JSON by default (for storage); indented and non-ASCII kept for people."""
     if indent is None:
-        return json.dumps(value, default=json_default, separators=(",", ":"))
+        return _COMPACT.encode(value)
     return json.dumps(value, default=json_default, indent=indent, ensure_ascii=False)

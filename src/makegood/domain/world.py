@@ -111,6 +111,29 @@ class Changes:
     def __bool__(self) -> bool:
         return any(vars(self).values())
 
+    def customers_written(self, snapshot: Snapshot) -> set[str]:
+        """Whose state these changes write: the partitions a store moves the version of."""
+        s = snapshot
+        written = set(self.customers)
+        written.update(s.subjects[i].customer_id for i in self.subjects if i in s.subjects)
+        written.update(s.cases[i].customer_id for i in self.cases if i in s.cases)
+        written.update(s.failures[i].customer_id for i in self.failures if i in s.failures)
+        written.update(
+            s.compensations[i].customer_id for i in self.compensations if i in s.compensations
+        )
+        written.update(m.customer_id for m in self.outbox)
+        written.update(t.customer_id for t in self.timers.values())
+        written.discard("")
+        return written
+
+
+def _drop(index: dict[str, list[Any]], key: str, item: object) -> None:
+    kept = [x for x in index.get(key, ()) if x is not item]
+    if kept:
+        index[key] = kept
+    else:
+        index.pop(key, None)
+
 
 class World:
     def __init__(self, snapshot: Snapshot) -> None:
@@ -133,6 +156,45 @@ class World:
             self._index_compensation(compensation)
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
+
+    def begin(self) -> None:
+        """Start a new batch on state kept from the last one (committed: nothing pending)."""
+        self.changes = Changes()
+        self.new_failures = 0
+        self.armed = []
+
+    def refresh(self, fresh: Snapshot) -> None:
+        """Take the state no partition owns from a fresh read: the global spend and the live
+        incidents, which other writers change between batches."""
+        self.s.global_spent = dict(fresh.global_spent)
+        self.s.incidents = dict(fresh.incidents)
+
+    def evict(self, customer_ids: Collection[str]) -> set[str]:
+        """Forget these customers' state (kept state that went stale or cold); answers the
+        subjects dropped with them. Only between batches."""
+        gone = set(customer_ids)
+        if not gone:
+            return set()
+        s = self.s
+        for customer_id in gone:
+            s.customers.pop(customer_id, None)
+            for case in self._cases_by_customer.pop(customer_id, ()):
+                s.cases.pop(case.id, None)
+                self._case_by_key.pop((case.customer_id, case.subject_key), None)
+            for failure in self._failures_by_customer.pop(customer_id, ()):
+                s.failures.pop(failure.id, None)
+                self._failures_by_key.pop(failure.key, None)
+                _drop(self._failures_by_case, failure.case_id, failure)
+            for compensation in self._comps_by_customer.pop(customer_id, ()):
+                s.compensations.pop(compensation.id, None)
+                self._comp_by_key.pop(compensation.key, None)
+                _drop(self._comps_by_case, compensation.case_id, compensation)
+        subjects = {i for i, subject in s.subjects.items() if subject.customer_id in gone}
+        for subject_id in subjects:
+            del s.subjects[subject_id]
+        for customer_day in [k for k in s.messages_per_day if k[0] in gone]:
+            del s.messages_per_day[customer_day]
+        return subjects
 
     def merge(self, extra: Snapshot) -> None:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""

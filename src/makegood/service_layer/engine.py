@@ -14,8 +14,10 @@ import heapq
 import itertools
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,12 +31,13 @@ from makegood.domain.event import (
     parse_event,
 )
 from makegood.domain.fingerprint import fingerprint
-from makegood.domain.incident import DECLARED, FANOUT, incident_targets
+from makegood.domain.incident import DECLARED, FANOUT, SYSTEM, incident_targets
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
+from makegood.domain.partition import partition_of, partitions_of
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
-from makegood.domain.world import World
+from makegood.domain.world import Snapshot, World
 from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
 from makegood.service_layer.text import TextAnalyzer, analyze_events
@@ -46,6 +49,54 @@ RETRIES = 8
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
+RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
+
+
+class Resident:
+    """The state the engine keeps between batches: a `World` of the customers it has seen,
+    valid while the versions of their partitions are the ones it last wrote or read (another
+    writer, a person's action or another process, moves a version and the engine reloads that
+    partition's customers). Kept only after a batch commits: a batch that fails drops it all.
+    """
+
+    def __init__(self, partitions: int, limit: int) -> None:
+        self.world = World(Snapshot())
+        self.partitions = partitions
+        self.limit = limit
+        self.versions: dict[int, int] = {}  # partition -> version this state matches
+        self.customers: OrderedDict[str, None] = OrderedDict()  # least recently used first
+        self.subjects: set[str] = set()  # subjects whose failures are all in memory
+        self.locked: set[int] = set()  # partitions this batch holds
+
+    def claim(self, session: StoreSession, customer_ids: Collection[str]) -> None:
+        """Hold these customers' partitions for the batch; forget what changed under us."""
+        wanted = partitions_of(customer_ids, self.partitions) - self.locked
+        if not wanted:
+            return
+        versions = session.lock_partitions(wanted)
+        self.locked |= wanted
+        stale = {p for p in wanted if self.versions.get(p) != versions.get(p)}
+        if stale:
+            self.evict([c for c in self.customers if partition_of(c, self.partitions) in stale])
+        for p in wanted:
+            self.versions[p] = versions.get(p, -1)
+
+    def evict(self, customer_ids: Collection[str]) -> None:
+        self.subjects -= self.world.evict(customer_ids)
+        for customer_id in customer_ids:
+            self.customers.pop(customer_id, None)
+
+    def settle(self, session: StoreSession, customer_ids: Collection[str]) -> None:
+        """After the batch's writes, in its transaction: the versions it now matches, the
+        customers it holds, the coldest forgotten beyond the limit."""
+        self.versions.update(session.lock_partitions(self.locked))
+        self.locked = set()
+        for customer_id in customer_ids:
+            self.customers[customer_id] = None
+            self.customers.move_to_end(customer_id)
+        extra = len(self.customers) - self.limit
+        if extra > 0:
+            self.evict(list(itertools.islice(self.customers, extra)))
 
 
 @dataclass
@@ -83,6 +134,7 @@ class Engine:
         new_code: Callable[[], str],
         batch_size: int = 2000,
         observer: EngineObserver | None = None,
+        resident: int = RESIDENT,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -92,6 +144,9 @@ class Engine:
         self.new_code = new_code
         self.batch_size = batch_size
         self.observer: EngineObserver = observer or NoObserver()
+        self.resident_limit = resident
+        self._resident: Resident | None = None
+        self._batch = threading.Lock()  # one batch at a time: they share the kept state
         self._deadlines = {d.name for d in policy.detectors if d.spec.kind == "deadline"}
         self.history = max(
             [policy.repurchase_window, timedelta(days=30)] + [d.within for d in policy.detectors]
@@ -153,12 +208,16 @@ class Engine:
         for attempt in range(RETRIES):
             started = time.perf_counter()
             try:
-                with self.store.session() as session:
+                with self._batch, self.store.session() as session:
                     report = self._process(session, events, refused, where, analyses)
                 if report.figures is not None:  # observed once committed
                     self.observer.batch_done(time.perf_counter() - started, report.figures)
                 return report
-            except (BudgetConflict, AlreadyDone, Contended) as moved:
+            except BaseException as error:
+                self._resident = None  # it may hold what the rolled-back batch decided
+                if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
+                    raise
+                moved = error
                 if attempt == RETRIES - 1:
                     if isinstance(moved, AlreadyDone) and events:
                         return self._isolate(events, refused, where, moved)
@@ -241,24 +300,23 @@ class Engine:
             if self.event_time:
                 session.set_value(WATERMARK, final.isoformat())
             return report
-        snapshot = session.load(
-            {e.customer_id for e in new} | {t.customer_id for t in due},
-            {e.subject_id for e in new if e.subject_id}
-            | {t.subject_id for t in due if t.subject_id},
-            {t.case_id for t in due if t.case_id},
-            start - self.history,
-            _days(start, final),
-        )
-        world = World(snapshot)
+        resident, customers = self._prepare(session, new, due, start, final)
+        world = resident.world
         recovery = Recovery(self.policy, world, self.new_code)
 
         def prepare(timer: Timer) -> None:
             if timer.kind == FANOUT:
-                self._resolve_fanout(session, world, timer, start, final)
+                self._resolve_fanout(session, resident, timer, start, final)
 
         timers = _Timers(recovery, world, due, prepare)
+        place = {e.id: i for i, e in reversed(list(enumerate(events)))}  # first of an id
         for event, mark in zip(new, marks, strict=True):
             report.timers_fired += timers.fire_until(mark)
+            owner = world.subject(event.subject_id) if event.subject_id else None
+            if owner is not None and owner.customer_id != event.customer_id:
+                # not a race but bad input: never act on another customer's subject
+                self._refuse(session, report, event, place[event.id], where, received)
+                continue
             # an event is known from the moment it occurred, never before
             now = max(mark, event.occurred_at) if self.event_time else mark
             recovery.apply(event, now, analyses.get(event.id))
@@ -269,16 +327,95 @@ class Engine:
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)
         report.figures = batch_figures(world, self._deadlines)
-        session.save(world.changes, snapshot, self.policy.policy.budgets)
+        session.save(world.changes, world.s, self.policy.policy.budgets)
         if self.event_time:
             session.set_value(WATERMARK, final.isoformat())
+        resident.settle(session, customers | world.changes.customers_written(world.s))
         return report
 
-    def _resolve_fanout(
-        self, session: StoreSession, world: World, timer: Timer, start: datetime, final: datetime
+    def _prepare(
+        self,
+        session: StoreSession,
+        new: Sequence[Event],
+        due: Sequence[Timer],
+        start: datetime,
+        final: datetime,
+    ) -> tuple[Resident, set[str]]:
+        """The kept state, with what this batch needs and does not hold loaded into it (the
+        customers it has not seen, or whose partition another writer changed; the history
+        of subjects it holds no history of), and the global state read fresh."""
+        resident = self._resident
+        if resident is None:
+            resident = self._resident = Resident(session.partitions(), self.resident_limit)
+        world = resident.world
+        world.begin()
+        # incidents' timers belong to SYSTEM, a customer with no state of its own
+        customers = {e.customer_id for e in new} | {t.customer_id for t in due}
+        resident.claim(session, customers)
+        owner = {t.subject_id: t.customer_id for t in due if t.subject_id}
+        owner.update((e.subject_id, e.customer_id) for e in new if e.subject_id)
+        unknown = set(owner) - resident.subjects
+        stored = session.known_subjects(unknown) if unknown else set()
+        resident.subjects |= unknown - stored  # new subjects: no history anywhere
+        cold = {c for c in customers if c not in resident.customers}
+        reload = cold | {owner[s] for s in stored}
+        resident.evict(reload & resident.customers.keys())  # reloaded whole, never half
+        fresh = session.load(
+            reload,
+            unknown,
+            {
+                t.case_id
+                for t in due
+                if t.case_id
+                and (t.customer_id == SYSTEM or t.customer_id not in resident.customers)
+            },
+            start - self.history,
+            _days(start, final),
+        )
+        world.merge(fresh)
+        world.refresh(fresh)
+        resident.subjects |= unknown
+        return resident, customers
+
+    def _refuse(
+        self,
+        session: StoreSession,
+        report: IngestReport,
+        event: Event,
+        position: int,
+        where: Sequence[tuple[str, int | None]],
+        received: datetime,
     ) -> None:
-        """Who an incident stage speaks to, with their state loaded into the batch's World:
+        """An appended event the engine will not act on: quarantined with the reason."""
+        reason = (
+            f"subject {event.subject_id!r} belongs to another customer; not acted on "
+            f"(a subject id names one customer's order, booking, ticket…)"
+        )
+        source, line = where[position] if position < len(where) else ("engine", None)
+        session.add_quarantined(
+            [
+                Quarantined(
+                    source, line, _text(event_to_json(event)), "subject_id", reason, event.id
+                )
+            ],
+            received,
+        )
+        report.rejected.append((position, Rejection("subject_id", reason, event.id)))
+        report.outcomes[position] = REJECTED
+        report.accepted -= 1
+        log.warning("event %s quarantined: %s", event.id, reason)
+
+    def _resolve_fanout(
+        self,
+        session: StoreSession,
+        resident: Resident,
+        timer: Timer,
+        start: datetime,
+        final: datetime,
+    ) -> None:
+        """Who an incident stage speaks to, with their state loaded into the kept World:
         open subjects in the store, corrected by what this batch already changed."""
+        world = resident.world
         incident_id = str(timer.data.get("incident"))
         incident = world.incident(incident_id) or session.incident(incident_id)
         spec = self.policy.incident(incident.spec) if incident else None
@@ -294,12 +431,19 @@ class Engine:
                     closed = {"order.delivered", "order.cancelled"} & set(subject.seen)
                     (pairs.discard if closed else pairs.add)(pair)
         targets = incident_targets(incident, int(timer.data["stage"]), sorted(pairs))
-        customers = {c for c, _ in targets if c not in world.s.customers}
-        subjects = {s for _, s in targets if s not in world.s.subjects}
-        if customers or subjects:
+        customers = {c for c, _ in targets}
+        resident.claim(session, customers)  # may drop kept customers this batch has not touched
+        cold = {c for c in customers if c not in resident.customers}
+        subjects = {s for _, s in targets if s not in resident.subjects}
+        if cold or subjects:
+            owners = {c for c, s in targets if s in subjects} - cold
+            resident.evict(owners & resident.customers.keys())
             world.merge(
-                session.load(customers, subjects, (), start - self.history, _days(start, final))
+                session.load(cold | owners, subjects, (), start - self.history, _days(start, final))
             )
+            resident.subjects |= subjects
+            for customer_id in cold | owners:
+                resident.customers[customer_id] = None
         timer.data["targets"] = [list(pair) for pair in targets]
 
     def _times(

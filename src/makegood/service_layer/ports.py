@@ -89,6 +89,20 @@ class StoreSession(Protocol):
 
     def set_value(self, name: str, value: str) -> None: ...
 
+    def partitions(self) -> int:
+        """P, the number of partitions, fixed when the store was made."""
+        ...
+
+    def lock_partitions(self, partitions: Collection[int]) -> dict[int, int]:
+        """The versions of these partitions, which no other transaction may move before this
+        one ends (on PostgreSQL their rows are locked, in partition order). `save` moves the
+        version of every partition whose state it writes."""
+        ...
+
+    def known_subjects(self, ids: Collection[str]) -> set[str]:
+        """Those of these subject ids that are stored."""
+        ...
+
     def incident(self, incident_id: str) -> Incident | None: ...
 
     def open_subjects(self, attribute: str, value: str) -> list[tuple[str, str]]:

@@ -34,6 +34,7 @@ from makegood.domain.model import (
     TimelineEntry,
     Timer,
 )
+from makegood.domain.partition import DEFAULT_PARTITIONS, partitions_of
 from makegood.domain.policy import Budgets
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import (
@@ -71,6 +72,7 @@ class _State:
         self.spend: dict[date, Decimal] = {}
         self.incidents: dict[str, Any] = {}
         self.seq = count()
+        self.versions = dict.fromkeys(range(DEFAULT_PARTITIONS), 0)
 
 
 class ReplaySession:
@@ -109,6 +111,15 @@ class ReplaySession:
 
     def set_value(self, name: str, value: str) -> None:
         self.values[name] = value
+
+    def partitions(self) -> int:
+        return len(self.s.versions)
+
+    def lock_partitions(self, partitions: Collection[int]) -> dict[int, int]:
+        return {p: self.s.versions[p] for p in partitions}
+
+    def known_subjects(self, ids: Collection[str]) -> set[str]:
+        return {i for i in ids if i in self.s.subjects}
 
     def incident(self, incident_id: str) -> Any:
         return self.s.incidents.get(incident_id)
@@ -191,6 +202,8 @@ class ReplaySession:
         for day, amount in changes.global_spend.items():
             self.spend[day] = self.spend.get(day, Decimal(0)) + amount
         self.saved.append((changes, snapshot))
+        for p in partitions_of(changes.customers_written(snapshot), len(self.s.versions)):
+            self.s.versions[p] += 1
 
     def commit(self) -> None:
         s = self.s
@@ -341,6 +354,15 @@ class _RecordingSession:
 
     def set_value(self, name: str, value: str) -> None:
         self.inner.set_value(name, value)
+
+    def partitions(self) -> int:
+        return self.inner.partitions()
+
+    def lock_partitions(self, partitions: Collection[int]) -> dict[int, int]:
+        return self.inner.lock_partitions(partitions)
+
+    def known_subjects(self, ids: Collection[str]) -> set[str]:
+        return self.inner.known_subjects(ids)
 
     def incident(self, incident_id: str) -> Any:
         return cast(Any, self.inner).incident(incident_id)

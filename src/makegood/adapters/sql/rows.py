@@ -51,8 +51,8 @@ def subject_row(s: Subject) -> dict[str, Any]:
     return {
         "id": s.id,
         "customer_id": s.customer_id,
-        "attributes": jsonable(s.attributes),
-        "seen": {k: v.isoformat() for k, v in s.seen.items()},
+        "attributes": s.attributes,  # written by the JSON column's encoder (`json_default`)
+        "seen": s.seen,
     }
 
 
@@ -197,7 +197,7 @@ OUTBOX_FIELDS = (
 
 def outbox_row(o: OutboxMessage) -> dict[str, Any]:
     row = {name: getattr(o, name) for name in OUTBOX_FIELDS}
-    row["context"] = jsonable(o.context)
+    row["context"] = o.context  # written by the JSON column's encoder (`json_default`)
     row["next_attempt_at"] = o.next_attempt_at or o.created_at
     return row
 

@@ -226,6 +226,16 @@ engine_state = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# one row per partition (see makegood.domain.partition); `version` moves with every transaction
+# that writes the partition's state, so an engine keeping that state in memory knows when
+# another writer (a person's action, another process) changed it
+partitions = sa.Table(
+    "partitions",
+    metadata,
+    sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 api_tokens = sa.Table(
     "api_tokens",
     metadata,

@@ -8,12 +8,12 @@ every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,11 +24,12 @@ from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.database import create_engine, dumps, migrate, writer
 from makegood.adapters.sql.outbox import SqlOutbox, claim
 from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended
-from makegood.domain.event import Event, Quarantined, jsonable
+from makegood.domain.event import Event, Quarantined
 from makegood.domain.fingerprint import fingerprint
 from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
+from makegood.domain.partition import DEFAULT_PARTITIONS, partitions_of
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot, keeps_compensation, keeps_failure
 
@@ -42,11 +43,15 @@ _LIVE_INCIDENTS = sa.select(t.incidents).where(
         ),
     )
 )
-# one transaction-scoped advisory lock per customer key, taken in key order (so two never
-# deadlock); unlike FOR UPDATE on `customers` it exists before the customer's first row does
-_LOCK_CUSTOMERS = sa.text(
-    "SELECT count(pg_advisory_xact_lock(k)) FROM "
-    "(SELECT DISTINCT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS keys"
+_VERSIONS = (
+    sa.select(t.partitions.c.partition, t.partitions.c.version)
+    .where(t.partitions.c.partition.in_(sa.bindparam("values", expanding=True)))
+    .order_by(t.partitions.c.partition)
+)
+_BUMP = (
+    sa.update(t.partitions)
+    .where(t.partitions.c.partition.in_(sa.bindparam("values", expanding=True)))
+    .values(version=t.partitions.c.version + 1)
 )
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization
@@ -95,8 +100,9 @@ _MESSAGES = sa.select(t.outbox.c.customer_id, t.outbox.c.created_at).where(
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite datetimes
 
 
-def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any]:
-    """What SQLAlchemy's bind processing would make of a value, done once per column type."""
+def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy's bind processing would make of a value, done once per column type
+    (None: the value as it is)."""
     kind = column.type
     if isinstance(kind, t.UtcDateTime):
         return lambda v: None if v is None else v.astimezone(UTC).strftime(_SQLITE_TIME)
@@ -108,23 +114,23 @@ def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any]:
         return lambda v: None if v is None else int(v)
     if isinstance(kind, sa.Date):
         return lambda v: None if v is None else v.isoformat()
-    return lambda v: v
+    return None
 
 
 @cache
-def _sqlite_raw(statement: Any) -> tuple[str, tuple[tuple[str, Callable[[Any], Any]], ...]]:
-    """SQL text and per-parameter converters, so a batch goes straight to executemany."""
+def _sqlite_raw(
+    statement: Any,
+) -> tuple[str, Callable[[dict[str, Any]], Any], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """SQL text, what takes a row's parameters in order, and the converters of those that
+    need one, so a batch goes straight to executemany."""
     compiled = statement.compile(dialect=sqlite.dialect())
     table = statement.table
-    return compiled.string, tuple(
-        (name, _sqlite_value(table.c[name])) for name in compiled.positiontup
+    names = list(compiled.positiontup)
+    take = itemgetter(*names) if len(names) > 1 else (lambda item: (item[names[0]],))
+    convert = tuple(
+        (i, f) for i, name in enumerate(names) if (f := _sqlite_value(table.c[name])) is not None
     )
-
-
-def lock_key(customer_id: str) -> int:
-    """A stable signed 64-bit key for a customer's advisory lock (the same in every process)."""
-    digest = hashlib.blake2b(f"makegood:customer:{customer_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return compiled.string, take, convert
 
 
 class SqlSession:
@@ -136,6 +142,7 @@ class SqlSession:
         self.c = connection
         self.dialect = connection.dialect.name
         self.postgres = self.dialect == "postgresql"
+        self._partitions: int | None = None
 
     # helpers ---------------------------------------------------------------------------------
     def upsert(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
@@ -150,10 +157,14 @@ class SqlSession:
         if self.dialect != "sqlite":
             self.c.execute(statement, items)
             return
-        sql, params = _sqlite_raw(statement)
-        self.c.exec_driver_sql(
-            sql, [tuple(convert(item[name]) for name, convert in params) for item in items]
-        )
+        sql, take, convert = _sqlite_raw(statement)
+        rows = []
+        for item in items:
+            row = list(take(item))
+            for i, f in convert:
+                row[i] = f(row[i])
+            rows.append(tuple(row))
+        self.c.exec_driver_sql(sql, rows)
 
     def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
         found: list[Any] = []
@@ -178,7 +189,7 @@ class SqlSession:
                 "occurred_at": e.occurred_at,
                 "customer_id": e.customer_id,
                 "subject_id": e.subject_id,
-                "attributes": jsonable(e.attributes),
+                "attributes": e.attributes,  # the JSON column's encoder writes the values
                 "received_at": received_at,
             }
             for _, e in sorted(unique.items())  # one order for all, so appends never deadlock
@@ -228,6 +239,31 @@ class SqlSession:
     def set_value(self, name: str, value: str) -> None:
         self.upsert(t.engine_state, [{"name": name, "value": value}], "name")
 
+    # partitions -------------------------------------------------------------------------------
+    def partitions(self) -> int:
+        if self._partitions is None:
+            stored = self.get_value("partitions")
+            self._partitions = int(stored) if stored else DEFAULT_PARTITIONS
+        return self._partitions
+
+    def lock_partitions(self, partitions: Collection[int]) -> dict[int, int]:
+        """The versions of these partitions, held until this transaction ends: on PostgreSQL
+        their rows are locked (in partition order, so two transactions never deadlock here);
+        on SQLite this transaction is the only writer already."""
+        if not partitions:
+            return {}
+        query = _VERSIONS.with_for_update() if self.postgres else _VERSIONS
+        return {int(p): int(v) for p, v in self.c.execute(query, {"values": sorted(partitions)})}
+
+    def known_subjects(self, ids: Collection[str]) -> set[str]:
+        known: set[str] = set()
+        query = sa.select(t.subjects.c.id).where(
+            t.subjects.c.id.in_(sa.bindparam("values", expanding=True))
+        )
+        for part in _chunks(sorted(ids)):
+            known.update(self.c.scalars(query, {"values": list(part)}))
+        return known
+
     # timers and state -----------------------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
         row = self.c.execute(sa.select(t.incidents).where(t.incidents.c.id == incident_id)).first()
@@ -272,10 +308,9 @@ class SqlSession:
         for r in self._where_in(t.cases, "id", case_ids):
             customer_ids.add(r.customer_id)
             touched.add(r.subject_key)
-        if self.postgres and customer_ids:
-            # one transaction at a time per customer (an engine batch, a person's action):
-            # neither overwrites what the other decided; ordered, so two never deadlock
-            self.c.execute(_LOCK_CUSTOMERS, {"keys": sorted(map(lock_key, customer_ids))})
+        # one transaction at a time per partition (an engine batch, a person's action):
+        # neither overwrites what the other decided
+        self.lock_partitions(partitions_of(customer_ids, self.partitions()))
         for r in self._where_in(t.customers, "id", customer_ids):
             snap.customers[r.id] = rows.customer_of(r)
         for r in self._where_in(t.cases, "customer_id", customer_ids):
@@ -309,6 +344,9 @@ class SqlSession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         s = snapshot
+        written = sorted(partitions_of(changes.customers_written(s), self.partitions()))
+        if written:  # whoever keeps these partitions in memory reloads what changed
+            self.c.execute(_BUMP, {"values": written})
         self._create(
             t.failures,
             [rows.failure_row(s.failures[i]) for i in sorted(changes.failures & changes.created)],
@@ -351,7 +389,7 @@ class SqlSession:
                         "at": e.at,
                         "kind": e.kind,
                         "actor": e.actor,
-                        "data": jsonable(e.data),
+                        "data": e.data,
                     }
                     for e in changes.timeline
                 ],

@@ -67,6 +67,7 @@ def counting_codes(prefix: str = "TEST") -> Any:
 @dataclass
 class _State:
     events: dict[str, Event] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)  # event ids; place n (seq) is log[n - 1]
     quarantine: list[Quarantined] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
     timers: dict[str, Timer] = field(default_factory=dict)
@@ -91,13 +92,20 @@ class InMemorySession:
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
         return {i for i in ids if i in self.state.events}
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
-        new = set()
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
+        new = {}
         for event in events:
             if event.id not in self.state.events:
                 self.state.events[event.id] = event
-                new.add(event.id)
+                self.state.log.append(event.id)
+                new[event.id] = len(self.state.log)
         return new
+
+    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+        return [
+            (after + 1 + i, self.state.events[event_id])
+            for i, event_id in enumerate(self.state.log[after : after + limit])
+        ]
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return {i: fingerprint(self.state.events[i]) for i in ids if i in self.state.events}

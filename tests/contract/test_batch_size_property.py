@@ -139,7 +139,8 @@ def same_whatever_the_batch(events: list[dict[str, Any]], restart_at: int = 0) -
 
 
 # streams this test once found, kept as regressions: a timer armed by a fired timer, and a
-# timer an event armed already due, each fired at a later `now` with bigger batches
+# timer an event armed already due, each fired at a later `now` with bigger batches; and a
+# customer reloaded (kept state evicted) with a subject its kept state had no history for
 FOUND = json.loads((Path(__file__).parent / "batch_streams.json").read_text(encoding="utf-8"))
 
 

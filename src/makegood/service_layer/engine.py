@@ -44,12 +44,27 @@ from makegood.service_layer.text import TextAnalyzer, analyze_events
 
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
+APPLIED = "applied"  # the place in the log (events.seq) the engine has acted on up to
+_LOG = ("log", None)  # where an event read back from the log came from
 RETRIES = 8
 # what became of each event handed to the engine
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
 RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """An event at its place in the log."""
+
+    seq: int
+    event: Event
+    where: tuple[str, int | None] = _LOG  # (source, line), for a quarantine
+
+
+class Moved(Exception):
+    """Another engine acted on this part of the log first: read the place again."""
 
 
 class Resident:
@@ -91,7 +106,7 @@ class Resident:
         customers it holds, the coldest forgotten beyond the limit."""
         self.versions.update(session.lock_partitions(self.locked))
         self.locked = set()
-        for customer_id in customer_ids:
+        for customer_id in sorted(customer_ids):  # sorted: the same evictions in every run
             self.customers[customer_id] = None
             self.customers.move_to_end(customer_id)
         extra = len(self.customers) - self.limit
@@ -111,6 +126,8 @@ class IngestReport:
     conflicts: int = 0
     # per input (index in what was handed in): accepted / duplicate / conflict / rejected
     outcomes: list[str] = field(default_factory=list)
+    # appended events the engine refused to act on (see `Engine._refuse`), by id
+    refused: dict[str, Rejection] = field(default_factory=dict)
 
     def add(self, other: IngestReport) -> None:
         self.messages.extend(other.messages)
@@ -120,6 +137,7 @@ class IngestReport:
         self.rejected.extend(other.rejected)
         self.timers_fired += other.timers_fired
         self.failures += other.failures
+        self.refused.update(other.refused)
 
 
 class Engine:
@@ -146,7 +164,10 @@ class Engine:
         self.observer: EngineObserver = observer or NoObserver()
         self.resident_limit = resident
         self._resident: Resident | None = None
-        self._batch = threading.Lock()  # one batch at a time: they share the kept state
+        self._batch = threading.RLock()  # one batch at a time: they share the kept state
+        self._applied: int | None = None  # the place in the log acted on, once read
+        self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
+        self._log = threading.Lock()  # guards `_pending`
         self._deadlines = {d.name for d in policy.detectors if d.spec.kind == "deadline"}
         self.history = max(
             [policy.repurchase_window, timedelta(days=30)] + [d.within for d in policy.detectors]
@@ -156,8 +177,10 @@ class Engine:
     def ingest(
         self, raws: Iterable[object], source: str = "api", lines: Sequence[int | None] | None = None
     ) -> IngestReport:
-        """Validate and process untrusted events; refused ones land in the quarantine.
-        `outcomes` answers for each raw input, in order."""
+        """Validate untrusted events, append them to the log (refused ones land in the
+        quarantine), then act on the log. `outcomes` answers for each raw input, in order:
+        decided by the append, except an appended event the engine then refused to act on
+        (`_refuse`), answered rejected."""
         report = IngestReport()
         events: list[Event] = []
         where: list[tuple[str, int | None]] = []
@@ -183,122 +206,202 @@ class Engine:
                 where.append((source, line))
         for start in range(0, max(len(events), 1), self.batch_size):
             end = start + self.batch_size
-            part = self.process(events[start:end], refused if start == 0 else (), where[start:end])
+            part = self.append(events[start:end], refused if start == 0 else (), where[start:end])
             for position, outcome in zip(positions[start:end], part.outcomes, strict=True):
                 outcomes[position] = outcome
-            # events the stored state refused (see `_isolate`): by their place in `raws`
-            part.rejected = [(positions[start + i], why) for i, why in part.rejected]
             report.add(part)
+            acted = self.drain()
+            report.add(acted)
+            for position, event in zip(positions[start:end], events[start:end], strict=True):
+                why = acted.refused.get(event.id)
+                if why is not None and outcomes[position] == ACCEPTED:
+                    outcomes[position] = REJECTED
+                    report.rejected.append((position, why))
+                    report.accepted -= 1
         report.outcomes = outcomes
         return report
 
-    def process(
+    def append(
         self,
         events: Sequence[Event],
         refused: Sequence[Quarantined] = (),
         where: Sequence[tuple[str, int | None]] = (),
     ) -> IngestReport:
-        """One batch in one transaction, retried if another worker spent the budget first or
-        did first what this batch decided (`AlreadyDone`). `where` is each event's (source,
-        line), for the quarantine of conflicting ids.
+        """Append events to the log, in one transaction of its own: the point where each is
+        accepted, a duplicate (same id, same payload) or a conflict (same id, another payload:
+        quarantined, never acted on). `where` is each event's (source, line)."""
+        for attempt in range(RETRIES):
+            try:
+                with self.store.session() as session:
+                    received = self.clock.now()
+                    new, outcomes, conflicts = _append(session, events, received)
+                    session.add_quarantined(
+                        [
+                            *refused,
+                            *(
+                                Quarantined(
+                                    *(where[i] if i < len(where) else ("engine", None)),
+                                    _text(event_to_json(events[i])),
+                                    "id",
+                                    CONFLICT_REASON,
+                                    events[i].id,
+                                )
+                                for i in conflicts
+                            ),
+                        ],
+                        received,
+                    )
+                break
+            except Contended:
+                if attempt == RETRIES - 1:
+                    raise
+        report = IngestReport(outcomes=outcomes, conflicts=len(conflicts))
+        report.accepted = len(new)
+        report.duplicates = outcomes.count(DUPLICATE)
+        place = {e.id: i for i, e in reversed(list(enumerate(events)))}  # first of an id
+        with self._log:  # what this process appended, handed to its own engine directly
+            for event_id, seq in new.items():
+                i = place[event_id]
+                self._pending[seq] = Logged(seq, events[i], where[i] if i < len(where) else _LOG)
+        return report
+
+    def quarantine(self, items: Sequence[Quarantined]) -> None:
+        """Keep refused inputs with their reasons (nothing refused is ever lost)."""
+        if items:
+            with self.store.session() as session:
+                session.add_quarantined(items, self.clock.now())
+
+    def drain(self) -> IngestReport:
+        """Act on the log, from where the engine left it to its end, a batch at a time; each
+        batch's decisions and the place reached in the log are committed together, so after a
+        crash the engine goes on from there and nothing is acted on twice or lost."""
+        report = IngestReport()
+        while True:
+            with self._batch:
+                items = self._next()
+            if not items:
+                return report
+            report.add(self._act(items))
+
+    def tick(self) -> IngestReport:
+        """Act on what is waiting in the log, then fire the timers that are due now (wall
+        time) or at the watermark (event time)."""
+        report = self.drain()
+        report.add(self._act(()))
+        return report
+
+    def _offset(self, session: StoreSession | None = None) -> int:
+        if self._applied is None:
+            if session is None:
+                with self.store.session() as reading:
+                    return self._offset(reading)
+            stored = session.get_value(APPLIED)
+            self._applied = int(stored) if stored else 0
+        return self._applied
+
+    def _next(self) -> list[Logged]:
+        """The next batch of the log: what this process appended itself, taken from memory
+        while it follows on from the place reached, else read back from the store."""
+        applied = self._offset()
+        items: list[Logged] = []
+        with self._log:
+            for seq in [s for s in self._pending if s <= applied]:
+                del self._pending[seq]
+            seq = applied + 1
+            while seq in self._pending and len(items) < self.batch_size:
+                items.append(self._pending[seq])
+                seq += 1
+        if items:
+            return items
+        with self.store.session() as session:
+            logged = session.logged(applied, self.batch_size)
+        for seq, stored in logged:
+            parsed = parse_event(event_to_json(stored))
+            if isinstance(parsed, Rejection):  # it passed once: only a changed limit refuses it
+                parsed = stored
+            items.append(Logged(seq, parsed, _LOG))
+        return items
+
+    def _act(self, items: Sequence[Logged]) -> IngestReport:
+        """One batch of the log in one transaction, retried if another worker spent the
+        budget first or did first what this batch decided (`AlreadyDone`).
 
         Texts are analysed first, outside the transaction: a slow analysis never holds the
         database's write lock (SQLite) or the customers' locks (PostgreSQL)."""
-        analyses = self._analyze(events)
+        analyses = self._analyze([item.event for item in items])
         for attempt in range(RETRIES):
             started = time.perf_counter()
             try:
                 with self._batch, self.store.session() as session:
-                    report = self._process(session, events, refused, where, analyses)
+                    report = self._process(session, items, analyses)
                 if report.figures is not None:  # observed once committed
                     self.observer.batch_done(time.perf_counter() - started, report.figures)
                 return report
             except BaseException as error:
-                self._resident = None  # it may hold what the rolled-back batch decided
+                # the kept state may hold what the rolled-back batch decided
+                self._resident, self._applied = None, None
+                if isinstance(error, Moved):
+                    return IngestReport()  # another engine acted on this part: go on from there
                 if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
                     raise
-                moved = error
                 if attempt == RETRIES - 1:
-                    if isinstance(moved, AlreadyDone) and events:
-                        return self._isolate(events, refused, where, moved)
+                    if isinstance(error, AlreadyDone) and items:
+                        return self._isolate(items, error)
                     raise
-                log.info("state moved under batch (%s), retrying (attempt %d)", moved, attempt + 1)
+                log.info("state moved under batch (%s), retrying (attempt %d)", error, attempt + 1)
         raise AssertionError("unreachable")
 
-    def _isolate(
-        self,
-        events: Sequence[Event],
-        refused: Sequence[Quarantined],
-        where: Sequence[tuple[str, int | None]],
-        error: AlreadyDone,
-    ) -> IngestReport:
+    def _isolate(self, items: Sequence[Logged], error: AlreadyDone) -> IngestReport:
         """A batch that meets `AlreadyDone` on every retry holds an event the stored state
-        refuses (say, a subject another customer already has): not a race but bad input. Its
-        halves are processed on their own (results do not depend on batch boundaries) and the
-        one event that still fails is quarantined with the reason, so one bad event never
-        stops the others. `rejected` indices are places in `events`."""
-        if len(events) == 1:
-            event = events[0]
-            source, line = where[0] if where else ("engine", None)
+        refuses: not a race but bad input. Its halves are acted on alone (results do not depend
+        on batch boundaries) and the one event that still fails is quarantined with the reason
+        and passed over in the log, so one bad event never stops the others."""
+        if len(items) == 1:
+            item = items[0]
             reason = f"conflicts with what is stored, not acted on: {error}"
-            why = Rejection("", reason, event.id)
-            row = Quarantined(source, line, _text(event_to_json(event)), "", reason, event.id)
-            with self.store.session() as session:
-                session.add_quarantined([*refused, row], self.clock.now())
-            log.warning("event %s quarantined: %s", event.id, error)
-            return IngestReport(rejected=[(0, why)], outcomes=[REJECTED])
-        middle = len(events) // 2
-        first = self.process(events[:middle], refused, where[:middle])
-        second = self.process(events[middle:], (), where[middle:])
-        second.rejected = [(middle + i, why) for i, why in second.rejected]
-        outcomes = first.outcomes + second.outcomes
-        first.add(second)
-        first.outcomes = outcomes
+            with self._batch, self.store.session() as session:
+                if self._offset(session) == item.seq - 1:
+                    session.add_quarantined(
+                        [
+                            Quarantined(
+                                *item.where,
+                                _text(event_to_json(item.event)),
+                                "",
+                                reason,
+                                item.event.id,
+                            )
+                        ],
+                        self.clock.now(),
+                    )
+                    session.set_value(APPLIED, str(item.seq))
+            self._applied = None
+            log.warning("event %s quarantined: %s", item.event.id, error)
+            return IngestReport(refused={item.event.id: Rejection("", reason, item.event.id)})
+        middle = len(items) // 2
+        first = self._act(items[:middle])
+        first.add(self._act(items[middle:]))
         return first
-
-    def tick(self) -> IngestReport:
-        """Fire the timers that are due now (wall time) or at the watermark (event time)."""
-        return self.process(())
 
     # the batch ------------------------------------------------------------------------------
     def _process(
         self,
         session: StoreSession,
-        events: Sequence[Event],
-        refused: Sequence[Quarantined],
-        where: Sequence[tuple[str, int | None]],
+        items: Sequence[Logged],
         analyses: Mapping[str, Mapping[str, Any]],
     ) -> IngestReport:
         received = self.clock.now()
         report = IngestReport()
-        new, report.outcomes, conflicts = _append(session, events, received)
-        report.accepted = len(new)
-        report.duplicates = report.outcomes.count(DUPLICATE)
-        report.conflicts = len(conflicts)
-        session.add_quarantined(
-            [
-                *refused,
-                *(
-                    Quarantined(
-                        *(where[i] if i < len(where) else ("engine", None)),
-                        _text(event_to_json(events[i])),
-                        "id",
-                        CONFLICT_REASON,
-                        events[i].id,
-                    )
-                    for i in conflicts
-                ),
-            ],
-            received,
-        )
-
+        applied, stored = self._offset(session), session.get_value(APPLIED)
+        if (int(stored) if stored else 0) != applied or (items and items[0].seq <= applied):
+            raise Moved("another engine acted on this part of the log")
+        new = [item.event for item in items]
         marks, start, final = self._times(session, new, received)
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
+            self._commit(session, items, None)
             return report
         due = session.due_timers(final, limit=1_000_000)
         if not new and not due:
-            if self.event_time:
-                session.set_value(WATERMARK, final.isoformat())
+            self._commit(session, items, final)
             return report
         resident, customers = self._prepare(session, new, due, start, final)
         world = resident.world
@@ -309,13 +412,13 @@ class Engine:
                 self._resolve_fanout(session, resident, timer, start, final)
 
         timers = _Timers(recovery, world, due, prepare)
-        place = {e.id: i for i, e in reversed(list(enumerate(events)))}  # first of an id
-        for event, mark in zip(new, marks, strict=True):
+        for item, mark in zip(items, marks, strict=True):
+            event = item.event
             report.timers_fired += timers.fire_until(mark)
             owner = world.subject(event.subject_id) if event.subject_id else None
             if owner is not None and owner.customer_id != event.customer_id:
                 # not a race but bad input: never act on another customer's subject
-                self._refuse(session, report, event, place[event.id], where, received)
+                self._refuse(session, report, item, received)
                 continue
             # an event is known from the moment it occurred, never before
             now = max(mark, event.occurred_at) if self.event_time else mark
@@ -328,10 +431,19 @@ class Engine:
         report.messages = list(world.changes.outbox)
         report.figures = batch_figures(world, self._deadlines)
         session.save(world.changes, world.s, self.policy.policy.budgets)
-        if self.event_time:
-            session.set_value(WATERMARK, final.isoformat())
+        self._commit(session, items, final)
         resident.settle(session, customers | world.changes.customers_written(world.s))
         return report
+
+    def _commit(
+        self, session: StoreSession, items: Sequence[Logged], final: datetime | None
+    ) -> None:
+        """The place reached in the log and the watermark, in the batch's transaction."""
+        if self.event_time and final is not None:
+            session.set_value(WATERMARK, final.isoformat())
+        if items:
+            session.set_value(APPLIED, str(items[-1].seq))
+            self._applied = items[-1].seq
 
     def _prepare(
         self,
@@ -360,6 +472,7 @@ class Engine:
         cold = {c for c in customers if c not in resident.customers}
         reload = cold | {owner[s] for s in stored}
         resident.evict(reload & resident.customers.keys())  # reloaded whole, never half
+        unknown = set(owner) - resident.subjects  # now with the subjects of those reloaded
         fresh = session.load(
             reload,
             unknown,
@@ -378,31 +491,19 @@ class Engine:
         return resident, customers
 
     def _refuse(
-        self,
-        session: StoreSession,
-        report: IngestReport,
-        event: Event,
-        position: int,
-        where: Sequence[tuple[str, int | None]],
-        received: datetime,
+        self, session: StoreSession, report: IngestReport, item: Logged, received: datetime
     ) -> None:
         """An appended event the engine will not act on: quarantined with the reason."""
+        event = item.event
         reason = (
             f"subject {event.subject_id!r} belongs to another customer; not acted on "
             f"(a subject id names one customer's order, booking, ticket…)"
         )
-        source, line = where[position] if position < len(where) else ("engine", None)
         session.add_quarantined(
-            [
-                Quarantined(
-                    source, line, _text(event_to_json(event)), "subject_id", reason, event.id
-                )
-            ],
+            [Quarantined(*item.where, _text(event_to_json(event)), "subject_id", reason, event.id)],
             received,
         )
-        report.rejected.append((position, Rejection("subject_id", reason, event.id)))
-        report.outcomes[position] = REJECTED
-        report.accepted -= 1
+        report.refused[event.id] = Rejection("subject_id", reason, event.id)
         log.warning("event %s quarantined: %s", event.id, reason)
 
     def _resolve_fanout(
@@ -478,13 +579,13 @@ class Engine:
 
 def _append(
     session: StoreSession, events: Sequence[Event], received: datetime
-) -> tuple[list[Event], list[str], list[int]]:
-    """Append the batch's events; the new ones (to act on, in order), each event's outcome and
-    the positions of conflicts (an id already taken by a different event)."""
+) -> tuple[dict[str, int], list[str], list[int]]:
+    """Append the batch's events; the new ones (id: place in the log), each event's outcome
+    and the positions of conflicts (an id already taken by a different event)."""
     first: dict[str, Event] = {}
     for event in events:
         first.setdefault(event.id, event)
-    inserted = session.add_events(list(first.values()), received) if first else set()
+    inserted = session.add_events(list(first.values()), received) if first else {}
     taken = [i for i in first if i not in inserted]
     stored = session.event_fingerprints(taken) if taken else {}
     outcomes: list[str] = []
@@ -499,7 +600,7 @@ def _append(
         else:
             outcomes.append(CONFLICT)
             conflicts.append(position)
-    return [e for e in first.values() if e.id in inserted], outcomes, conflicts
+    return inserted, outcomes, conflicts
 
 
 class _Timers:

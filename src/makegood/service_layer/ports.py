@@ -73,10 +73,17 @@ class StoreSession(Protocol):
 
     def known_event_ids(self, ids: Collection[str]) -> set[str]: ...
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
-        """Append the events whose id is new; answer those ids. The append is the one point of
-        truth for "act on this event once": on PostgreSQL a concurrent transaction appending the
-        same id waits for this one and then finds the id taken."""
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
+        """Append the events whose id is new to the log; answer those ids with their places in
+        it (`seq`: 1, 2, … in the order given, after what is there). The append is the one point
+        of truth for "act on this event once": appends take turns, so a second transaction
+        appending the same id waits for this one and then finds the id taken, and places are
+        never committed out of order."""
+        ...
+
+    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+        """The log after place `after`, in order: (seq, event) with the attributes as
+        stored (JSON)."""
         ...
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:

@@ -91,13 +91,18 @@ class ReplaySession:
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
         return {i for i in ids if i in self.s.events or i in self.events}
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
-        new = set()
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
+        new = {}
         for event in events:
             if event.id not in self.s.events and event.id not in self.events:
                 self.events[event.id] = fingerprint(event)
-                new.add(event.id)
+                new[event.id] = len(self.s.events) + len(self.events)
         return new
+
+    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+        """A replay's one engine acts on what it appended as it appends it (handed over in
+        memory): the log itself is not kept, which would hold every event of a history."""
+        return []
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         known = {**self.s.events, **self.events}
@@ -340,8 +345,11 @@ class _RecordingSession:
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
         return self.inner.known_event_ids(ids)
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
         return self.inner.add_events(events, received_at)
+
+    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+        return self.inner.logged(after, limit)
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return self.inner.event_fingerprints(ids)

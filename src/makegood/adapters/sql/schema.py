@@ -65,6 +65,8 @@ events = sa.Table(
     sa.Column("subject_id", Id),
     sa.Column("attributes", Json, nullable=False),
     _at("received_at", nullable=False),
+    # the place in the log: the engine acts on events in this order (engine_state `applied`)
+    sa.Column("seq", sa.BigInteger, nullable=False, index=True, unique=True),
 )
 
 quarantine = sa.Table(

@@ -54,6 +54,10 @@ _BUMP = (
     .values(version=t.partitions.c.version + 1)
 )
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
+_HEAD = sa.select(sa.func.max(t.events.c.seq))
+# appends to the log take turns on PostgreSQL (SQLite has one writer anyway), so the places
+# they give are never committed out of order ("mglog")
+_APPEND_LOCK = sa.text("SELECT pg_advisory_xact_lock(469886594919)")
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))
@@ -180,32 +184,43 @@ class SqlSession:
             known.update(self.c.scalars(_KNOWN, {"values": list(part)}))
         return known
 
-    def add_events(self, events: Sequence[Event], received_at: datetime) -> set[str]:
-        unique = {e.id: e for e in reversed(events)}  # the first of an id wins
-        items = [
-            {
-                "id": e.id,
-                "type": e.type,
-                "occurred_at": e.occurred_at,
-                "customer_id": e.customer_id,
-                "subject_id": e.subject_id,
-                "attributes": e.attributes,  # the JSON column's encoder writes the values
-                "received_at": received_at,
-            }
-            for _, e in sorted(unique.items())  # one order for all, so appends never deadlock
-        ]
-        if not items:
-            return set()
-        if not self.postgres:  # BEGIN IMMEDIATE: this transaction is the only writer
-            new = set(unique) - self.known_event_ids(unique)
-            self.insert_new(t.events, [i for i in items if i["id"] in new], "id")
-            return new
-        inserted: set[str] = set()
-        for part in _chunks(items):
-            inserted.update(
-                self.c.execute(_insert_or_ignore(self.dialect, t.events), part).scalars()
+    def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
+        if not events:
+            return {}
+        if self.postgres:  # appends take turns: the log's places are given in commit order
+            self.c.execute(_APPEND_LOCK)
+        first: dict[str, Event] = {}
+        for event in events:
+            first.setdefault(event.id, event)
+        known = self.known_event_ids(first)
+        head = self.c.scalar(_HEAD) or 0
+        items, new = [], {}
+        for event in first.values():
+            if event.id in known:
+                continue
+            head += 1
+            new[event.id] = head
+            items.append(
+                {
+                    "id": event.id,
+                    "type": event.type,
+                    "occurred_at": event.occurred_at,
+                    "customer_id": event.customer_id,
+                    "subject_id": event.subject_id,
+                    "attributes": event.attributes,  # the JSON column's encoder writes them
+                    "received_at": received_at,
+                    "seq": head,
+                }
             )
-        return inserted
+        self.insert_new(t.events, items, "id")
+        return new
+
+    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+        query = sa.select(t.events).where(t.events.c.seq > after).order_by(t.events.c.seq)
+        return [
+            (r.seq, Event(r.id, r.type, r.occurred_at, r.customer_id, r.subject_id, r.attributes))
+            for r in self.c.execute(query.limit(limit))
+        ]
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return {

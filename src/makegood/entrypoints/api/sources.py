@@ -44,7 +44,7 @@ def quarantine(services: Services, source: str, body: bytes, rejection: Rejectio
     """Keep a payload that did not map, with its reason: nothing received is lost."""
     raw = body.decode("utf-8", errors="replace")[:10_000]
     item = Quarantined(source, None, raw, rejection.field, rejection.reason, rejection.event_id)
-    services.app.engine.process((), [item])
+    services.app.engine.quarantine([item])
     services.telemetry.events_rejected.inc()
 
 

@@ -168,6 +168,9 @@ class Engine:
         self._applied: int | None = None  # the place in the log acted on, once read
         self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
         self._log = threading.Lock()  # guards `_pending`
+        # False where a loop acts on the log (`serve`): `ingest` then appends and returns
+        self.acts_on_append = True
+        self.appended = threading.Event()  # set by every append: wakes that loop
         self._deadlines = {d.name for d in policy.detectors if d.spec.kind == "deadline"}
         self.history = max(
             [policy.repurchase_window, timedelta(days=30)] + [d.within for d in policy.detectors]
@@ -178,9 +181,10 @@ class Engine:
         self, raws: Iterable[object], source: str = "api", lines: Sequence[int | None] | None = None
     ) -> IngestReport:
         """Validate untrusted events, append them to the log (refused ones land in the
-        quarantine), then act on the log. `outcomes` answers for each raw input, in order:
-        decided by the append, except an appended event the engine then refused to act on
-        (`_refuse`), answered rejected."""
+        quarantine), then act on the log — unless a loop does that (`acts_on_append` False:
+        the append is the answer). `outcomes` answers for each raw input, in order: decided by
+        the append, except an appended event the engine then refused to act on (`_refuse`),
+        answered rejected when this call acted on it."""
         report = IngestReport()
         events: list[Event] = []
         where: list[tuple[str, int | None]] = []
@@ -210,6 +214,8 @@ class Engine:
             for position, outcome in zip(positions[start:end], part.outcomes, strict=True):
                 outcomes[position] = outcome
             report.add(part)
+            if not self.acts_on_append:
+                continue
             acted = self.drain()
             report.add(acted)
             for position, event in zip(positions[start:end], events[start:end], strict=True):
@@ -263,6 +269,8 @@ class Engine:
             for event_id, seq in new.items():
                 i = place[event_id]
                 self._pending[seq] = Logged(seq, events[i], where[i] if i < len(where) else _LOG)
+        if new:
+            self.appended.set()
         return report
 
     def quarantine(self, items: Sequence[Quarantined]) -> None:

@@ -5,9 +5,11 @@
     /s/{token}  the customer's survey page (signed, expiring, single-use link)
     /healthz    liveness and database reachability; /metrics: Prometheus text
 
-With `background=True` the engine loop (timers on the real clock) and the dispatcher (the
-outbox) run in threads for the application's lifetime; shutdown stops them after their
-current batch, so nothing accepted is lost.
+With `background=True` the engine loop (the log and the timers, on the real clock) and the
+dispatcher (the outbox) run in threads for the application's lifetime: a request that posts
+events appends them to the log and answers, and the loop, woken by the append, acts on them.
+Shutdown stops both after their current batch; what is appended and not yet acted on stays in
+the log for the next start, so nothing accepted is lost.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ STOP_S = 3  # how long shutdown waits for the engine's and dispatcher's current 
 def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
     telemetry = Telemetry(app.store.engine, app.clock, app.policy.policy.budgets.global_per_day)
     app.engine.observer = telemetry  # the engine reports its batches to this application
+    # in the background the engine loop acts on the log: a request appends and returns
+    app.engine.acts_on_append = not background
     actions = Actions(
         app.store, app.policy, app.clock, app.engine.new_code, request_id=current_request_id
     )

@@ -34,6 +34,7 @@ from makegood.adapters.policy_file import load_policy
 from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.store import SqlStore
 from makegood.adapters.voucher import new_voucher_code
+from makegood.bootstrap import tune_process
 from makegood.entrypoints.demo.simulator import SimulationSettings, Simulator
 from makegood.service_layer.engine import Engine
 from makegood.service_layer.runner import EngineLoop
@@ -165,6 +166,7 @@ def deadline_lag(store: SqlStore, orders: int, spread_s: float = 4.0) -> dict:
 
 
 def main() -> None:
+    tune_process()  # as the `makegood` command does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--customers", type=int, default=3_000)

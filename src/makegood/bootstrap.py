@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -130,3 +131,12 @@ def channels_from_settings(
     elif settings.webhook_url or settings.webhook_secret:
         raise ValueError("set both MAKEGOOD_WEBHOOK_URL and MAKEGOOD_WEBHOOK_SECRET, or neither")
     return channels
+
+
+def tune_process() -> None:
+    """Garbage collection for a process that keeps the engine's state in memory: young objects
+    are collected less often (a batch makes and drops hundreds of thousands), and what exists
+    at start (modules, the policy) is left out of full collections. Measured: 8-15 % less CPU
+    per event (docs/PERFORMANCE.md). The CLI calls it; an embedding application may."""
+    gc.set_threshold(50_000, 20, 100)
+    gc.freeze()

@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from makegood.bootstrap import tune_process
 from makegood.entrypoints import (
     cli_demo,
     cli_export,
@@ -58,4 +59,5 @@ _mount_optional()
 
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    tune_process()
     app()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -197,6 +197,7 @@ class InMemorySession:
                     or k in case_ids
                 },
                 messages_per_day=messages,
+                message_keys=_keys_by_customer(s.outbox.values(), customers),
             )
         )
 
@@ -232,6 +233,16 @@ class InMemorySession:
         for key in changes.timers_done:
             s.timers.pop(key, None)
         s.timers.update(copy.deepcopy(changes.timers))
+
+
+def _keys_by_customer(
+    messages: Iterable[OutboxMessage], customers: Collection[str]
+) -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for message in messages:
+        if message.customer_id in customers:
+            keys.setdefault(message.customer_id, set()).add(message.key)
+    return keys
 
 
 class InMemoryStore:

@@ -39,6 +39,8 @@ class Snapshot:
     global_spent: dict[date, Decimal] = field(default_factory=dict)
     messages_per_day: dict[tuple[str, date], int] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)  # forming and open ones
+    # the keys of every message queued to these customers: a message is queued once
+    message_keys: dict[str, set[str]] = field(default_factory=dict)
 
 
 def counts_toward_cap(message: OutboxMessage) -> bool:
@@ -194,6 +196,8 @@ class World:
             del s.subjects[subject_id]
         for customer_day in [k for k in s.messages_per_day if k[0] in gone]:
             del s.messages_per_day[customer_day]
+        for customer_id in gone:
+            s.message_keys.pop(customer_id, None)
         return subjects
 
     def merge(self, extra: Snapshot) -> None:
@@ -224,6 +228,8 @@ class World:
                 self._index_compensation(compensation)
         for customer_day, count in extra.messages_per_day.items():
             s.messages_per_day.setdefault(customer_day, count)
+        for customer_id, keys in extra.message_keys.items():
+            s.message_keys.setdefault(customer_id, set()).update(keys)
         for day, spent in extra.global_spent.items():
             s.global_spent.setdefault(day, spent)
 
@@ -341,6 +347,12 @@ class World:
         return self.s.messages_per_day.get((customer_id, day), 0)
 
     def enqueue(self, message: OutboxMessage, day: date) -> None:
+        """Queue a message, once: a key already queued (a step decided again) is not queued
+        again and does not count toward the daily cap a second time."""
+        queued = self.s.message_keys.setdefault(message.customer_id, set())
+        if message.key in queued:
+            return
+        queued.add(message.key)
         self.changes.outbox.append(message)
         if counts_toward_cap(message):
             key = (message.customer_id, day)

@@ -69,6 +69,7 @@ class _State:
         self.timeline: list[TimelineEntry] = []
         self.outbox: dict[str, OutboxMessage] = {}  # by key
         self.messages: Counter[tuple[str, date]] = Counter()
+        self.message_keys: dict[str, set[str]] = defaultdict(set)
         self.spend: dict[date, Decimal] = {}
         self.incidents: dict[str, Any] = {}
         self.seq = count()
@@ -177,6 +178,8 @@ class ReplaySession:
                 sent = s.messages.get((customer_id, day))
                 if sent:
                     snap.messages_per_day[(customer_id, day)] = sent
+            if customer_id in s.message_keys:  # a copy: a batch that rolls back adds none
+                snap.message_keys[customer_id] = set(s.message_keys[customer_id])
         for customer_id in customers:
             for comp_id in s.compensations_of.get(customer_id, ()):
                 c = s.compensations[comp_id]
@@ -246,6 +249,7 @@ def _apply(s: _State, changes: Changes, snapshot: Snapshot) -> None:
     for message in changes.outbox:
         if message.key not in s.outbox:
             s.outbox[message.key] = message
+            s.message_keys[message.customer_id].add(message.key)
             if counts_toward_cap(message):
                 s.messages[(message.customer_id, (message.created_at or EPOCH).date())] += 1
     for key in changes.timers_done:

@@ -101,6 +101,11 @@ _MESSAGES = sa.select(t.outbox.c.customer_id, t.outbox.c.created_at).where(
 )
 
 
+_MESSAGE_KEYS = sa.select(t.outbox.c.customer_id, t.outbox.c.key).where(
+    t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True))
+)
+
+
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite datetimes
 
 
@@ -339,6 +344,9 @@ class SqlSession:
         for r in self._where_in(t.compensations, "customer_id", customer_ids):
             if keeps_compensation(r, since, snap.failures):
                 snap.compensations[r.id] = rows.compensation_of(r)
+        for part in _chunks(sorted(customer_ids)):
+            for customer_id, key in self.c.execute(_MESSAGE_KEYS, {"values": list(part)}):
+                snap.message_keys.setdefault(customer_id, set()).add(key)
         for r in self.c.execute(_LIVE_INCIDENTS, {"since": since}):
             snap.incidents[r.id] = rows.incident_of(r)
         for r in self._where_in(t.incidents, "id", case_ids):  # named by due timers

@@ -113,7 +113,7 @@ class InMemorySession:
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         self.state.quarantine.extend(items)
 
-    def get_value(self, name: str) -> str | None:
+    def get_value(self, name: str, lock: bool = False) -> str | None:
         return self.state.values.get(name)
 
     def set_value(self, name: str, value: str) -> None:

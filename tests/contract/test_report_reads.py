@@ -41,13 +41,14 @@ class Shop:
         self.put(
             t.events,
             {
-                "id": f"e{next(self.ids)}",
+                "id": f"e{(n := next(self.ids))}",
                 "type": type_,
                 "occurred_at": at,
                 "customer_id": customer,
                 "subject_id": subject,
                 "attributes": attributes,
                 "received_at": at,
+                "seq": n,
             },
         )
 

@@ -52,6 +52,7 @@ class Builder:
                 "subject_id": subject,
                 "attributes": attributes,
                 "received_at": at,
+                "seq": self.n,
             },
         )
 

@@ -399,7 +399,8 @@ class Engine:
     ) -> IngestReport:
         received = self.clock.now()
         report = IngestReport()
-        applied, stored = self._offset(session), session.get_value(APPLIED)
+        # held to the end of the batch: engines acting on one log take turns
+        applied, stored = self._offset(session), session.get_value(APPLIED, lock=True)
         if (int(stored) if stored else 0) != applied or (items and items[0].seq <= applied):
             raise Moved("another engine acted on this part of the log")
         new = [item.event for item in items]

@@ -112,7 +112,7 @@ class ReplaySession:
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         self.quarantine.extend(items)
 
-    def get_value(self, name: str) -> str | None:
+    def get_value(self, name: str, lock: bool = False) -> str | None:
         return self.values.get(name, self.s.values.get(name))
 
     def set_value(self, name: str, value: str) -> None:
@@ -361,8 +361,8 @@ class _RecordingSession:
     def add_quarantined(self, items: Sequence[Quarantined], received_at: datetime) -> None:
         self.inner.add_quarantined(items, received_at)
 
-    def get_value(self, name: str) -> str | None:
-        return self.inner.get_value(name)
+    def get_value(self, name: str, lock: bool = False) -> str | None:
+        return self.inner.get_value(name, lock)
 
     def set_value(self, name: str, value: str) -> None:
         self.inner.set_value(name, value)

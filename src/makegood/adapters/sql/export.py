@@ -36,8 +36,8 @@ class ExportKind:
 
 
 KINDS: dict[str, ExportKind] = {
-    # the envelope only: `received_at` is this store's, not the event's
-    "events": ExportKind(t.events, "occurred_at", "type", frozenset({"received_at"})),
+    # the envelope only: `received_at` and the place in the log (`seq`) are this store's
+    "events": ExportKind(t.events, "occurred_at", "type", frozenset({"received_at", "seq"})),
     "cases": ExportKind(t.cases, "opened_at", "category"),
     "compensations": ExportKind(t.compensations, "created_at", "kind"),
     "messages": ExportKind(t.outbox, "created_at", "template"),

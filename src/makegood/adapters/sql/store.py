@@ -253,8 +253,11 @@ class SqlSession:
                 ],
             )
 
-    def get_value(self, name: str) -> str | None:
-        return self.c.scalar(sa.select(t.engine_state.c.value).where(t.engine_state.c.name == name))
+    def get_value(self, name: str, lock: bool = False) -> str | None:
+        query = sa.select(t.engine_state.c.value).where(t.engine_state.c.name == name)
+        if lock and self.postgres:
+            query = query.with_for_update()
+        return self.c.scalar(query)
 
     def set_value(self, name: str, value: str) -> None:
         self.upsert(t.engine_state, [{"name": name, "value": value}], "name")

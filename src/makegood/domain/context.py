@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from makegood.domain.event import Event, jsonable
+from makegood.domain import model as m
+from makegood.domain.event import Event, jsonable, parse_datetime
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject
 from makegood.domain.policy import Business
+from makegood.domain.world import World
 
 NO_ANALYSIS: Mapping[str, Any] = {
     "language": None,
@@ -79,6 +81,30 @@ def failure_context(
         "cues": analysis.get("cues") or {},
         "sentiment": analysis.get("sentiment"),
     }
+
+
+def failure_context_in(
+    world: World,
+    failure: Failure,
+    customer: Customer,
+    subject: Subject | None,
+    attributes: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """`failure_context` with what the world knows: the lateness so far and the compensation
+    granted to the customer in the last 30 days."""
+    reference = failure.evidence.get("reference")
+    lateness = lateness_of(
+        failure, now, parse_datetime(reference, "reference") if reference else None
+    )
+    since = now - timedelta(days=30)
+    earlier = [
+        c
+        for c in world.compensations_of(customer.id)
+        if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since
+    ]
+    total = sum((c.amount for c in earlier), Decimal(0))
+    return failure_context(failure, customer, subject, lateness, (total, len(earlier)), attributes)
 
 
 def message_context(

@@ -19,6 +19,7 @@ from typing import Any
 
 from makegood.domain import model as m
 from makegood.domain.compensation import compute_amount
+from makegood.domain.context import lifetime_value, recent_failures_in
 from makegood.domain.event import Event, parse_datetime
 from makegood.domain.ledger import Ledger
 from makegood.domain.lifecycle import ENGINE, Lifecycle
@@ -304,9 +305,14 @@ class Incidents:
         what needs approval waits in the queue without escalating each customer's case."""
         if spec.amount is None:
             return None
-        amount = compute_amount(
-            spec.amount, {"customer": self.world.customer(customer_id).context()}
-        )
+        customer = self.world.customer(customer_id)
+        case_id = case.id if case is not None else incident.id
+        context = {
+            "customer": customer.context(),
+            "lifetime_value": lifetime_value(customer),
+            "recent_failures": recent_failures_in(self.world, customer_id, case_id, now),
+        }
+        amount = compute_amount(spec.amount, context)
         granted = self.ledger.offer(
             f"{incident.id}:comp:{customer_id}",
             case.id if case is not None else incident.id,

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from makegood.domain import model as m
-from makegood.domain.context import message_context
+from makegood.domain.context import message_context, voice_context
 from makegood.domain.lifecycle import ENGINE, log, set_state
 from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject
 from makegood.domain.rules import CompiledPolicy
+from makegood.domain.tone import contact_for, styled, tone_for
 from makegood.domain.world import World
 
 
@@ -40,10 +41,23 @@ class Outreach:
         channel: str | None = None,
         capped: bool = True,
         acknowledges: bool = True,
+        voice: Mapping[str, Any] | None = None,
     ) -> OutboxMessage | None:
         """Queue a message to the customer; None if the daily cap held it back. `capped=False`
         (incident notices) sends it past the cap; it still counts toward the day's messages.
-        `acknowledges`: a case waiting for its first word (detected, reopened) is acknowledged."""
+        `acknowledges`: a case waiting for its first word (detected, reopened) is acknowledged.
+
+        The policy's first `tones` rule that holds picks the template's variant (and signs
+        it); the channel is the one asked for, else the customer's own preference, else the
+        first `contact` rule's that holds, else the policy's. `voice`: the context those rules
+        see, if the caller has it (a playbook step passes its failure's)."""
+        preferred = channel or customer.channel
+        toned: dict[str, Any] = {}
+        if self.policy.tones or (self.policy.contact and not preferred):
+            said = voice or voice_context(self.world, case, customer, failure, subject, now)
+            template, toned = styled(tone_for(self.policy, said), template)
+            rule = None if preferred else contact_for(self.policy, said)
+            preferred = preferred or (rule.spec.channel if rule is not None else None)
         limit = self.policy.policy.suppression.max_messages_per_customer_per_day
         if capped and self.world.messages_on(customer.id, now.date()) >= limit:
             log(
@@ -55,9 +69,15 @@ class Outreach:
                 {"template": template, "reason": f"daily limit of {limit} messages"},
             )
             return None
-        channel = channel or customer.channel or self.policy.policy.channel
+        channel = preferred or self.policy.policy.channel
         context = message_context(
-            self.policy.policy.business, customer, case, failure, subject, compensation, extra
+            self.policy.policy.business,
+            customer,
+            case,
+            failure,
+            subject,
+            compensation,
+            {**(extra or {}), **toned} if toned else extra,
         )
         recipient = {"email": customer.email, "sms": customer.phone}.get(channel)
         message = self._queue(key, case, customer, channel, template, recipient, context, now)
@@ -67,7 +87,12 @@ class Outreach:
             now,
             "message_queued",
             ENGINE,
-            {"message": message.id, "template": template, "channel": channel},
+            {
+                "message": message.id,
+                "template": template,
+                "channel": channel,
+                **({"tone": toned["tone"]} if toned else {}),
+            },
         )
         if (
             acknowledges

@@ -5,15 +5,18 @@ twice; words go out through `Outreach`, money through the `Ledger`, people throu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from makegood.domain import model as m
 from makegood.domain.context import failure_context_in
 from makegood.domain.ledger import Ledger
 from makegood.domain.lifecycle import ENGINE, Lifecycle
-from makegood.domain.model import Case, Compensation, Failure
+from makegood.domain.model import Case, Compensation, Customer, Failure
 from makegood.domain.outreach import Outreach
 from makegood.domain.rules import CompiledPlaybook, CompiledPolicy, evaluate
+from makegood.domain.tone import contact_for
 from makegood.domain.world import World
 
 
@@ -47,6 +50,8 @@ class Playbooks:
         context = failure_context_in(
             self.world, failure, customer, subject, failure.evidence.get("attributes") or {}, now
         )
+        if on == "detected" and self.policy.contact:
+            self._call(case, customer, failure, context, now)
         compensation: Compensation | None = None
         for step in playbook.steps:
             if step.spec.on != on or not evaluate(step.when, context):
@@ -75,6 +80,7 @@ class Playbooks:
                     key,
                     now,
                     compensation,
+                    voice=context,
                 )
             elif do == "escalate":
                 self.lifecycle.escalate(
@@ -91,6 +97,36 @@ class Playbooks:
             elif do == "follow_up" and not case.follow_up:
                 case.follow_up = True
                 self.world.touch_case(case, now)
+
+    def _call(
+        self,
+        case: Case,
+        customer: Customer,
+        failure: Failure,
+        context: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        """A `contact` rule with `call: true` holds: a task for a person to call the customer
+        (on the timeline; the case waits in the queue), once per failure."""
+        rule = contact_for(self.policy, context)
+        if rule is None or not rule.spec.call or failure.evidence.get("call"):
+            return
+        failure.evidence["call"] = True
+        self.world.touch_failure(failure)
+        self.lifecycle.log(
+            case.id,
+            now,
+            "call_requested",
+            ENGINE,
+            {
+                "failure": failure.id,
+                "reason": rule.spec.reason,
+                "severity": failure.severity,
+                "tier": customer.tier,
+                "has_phone": bool(customer.phone),  # never the number itself
+            },
+        )
+        self.lifecycle.escalate(case, now, rule.spec.reason)
 
     def resolve_failure(self, failure: Failure, now: datetime) -> None:
         """The failure is over: once its case has no open failure left, the most severe of the

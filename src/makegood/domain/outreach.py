@@ -54,7 +54,11 @@ class Outreach:
         preferred = channel or customer.channel
         toned: dict[str, Any] = {}
         if self.policy.tones or (self.policy.contact and not preferred):
-            said = voice or voice_context(self.world, case, customer, failure, subject, now)
+            said = (
+                voice
+                if voice is not None
+                else voice_context(self.world, case, customer, failure, subject, now)
+            )
             template, toned = styled(tone_for(self.policy, said), template)
             rule = None if preferred else contact_for(self.policy, said)
             preferred = preferred or (rule.spec.channel if rule is not None else None)

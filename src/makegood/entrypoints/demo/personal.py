@@ -115,15 +115,16 @@ def show_personal(console: Console, figures: dict[str, Any], currency: str) -> N
         )
     channels = ", ".join(f"{n:,} by {ch}" for ch, n in sorted(figures["channels"].items()))
     console.print(
-        f"  channels: {channels or 'none'}; calls asked of a person: {figures['calls']:,}"
+        f"  messages: {channels or 'none'}; call tasks for a person: {figures['calls']:,}"
     )
     formula = figures["formula"]
     if formula:
-        bands = "; ".join(
-            f"{band} earlier: {g['grants']:,} at {g['average']} {currency} on average"
+        bands = " · ".join(
+            f"{band}: {g['grants']:,} grants, {g['average']} {currency} on average"
             for band, g in formula["by_recent_failures"].items()
         )
         console.print(
-            f"  formulas reading {' and '.join(formula['reads'])}, by the customer's failed "
-            f"orders in the 30 days before: {bands or 'no grants'}"
+            f"  formulas reading {' and '.join(formula['reads'])}, by the customer's other "
+            f"failed orders in the 30 days before: {bands or 'no grants'}",
+            highlight=False,
         )

@@ -23,9 +23,12 @@ CENT = Decimal("0.01")
 
 def personal_figures(c: sa.Connection, policy: CompiledPolicy) -> dict[str, Any]:
     o, tl = t.outbox.c, t.timeline.c
-    by_template: dict[str, int] = dict(
-        c.execute(sa.select(o.template, sa.func.count()).group_by(o.template)).tuples().all()
-    )
+    by_template: dict[str, int] = {
+        template: count
+        for template, count in c.execute(
+            sa.select(o.template, sa.func.count()).group_by(o.template)
+        )
+    }
     tones = {
         tone.spec.name: {
             "messages": sum(by_template.get(v, 0) for v in set(tone.spec.templates.values())),
@@ -34,13 +37,12 @@ def personal_figures(c: sa.Connection, policy: CompiledPolicy) -> dict[str, Any]
         }
         for tone in policy.tones
     }
-    channels: dict[str, int] = dict(
-        c.execute(
+    channels: dict[str, int] = {
+        channel: count
+        for channel, count in c.execute(
             sa.select(o.channel, sa.func.count()).where(o.channel != ACTION).group_by(o.channel)
         )
-        .tuples()
-        .all()
-    )
+    }
     calls = c.scalar(sa.select(sa.func.count()).where(tl.kind == "call_requested"))
     return {
         "tones": tones,
@@ -69,7 +71,7 @@ def _formula_figures(c: sa.Connection, policy: CompiledPolicy) -> dict[str, Any]
         .where(comp.status == "granted")
         .order_by(comp.created_at)
     ).all()
-    playbook_of = dict(c.execute(sa.select(fail.id, fail.playbook)).tuples().all())
+    playbook_of = {id_: playbook for id_, playbook in c.execute(sa.select(fail.id, fail.playbook))}
     failures: dict[str, list[tuple[Any, str]]] = defaultdict(list)
     for customer, case, detected in c.execute(
         sa.select(fail.customer_id, fail.case_id, fail.detected_at)

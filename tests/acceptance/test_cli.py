@@ -297,6 +297,7 @@ def test_demo_runs_a_day_and_leaves_a_browsable_store(makegood: Any, tmp_path: P
     assert result.returncode == 0, result.stderr
     for heading in ("What makegood detected", "What it did", "What it spent", "What it learned"):
         assert heading in result.stdout
+    assert "Personal recovery" in result.stdout and "tone personal:" in result.stdout
 
     summary = makegood("summary", "--db", tmp_path / "demo.db", "--json")
     assert summary.returncode == 0, summary.stderr

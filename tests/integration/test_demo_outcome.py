@@ -3,6 +3,7 @@ point 23): the whole default day, as `makegood demo` runs it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from makegood.adapters.sql import queries
 from makegood.adapters.sql import schema as t
 from makegood.entrypoints.demo.driver import run_demo
+from makegood.entrypoints.demo.personal import personal_figures
 from makegood.entrypoints.demo.simulator import SimulationSettings
 
 
@@ -20,6 +22,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     budget = result.app.policy.policy.budgets.global_per_day
     with result.app.store.engine.connect() as c:
         figures = queries.summary(c, budget)
+        figures["personal"] = personal_figures(c, result.app.policy)
         refused = [
             (r.at, r.data)
             for r in c.execute(
@@ -52,3 +55,15 @@ def test_the_daily_budget_never_runs_out(day) -> None:
     spend = day["figures"]["spend"]
     for spent in spend["by_day"].values():
         assert float(spent) < float(spend["budget_per_day"])
+
+
+@pytest.mark.slow
+def test_the_day_shows_tone_calls_and_the_customer_figures_in_formulas(day) -> None:
+    personal = day["figures"]["personal"]
+    assert personal["tones"]["personal"]["messages"] > 0  # gold customers' critical failures
+    assert personal["tones"]["personal"]["signed_by"] == "Marta Silva"
+    assert personal["tones"]["brief"]["messages"] > 0  # minor ones
+    assert personal["calls"] > 0
+    bands = personal["formula"]["by_recent_failures"]
+    # a customer failed again is credited more for a cancelled order than a first-timer
+    assert Decimal(bands["0"]["average"]) < Decimal(bands["1"]["average"]), bands

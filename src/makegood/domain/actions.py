@@ -14,10 +14,10 @@ from typing import Any
 
 from makegood.domain import model as m
 from makegood.domain.compensation import ROLE_RANK, check_budgets, may_grant, required_role
-from makegood.domain.context import message_context
 from makegood.domain.errors import MakegoodError
-from makegood.domain.message import OutboxMessage
+from makegood.domain.lifecycle import set_state
 from makegood.domain.model import Case, Compensation, TimelineEntry
+from makegood.domain.outreach import Outreach
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
@@ -46,17 +46,6 @@ def log(
 ) -> None:
     world.log(TimelineEntry(case.id, now, kind, actor, data))
     world.touch_case(case, now)
-
-
-def set_state(
-    world: World, case: Case, state: str, now: datetime, actor: str, reason: str | None = None
-) -> None:
-    if case.state != state:
-        data: dict[str, Any] = {"from": case.state, "to": state}
-        if reason:
-            data["reason"] = reason
-        log(world, case, now, "state_changed", actor, data)
-        case.state = state
 
 
 def add_note(world: World, case: Case, text: str, now: datetime, actor: Actor) -> None:
@@ -291,42 +280,18 @@ def notify(
 ) -> None:
     """Tell the customer what they were given (within the daily message limit)."""
     customer = world.customer(case.customer_id)
-    limit = policy.policy.suppression.max_messages_per_customer_per_day
-    if world.messages_on(customer.id, now.date()) >= limit:
-        _record(
-            world,
-            case,
-            comp,
-            now,
-            "message_suppressed",
-            "engine",
-            {"template": "compensation", "reason": f"daily limit of {limit} messages"},
-        )
-        return
     failure = next((f for f in world.failures_of(case.id) if f.id == comp.failure_id), None)
     subject = world.subject(case.subject_key) if case.subject_key else None
-    channel = customer.channel or policy.policy.channel
-    context = message_context(policy.policy.business, customer, case, failure, subject, comp)
-    key = f"{comp.key}:message"
-    message = OutboxMessage(
-        m.stable_id("msg", key),
-        key,
-        case.id,
-        customer.id,
-        channel,
-        "compensation",
-        customer.locale,
-        customer.email if channel == "email" else None,
-        context,
-        now,
-    )
-    world.enqueue(message, now.date())
-    _record(
-        world,
+    Outreach(policy, world).message(
         case,
-        comp,
+        customer,
+        failure,
+        subject,
+        "compensation",
+        f"{comp.key}:message",
         now,
-        "message_queued",
-        "engine",
-        {"message": message.id, "template": "compensation", "channel": channel},
+        comp,
+        acknowledges=False,  # a person's decision: the case's state is theirs
     )
+    if world.case(case.id) is not None:  # an incident's stand-in case has no row to touch
+        world.touch_case(case, now)

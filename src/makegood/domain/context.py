@@ -7,9 +7,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from makegood.domain.event import Event, jsonable
+from makegood.domain import model as m
+from makegood.domain.event import Event, jsonable, parse_datetime
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject
+from makegood.domain.money import to_decimal
 from makegood.domain.policy import Business
+from makegood.domain.world import World
+
+RECENT = timedelta(days=30)  # the window of `recent_failures` and `earlier_compensation`
 
 NO_ANALYSIS: Mapping[str, Any] = {
     "language": None,
@@ -56,6 +61,7 @@ def failure_context(
     lateness: timedelta | None,
     earlier: tuple[Decimal, int],
     attributes: Mapping[str, Any],
+    recent_failures: int = 0,
 ) -> dict[str, Any]:
     order = subject.context() if subject else {}
     analysis = failure.evidence.get("analysis") or {}
@@ -78,6 +84,80 @@ def failure_context(
         "attributes": attributes,
         "cues": analysis.get("cues") or {},
         "sentiment": analysis.get("sentiment"),
+        "lifetime_value": lifetime_value(customer),
+        "recent_failures": recent_failures,
+    }
+
+
+def lifetime_value(customer: Customer) -> Decimal | None:
+    """The profile's lifetime value as a number (a profile event may carry it as text)."""
+    try:
+        return to_decimal(customer.lifetime_value)
+    except (TypeError, ArithmeticError):
+        return None
+
+
+def recent_failures_in(world: World, customer_id: str, case_id: str, now: datetime) -> int:
+    """How many other cases of the customer had a failure detected in the last 30 days (a
+    failed order counts once, however many detectors saw it)."""
+    since = now - RECENT
+    return len(
+        {
+            f.case_id
+            for f in world.failures_of_customer(customer_id)
+            if f.case_id != case_id and since < f.detected_at <= now
+        }
+    )
+
+
+def failure_context_in(
+    world: World,
+    failure: Failure,
+    customer: Customer,
+    subject: Subject | None,
+    attributes: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """`failure_context` with what the world knows: the lateness so far and the compensation
+    granted to the customer in the last 30 days."""
+    reference = failure.evidence.get("reference")
+    lateness = lateness_of(
+        failure, now, parse_datetime(reference, "reference") if reference else None
+    )
+    since = now - RECENT
+    earlier = [
+        c
+        for c in world.compensations_of(customer.id)
+        if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since
+    ]
+    total = sum((c.amount for c in earlier), Decimal(0))
+    recent = recent_failures_in(world, customer.id, failure.case_id, now)
+    return failure_context(
+        failure, customer, subject, lateness, (total, len(earlier)), attributes, recent
+    )
+
+
+def voice_context(
+    world: World,
+    case: Case,
+    customer: Customer,
+    failure: Failure | None,
+    subject: Subject | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """What the policy's `tones` and `contact` rules see for a message: the failure's context,
+    or for a message about no failure in particular (a survey, an incident notice) the case's
+    severity and category with the same customer figures."""
+    if failure is not None:
+        attributes = failure.evidence.get("attributes") or {}
+        return failure_context_in(world, failure, customer, subject, attributes, now)
+    return {
+        "severity": case.severity,
+        "category": case.category,
+        "customer": customer.context(),
+        "order": subject.context() if subject else {},
+        "lifetime_value": lifetime_value(customer),
+        "recent_failures": recent_failures_in(world, customer.id, case.id, now),
     }
 
 

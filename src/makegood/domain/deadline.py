@@ -2,7 +2,8 @@
 event (the awaited thing arrived: the lateness is recorded) or a `stopped_by` event (the wait
 ended without an arrival, e.g. a cancellation: the fired failure becomes its `stopped`
 failure). The timer's key is ``deadline:<detector>:<subject>``, so arming twice is a no-op.
-Part of `Recovery`: it detects, logs and resolves through it."""
+It records failures through `Detection`, logs through the case's `Lifecycle`, and runs steps
+and resolves through `Playbooks`."""
 
 from __future__ import annotations
 
@@ -17,16 +18,29 @@ from makegood.domain.model import Failure, Subject
 from makegood.domain.rules import CompiledDetector
 
 if TYPE_CHECKING:
-    from makegood.domain.recovery import Recovery
+    from makegood.domain.detection import Detection
+    from makegood.domain.lifecycle import Lifecycle
+    from makegood.domain.playbook import Playbooks
+    from makegood.domain.rules import CompiledPolicy
+    from makegood.domain.world import World
 
 TIMER = "deadline"
 
 
 class Deadlines:
-    def __init__(self, recovery: Recovery) -> None:
-        self.r = recovery
-        self.world = recovery.world
-        self.policy = recovery.policy
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        world: World,
+        lifecycle: Lifecycle,
+        detection: Detection,
+        playbooks: Playbooks,
+    ) -> None:
+        self.world = world
+        self.policy = policy
+        self.lifecycle = lifecycle
+        self.detection = detection
+        self.playbooks = playbooks
         self._by_name = {d.name: d for d in self.policy.detectors if d.spec.kind == "deadline"}
         self._until: dict[str, list[CompiledDetector]] = {}
         self._stops: dict[str, list[CompiledDetector]] = {}
@@ -124,14 +138,14 @@ class Deadlines:
         }
         self.world.touch_failure(failure)
         minutes = round((failure.lateness_s or 0) / 60)
-        self.r._log(
+        self.lifecycle.log(
             failure.case_id,
             now,
             "late_arrival",
             "engine",
             {"failure": failure.id, "event": ended_by, "lateness_minutes": minutes},
         )
-        self.r._resolve_failure(failure, now)
+        self.playbooks.resolve_failure(failure, now)
 
     def _stop_deadlines(
         self, detectors: list[CompiledDetector], event: Event, subject: Subject, now: datetime
@@ -167,7 +181,7 @@ class Deadlines:
                 "stopped": True,
             }
             self.world.touch_failure(failure)
-            self.r._log(
+            self.lifecycle.log(
                 failure.case_id,
                 now,
                 "deadline_stopped",
@@ -190,8 +204,8 @@ class Deadlines:
                 case.severity, case.category = primary.severity, primary.category
                 self.world.touch_case(case, now)
             if playbook.spec.name != before:  # the same playbook already did its first steps
-                self.r._run_steps(playbook, "detected", primary, case, now, tag="stopped")
-        self.r._resolve_failure(primary, now)
+                self.playbooks.run(playbook, "detected", primary, case, now, tag="stopped")
+        self.playbooks.resolve_failure(primary, now)
 
     def _deadline_failure(
         self,
@@ -203,4 +217,6 @@ class Deadlines:
     ) -> Failure | None:
         customer = self.world.customer(subject.customer_id)
         evidence = {"deadline": due.isoformat(), **{k: v for k, v in data.items() if v}}
-        return self.r._detect(detector, customer, subject, subject.id, due, now, evidence, {})
+        return self.detection.detect(
+            detector, customer, subject, subject.id, due, now, evidence, {}
+        )

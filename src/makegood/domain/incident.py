@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from makegood.domain import model as m
 from makegood.domain.compensation import compute_amount
+from makegood.domain.context import lifetime_value, recent_failures_in
 from makegood.domain.event import Event, parse_datetime
+from makegood.domain.ledger import Ledger
+from makegood.domain.lifecycle import ENGINE, Lifecycle
 from makegood.domain.model import Compensation, Failure, Incident, Subject
-from makegood.domain.rules import CompiledIncident
-
-if TYPE_CHECKING:
-    from makegood.domain.recovery import Recovery
+from makegood.domain.outreach import Outreach
+from makegood.domain.rules import CompiledIncident, CompiledPolicy
+from makegood.domain.world import World
 
 SYSTEM = "system:incidents"
 FANOUT = "incident_fanout"
@@ -46,10 +48,19 @@ def incident_targets(
 
 
 class Incidents:
-    def __init__(self, recovery: Recovery) -> None:
-        self.r = recovery
-        self.world = recovery.world
-        self.policy = recovery.policy
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        world: World,
+        lifecycle: Lifecycle,
+        outreach: Outreach,
+        ledger: Ledger,
+    ) -> None:
+        self.policy = policy
+        self.world = world
+        self.lifecycle = lifecycle
+        self.outreach = outreach
+        self.ledger = ledger
 
     # signals ---------------------------------------------------------------------------------
     def observe(self, failure: Failure, subject: Subject | None, now: datetime) -> Incident | None:
@@ -134,11 +145,11 @@ class Incidents:
         incident.status, incident.declared_at, incident.stage = "open", now, DECLARED
         incident.source = source
         self.world.touch_incident(incident)
-        self.r._log(
+        self.lifecycle.log(
             incident.id,
             now,
             "incident_declared",
-            "engine",
+            ENGINE,
             {
                 "spec": spec.spec.name,
                 "key": incident.key,
@@ -164,7 +175,7 @@ class Incidents:
         incident.status, incident.resolved_at, incident.stage = "resolved", now, RESOLVED
         self.world.touch_incident(incident)
         self.world.cancel(f"{QUIET}:{incident.id}")
-        self.r._log(incident.id, now, "incident_resolved", actor, {"key": incident.key})
+        self.lifecycle.log(incident.id, now, "incident_resolved", actor, {"key": incident.key})
         self._fan_out(incident, RESOLVED, now)
 
     def _fan_out(self, incident: Incident, stage: int, now: datetime) -> None:
@@ -247,8 +258,8 @@ class Incidents:
             else None
         )
         if case is not None:
-            self.r._log(
-                case.id, now, "incident_linked", "engine", {"incident": incident.id, "stage": stage}
+            self.lifecycle.log(
+                case.id, now, "incident_linked", ENGINE, {"incident": incident.id, "stage": stage}
             )
         extra = {
             "incident": {
@@ -259,8 +270,7 @@ class Incidents:
                 "resolved_at": incident.resolved_at,
             }
         }
-        before = len(self.world.changes.outbox)
-        self.r._message(
+        sent = self.outreach.message(
             case or self._pseudo_case(incident, customer_id, subject_id, now),
             customer,
             None,
@@ -272,7 +282,7 @@ class Incidents:
             extra,
             capped=False,  # proactive notice of a known problem: see ARCHITECTURE.md
         )
-        incident.messages += len(self.world.changes.outbox) - before
+        incident.messages += sent is not None
 
     def _pseudo_case(
         self, incident: Incident, customer_id: str, subject_id: str, now: datetime
@@ -295,10 +305,15 @@ class Incidents:
         what needs approval waits in the queue without escalating each customer's case."""
         if spec.amount is None:
             return None
-        amount = compute_amount(
-            spec.amount, {"customer": self.world.customer(customer_id).context()}
-        )
-        granted = self.r.offer(
+        customer = self.world.customer(customer_id)
+        case_id = case.id if case is not None else incident.id
+        context = {
+            "customer": customer.context(),
+            "lifetime_value": lifetime_value(customer),
+            "recent_failures": recent_failures_in(self.world, customer_id, case_id, now),
+        }
+        amount = compute_amount(spec.amount, context)
+        granted = self.ledger.offer(
             f"{incident.id}:comp:{customer_id}",
             case.id if case is not None else incident.id,
             customer_id,

@@ -168,6 +168,39 @@ class IncidentSpec:
 
 
 @dataclass(frozen=True)
+class Signature:
+    __pydantic_config__ = _STRICT
+    name: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Tone:
+    """A voice for the customer's messages. The first tone whose `when` holds (it sees what a
+    compensation formula sees: `severity`, `customer.tier`, `lifetime_value`, …) sends each
+    template named in `templates` as its variant instead, signed by `signed_by`."""
+
+    __pydantic_config__ = _STRICT
+    name: str
+    templates: dict[str, str]
+    when: str | None = None
+    signed_by: Signature | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How a customer is reached when `when` holds (the first rule that holds decides):
+    `channel` when the customer named no preferred channel of their own; `call`: a person
+    calls them as well (a call task on the case's timeline, and the case in the queue)."""
+
+    __pydantic_config__ = _STRICT
+    when: str | None = None
+    channel: str | None = None
+    call: bool = False
+    reason: str = "a person calls the customer"
+
+
+@dataclass(frozen=True)
 class Budgets:
     __pydantic_config__ = _STRICT
     per_case: Decimal = Decimal(50)
@@ -257,6 +290,8 @@ class Policy:
     sla: Sla = field(default_factory=Sla)
     engine: EngineSettings = field(default_factory=EngineSettings)
     channel: str = "email"  # default channel for customer messages
+    tones: tuple[Tone, ...] = ()  # template variants by tier, severity, value (domain/tone.py)
+    contact: tuple[Contact, ...] = ()  # channel and call tasks by the same (domain/tone.py)
     # event types beyond the built-in ones (or more attributes of a built-in type) and the
     # attributes they carry: `policy check` warns on names no type declares
     events: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from makegood.domain.policy import (
     SEVERITIES,
     Amount,
     Budgets,
+    Contact,
     Detector,
     Empowerment,
     IncidentSpec,
@@ -27,6 +28,7 @@ from makegood.domain.policy import (
     Policy,
     PolicyErrors,
     Step,
+    Tone,
 )
 from makegood.domain.source import CompiledSource, compile_sources
 
@@ -63,6 +65,8 @@ FAILURE_NAMES = frozenset(
         "category",
         "cues",
         "sentiment",
+        "lifetime_value",
+        "recent_failures",
     }
 )
 
@@ -154,6 +158,18 @@ class CompiledIncident:
 
 
 @dataclass(frozen=True)
+class CompiledTone:
+    spec: Tone
+    when: Expr | None
+
+
+@dataclass(frozen=True)
+class CompiledContact:
+    spec: Contact
+    when: Expr | None
+
+
+@dataclass(frozen=True)
 class CompiledPolicy:
     policy: Policy
     detectors: tuple[CompiledDetector, ...]
@@ -169,6 +185,8 @@ class CompiledPolicy:
     accept_from: datetime = EPOCH
     accept_ahead: timedelta = timedelta(days=365)
     max_attribute_chars: int = 65_536
+    tones: tuple[CompiledTone, ...] = ()
+    contact: tuple[CompiledContact, ...] = ()
 
     def limits(self, now: datetime) -> Limits:
         """What `parse_event` accepts at `now`: the time range and the size of a string."""
@@ -320,6 +338,24 @@ def _incident(spec: IncidentSpec, path: str) -> CompiledIncident:
     )
 
 
+_TEMPLATE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def _tone(spec: Tone, path: str) -> CompiledTone:
+    if not spec.templates:
+        raise PolicyError("a tone names the templates it replaces", f"{path}.templates")
+    for name, variant in spec.templates.items():
+        if not (_TEMPLATE.match(name) and _TEMPLATE.match(variant)):
+            raise PolicyError(f"not a template name: {name!r}: {variant!r}", f"{path}.templates")
+    return CompiledTone(spec, expression(spec.when, f"{path}.when", FAILURE_NAMES))
+
+
+def _contact(spec: Contact, path: str) -> CompiledContact:
+    if spec.channel is None and not spec.call:
+        raise PolicyError("a contact rule gives a channel, or call: true, or both", path)
+    return CompiledContact(spec, expression(spec.when, f"{path}.when", FAILURE_NAMES))
+
+
 def _rising(e: Empowerment) -> None:
     _limits(e, "empowerment")
     if not e.auto <= e.agent <= e.lead:
@@ -365,8 +401,11 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     )
     sources = check(compile_sources, policy.sources)
     accepted = check(_accepted, policy)
+    tones = [check(_tone, t, f"tones[{i}]") for i, t in enumerate(policy.tones)]
+    contact = [check(_contact, c, f"contact[{i}]") for i, c in enumerate(policy.contact)]
     if check.found:
         raise PolicyErrors(check.found)
+    accept_from, accept_ahead, max_chars = accepted
     return CompiledPolicy(
         policy,
         tuple(detectors),
@@ -379,7 +418,11 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         repurchase,
         tuple(incidents),
         sources,
-        *accepted,
+        accept_from,
+        accept_ahead,
+        max_chars,
+        tones=tuple(tones),
+        contact=tuple(contact),
     )
 
 

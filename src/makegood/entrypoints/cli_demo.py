@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from makegood.adapters.sql import queries
 from makegood.entrypoints.cli_common import console, err, print_json
 from makegood.entrypoints.demo.driver import run_demo
+from makegood.entrypoints.demo.personal import personal_figures, show_personal
 from makegood.entrypoints.demo.simulator import SimulationSettings
 from makegood.entrypoints.summary_view import show_summary
 
@@ -40,6 +41,7 @@ def demo(
     app = result.app
     with app.store.engine.connect() as connection:
         figures = queries.summary(connection, app.policy.policy.budgets.global_per_day)
+        figures["personal"] = personal_figures(connection, app.policy)
     figures["run"] = {"events": result.events, "seconds": round(elapsed, 1), "seed": seed}
     if as_json:
         print_json(figures)
@@ -50,6 +52,7 @@ def demo(
         f"{result.events:,} events, simulated in {elapsed:.1f} s"
     )
     show_summary(console, figures, app.policy.policy.business.currency)
+    show_personal(console, figures["personal"], app.policy.policy.business.currency)
     console.print(f"\nMessages makegood sent: {result.outbox_file}", highlight=False)
     console.print(
         "Browse the store (every command reads $MAKEGOOD_DATABASE_URL):\n"

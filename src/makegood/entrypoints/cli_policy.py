@@ -37,6 +37,9 @@ SAMPLE: dict[str, Any] = {
     },
     "survey_url": "http://127.0.0.1:8000/s/token",
     "business": {"name": "Fresh Bites", "support_email": "help@example.com"},
+    # what a tone's variant templates gain (domain/tone.py)
+    "tone": "personal",
+    "signature": {"name": "Marta Silva", "title": "Head of Customer Care"},
 }
 
 
@@ -78,6 +81,7 @@ def check(
             if s.spec.do in ("acknowledge", "apologise")
         }
         | {policy.policy.follow_up.template, "compensation"}
+        | {variant for tone in policy.tones for variant in tone.spec.templates.values()}
     )
     renderer = renderer_for(templates)
     unknown = renderer.unknown_variables(names, LOCALES, SAMPLE)

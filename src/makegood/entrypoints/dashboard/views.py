@@ -31,6 +31,7 @@ KIND_LABELS = {
     "resolution_requested": "Fix requested",
     "severity_raised": "Severity raised",
     "experiment_assigned": "Experiment arm",
+    "call_requested": "Call the customer",
 }
 
 

@@ -301,6 +301,15 @@ class _Parser:
                 except (ops.Fault, ArithmeticError) as error:
                     raise _runtime(error, source, column) from None
 
+        elif len(fns) == 2 and children[1].const:  # `x + 15m`, `x * 0.10`: no call for 15m
+            af, b = fns[0], _constant(children[1])
+
+            def run(ctx: Mapping[str, Any]) -> Any:
+                try:
+                    return fn(af(ctx), b)
+                except (ops.Fault, ArithmeticError) as error:
+                    raise _runtime(error, source, column) from None
+
         elif len(fns) == 2:
             af, bf = fns
 

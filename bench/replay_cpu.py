@@ -2,6 +2,7 @@
 validation, decisions and the rest, measured without a profiler (a figure, not a test).
 
     .venv/bin/python bench/replay_cpu.py [--orders 20000] [--customers 3000] [--repeat 3]
+                                         [--gc-threshold 50000]
 
 CPU time rather than wall time, so that a machine shared with other work still gives figures
 that compare; docs/PERFORMANCE.md ("Validation and decisions") keeps them.
@@ -10,6 +11,7 @@ that compare; docs/PERFORMANCE.md ("Validation and decisions") keeps them.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import time
@@ -48,11 +50,20 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--customers", type=int, default=3_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="collect the youngest generation after this many allocations, not 700: "
+        "how much of the replay is the cyclic garbage collector's",
+    )
     args = parser.parse_args()
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, 20, 100)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M}, load "
-        f"{os.getloadavg()[0]:.1f}"
+        f"{os.getloadavg()[0]:.1f}, gc thresholds {gc.get_threshold()}"
     )
     sim = Simulator(SimulationSettings(orders=args.orders, customers=args.customers))
     events = sim.advance(sim.horizon)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from makegood.domain import model as m
 from makegood.domain.errors import ExpressionError
 from makegood.domain.event import Event, parse_datetime
+from makegood.domain.expr import Expr
 from makegood.domain.model import Failure, Subject
 from makegood.domain.rules import CompiledDetector
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from makegood.domain.world import World
 
 TIMER = "deadline"
+_MISSING = object()
 
 
 class Deadlines:
@@ -42,6 +44,9 @@ class Deadlines:
         self.detection = detection
         self.playbooks = playbooks
         self._by_name = {d.name: d for d in self.policy.detectors if d.spec.kind == "deadline"}
+        # the last event context seen by `arm`, and its reference times by expression source
+        self._context: Mapping[str, Any] | None = None
+        self._references: dict[str, object] = {}
         self._until: dict[str, list[CompiledDetector]] = {}
         self._stops: dict[str, list[CompiledDetector]] = {}
         for detector in self._by_name.values():
@@ -75,21 +80,16 @@ class Deadlines:
             return
         try:
             due = detector.deadline(context)
-            reference = detector.reference(context) if detector.reference else None
+            reference = self._reference(detector.reference, context)
         except ExpressionError:
             return
         if not isinstance(due, datetime):
             return
-        data = {
-            "detector": detector.name,
-            "event_id": event.id,
-            "reference": reference.isoformat() if isinstance(reference, datetime) else None,
-        }
-        ended = sorted(
-            (subject.seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in subject.seen
-        )
+        data = {"detector": detector.name, "event_id": event.id, "reference": reference}
+        seen = subject.seen
+        ended = [(seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in seen]
         if ended:  # the awaited event came first (out of order): late only if after the deadline
-            ended_at, ended_by = ended[0]
+            ended_at, ended_by = min(ended)
             if ended_at > due:
                 failure = self._deadline_failure(detector, subject, due, data, now)
                 if failure is not None and ended_by in detector.stops:
@@ -108,6 +108,21 @@ class Deadlines:
                 data,
             )
         )
+
+    def _reference(self, expr: Expr | None, context: Mapping[str, Any]) -> str | None:
+        """The detector's reference time as ISO text (None unless a datetime). Detectors on
+        the same event often share it (``attributes.promised_at``): evaluated once per event
+        context and expression source. Expressions are pure, so this changes no result."""
+        if expr is None:
+            return None
+        if context is not self._context:
+            self._context, self._references = context, {}
+        found = self._references.get(expr.source, _MISSING)
+        if found is _MISSING:
+            value = expr(context)
+            found = value.isoformat() if isinstance(value, datetime) else None
+            self._references[expr.source] = found
+        return found  # type: ignore[return-value]
 
     def _settle_deadline(
         self, detector: CompiledDetector, event: Event, subject: Subject, now: datetime

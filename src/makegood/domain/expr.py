@@ -255,32 +255,25 @@ class _Parser:
         if text in ("==", "!="):
             if left.const and not right.const:
                 left, right = right, left
-            test = _equality(left.fn, right)
-            if text == "!=":
-                return self.wrap(lambda ctx: not test(ctx), token, left, right)
+            test = _equality(left, right, negate=text == "!=")
             return self.wrap(test, token, left, right)
         if text in ("in", "not"):
             negate = text == "not"
             strings = _strings(right)
             if strings is not None:
-                lf = left.fn
-
-                def among(ctx: Mapping[str, Any]) -> bool:
-                    try:
-                        return (lf(ctx) in strings) is not negate
-                    except TypeError:  # unhashable, so not a string
-                        return negate
-
-                return self.wrap(among, token, left, right)
+                return self.wrap(_among(left, strings, negate), token, left, right)
             if negate:
                 return self.apply(lambda a, b: not ops.contains(a, b), token, left, right)
             return self.apply(ops.contains, token, left, right)
         compare, constant = ops.COMPARISONS[text], _constant(right)
         if isinstance(constant, _FAST_ORDER) and type(constant) is not bool:
-            lf, source, column = left.fn, self.source, token.column
+            source, column = self.source, token.column
+            root, key, walk = _lookup(left)
 
             def fast(ctx: Mapping[str, Any]) -> Any:
-                value = lf(ctx)
+                value = walk(ctx) if root is None else ctx.get(root)
+                if key is not None:
+                    value = value.get(key) if type(value) is dict else walk(ctx)
                 if value is None:
                     return False
                 try:
@@ -305,6 +298,15 @@ class _Parser:
             def run(ctx: Mapping[str, Any]) -> Any:
                 try:
                     return fn(af(ctx))
+                except (ops.Fault, ArithmeticError) as error:
+                    raise _runtime(error, source, column) from None
+
+        elif len(fns) == 2 and children[1].const:  # `x + 15m`, `x * 0.10`: no call for 15m
+            af, b = fns[0], _constant(children[1])
+
+            def run(ctx: Mapping[str, Any]) -> Any:
+                try:
+                    return fn(af(ctx), b)
                 except (ops.Fault, ArithmeticError) as error:
                     raise _runtime(error, source, column) from None
 
@@ -395,13 +397,62 @@ def _strings(node: _Node) -> frozenset[str] | None:
     return None
 
 
-def _equality(lf: Fn, right: _Node) -> Fn:
-    rf = right.fn
-    if right.const:
-        constant = rf(_EMPTY)
-        if constant is None:
-            return lambda ctx: lf(ctx) is None
-        if type(constant) is str:  # a string equals only a string: plain == is exact
-            return lambda ctx: lf(ctx) == constant
+def _lookup(node: _Node) -> tuple[str | None, str | None, Fn]:
+    """How a comparison reads its operand without a call of its own: ``(root, key, fn)``
+    for a name (``type``: key None) or a name and a key (``attributes.score``), whose value
+    is ``ctx.get(root)``, then ``.get(key)`` on a dict or else ``fn(ctx)`` (the walker, which
+    reads it again and handles the other objects); ``(None, None, fn)`` for any other node,
+    whose value is ``fn(ctx)``. The closures below inline these lines: one call per
+    comparison instead of two, for the conditions policies are made of."""
+    if node.path is not None and len(node.path) <= 2:
+        return node.path[0], (node.path[1] if len(node.path) == 2 else None), node.fn
+    return None, None, node.fn
+
+
+def _among(left: _Node, strings: frozenset[str], negate: bool) -> Fn:
+    """``left in [constant strings]`` as a hashed lookup (``not in`` when `negate`)."""
+    root, key, walk = _lookup(left)
+
+    def among(ctx: Mapping[str, Any]) -> bool:
+        value = walk(ctx) if root is None else ctx.get(root)
+        if key is not None:
+            value = value.get(key) if type(value) is dict else walk(ctx)
+        try:
+            return (value in strings) is not negate
+        except TypeError:  # unhashable, so not a string
+            return negate
+
+    return among
+
+
+def _equality(left: _Node, right: _Node, negate: bool) -> Fn:
+    """``left == right`` (``!=`` when `negate`); a constant right side is compared directly
+    when that is exact: null by identity, a string by plain ``==``."""
+    lf, rf = left.fn, right.fn
+    if not right.const:
+        if negate:
+            return lambda ctx: not ops.eq(lf(ctx), rf(ctx))
+        return lambda ctx: ops.eq(lf(ctx), rf(ctx))
+    constant = rf(_EMPTY)
+    if constant is not None and type(constant) is not str:
+        if negate:
+            return lambda ctx: not ops.eq(lf(ctx), constant)
         return lambda ctx: ops.eq(lf(ctx), constant)
-    return lambda ctx: ops.eq(lf(ctx), rf(ctx))
+    root, key, walk = _lookup(left)
+    if constant is None:
+
+        def null(ctx: Mapping[str, Any]) -> bool:
+            value = walk(ctx) if root is None else ctx.get(root)
+            if key is not None:
+                value = value.get(key) if type(value) is dict else walk(ctx)
+            return (value is None) is not negate
+
+        return null
+
+    def string(ctx: Mapping[str, Any]) -> Any:  # a string equals only a string: == is exact
+        value = walk(ctx) if root is None else ctx.get(root)
+        if key is not None:
+            value = value.get(key) if type(value) is dict else walk(ctx)
+        return not (value == constant) if negate else value == constant
+
+    return string

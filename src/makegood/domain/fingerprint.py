@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from makegood.domain.event import Event, jsonable
+
+# json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str), built once
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
 
 
 def fingerprint(event: Event) -> str:
@@ -24,10 +28,34 @@ def fingerprint(event: Event) -> str:
         event.occurred_at.astimezone(UTC).isoformat(),
         event.customer_id,
         event.subject_id,
-        _whole(jsonable(event.attributes)),
+        _json_form(event.attributes),
     ]
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    text = _ENCODE(payload)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _json_form(attributes: Any) -> Any:
+    """`_whole(jsonable(attributes))` in one pass for the usual flat dict of strings, numbers,
+    amounts and date-times; anything else takes the two general functions."""
+    if type(attributes) is not dict:
+        return _whole(jsonable(attributes))
+    form = {}
+    for key, value in attributes.items():
+        kind = type(key)
+        if kind is not str:
+            return _whole(jsonable(attributes))
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            form[key] = value
+        elif kind is Decimal:
+            form[key] = str(value)
+        elif kind is datetime:
+            form[key] = value.isoformat()
+        elif kind is float:
+            form[key] = int(value) if value.is_integer() else value
+        else:
+            form[key] = _whole(jsonable(value))
+    return form
 
 
 def _whole(value: Any) -> Any:

@@ -1,0 +1,102 @@
+"""CPU seconds of the in-memory replay (what `makegood replay` runs), with the share of
+validation, decisions and the rest, measured without a profiler (a figure, not a test).
+
+    .venv/bin/python bench/replay_cpu.py [--orders 20000] [--customers 3000] [--repeat 3]
+                                         [--gc-threshold 50000]
+
+CPU time rather than wall time, so that a machine shared with other work still gives figures
+that compare; docs/PERFORMANCE.md ("Validation and decisions") keeps them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from makegood.adapters.policy_file import load_policy
+from makegood.domain import recovery
+from makegood.entrypoints.demo.simulator import SimulationSettings, Simulator
+from makegood.service_layer import engine, replay
+
+SPENT: dict[str, float] = {}
+
+
+def timed(owner: Any, name: str, stage: str) -> None:
+    """Wrap `owner.name` to add its CPU time to SPENT[stage] (outermost calls only)."""
+    inner = getattr(owner, name)
+    depth = [0]
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if depth[0]:
+            return inner(*args, **kwargs)
+        depth[0] += 1
+        started = time.process_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            SPENT[stage] = SPENT.get(stage, 0.0) + time.process_time() - started
+            depth[0] -= 1
+
+    setattr(owner, name, wrapper)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=3_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="collect the youngest generation after this many allocations, not 700: "
+        "how much of the replay is the cyclic garbage collector's",
+    )
+    args = parser.parse_args()
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, 20, 100)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M}, load "
+        f"{os.getloadavg()[0]:.1f}, gc thresholds {gc.get_threshold()}"
+    )
+    sim = Simulator(SimulationSettings(orders=args.orders, customers=args.customers))
+    events = sim.advance(sim.horizon)
+    policy = load_policy()
+    runs = []
+    for _ in range(args.repeat):
+        started = time.process_time()
+        result = replay.replay(events, policy, batch_size=5_000)
+        runs.append(time.process_time() - started)
+    best = min(runs)
+    print(
+        f"replay, {len(events):,} events: best {best:.2f} CPU-s of {args.repeat} "
+        f"({len(events) / best:,.0f} events per CPU-second)"
+    )
+    # one more run with the stages timed (the timing adds a little to each)
+    timed(engine, "parse_event", "validate (parse_event)")
+    timed(replay, "fingerprint", "dedupe (fingerprint)")
+    timed(recovery.Recovery, "apply", "decide (Recovery.apply/fire)")
+    timed(recovery.Recovery, "fire", "decide (Recovery.apply/fire)")
+    started = time.process_time()
+    again = replay.replay(events, policy, batch_size=5_000)
+    total = time.process_time() - started
+    assert again.figures == result.figures
+    for stage, seconds in SPENT.items():
+        print(f"  {stage:32} {seconds:6.2f} CPU-s {100 * seconds / total:5.1f} %")
+    rest = total - sum(SPENT.values())
+    print(f"  {'the rest (engine, store, world)':32} {rest:6.2f} CPU-s {100 * rest / total:5.1f} %")
+    figures = result.figures
+    print(
+        f"decided: {figures['failures']:,} failures, {figures['cases']:,} cases, "
+        f"{figures['messages']:,} messages, spend {figures['spend']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -15,8 +15,11 @@ import json
 import os
 import platform
 import pstats
+import resource
 import secrets
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -173,7 +176,21 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--lag-orders", type=int, default=400)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--volumes",
+        default="",
+        help="comma-separated order counts: the end-to-end run at each volume, with the "
+        "resident size after it (e.g. 20000,200000,860000 for about 50k, 500k and 2M events); "
+        "prints only those figures",
+    )
+    parser.add_argument("--one-volume", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_volume:
+        one_volume(args)
+        return
+    if args.volumes:
+        volumes(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder, url = Path(tmp), args.database_url
 
@@ -217,6 +234,40 @@ def main() -> None:
             f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms, "
             f"max {lag['max_ms']:.0f} ms"
         )
+
+
+def volumes(args: argparse.Namespace) -> None:
+    """Events per CPU-second at growing volumes (is the cost per event flat?) and the resident
+    size (ru_maxrss) after each run: each volume in a process of its own and a fresh store."""
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    for orders in args.volumes.split(","):
+        command = [sys.executable, __file__, "--one-volume", orders, "--batch", str(args.batch)]
+        if args.database_url:
+            command += ["--database-url", args.database_url]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            print(done.stderr)
+            continue
+        r = json.loads(done.stdout.splitlines()[-1])
+        print(
+            f"{r['events']:>10,} events: {r['events_per_s']:>7,.0f} events/s, "
+            f"{r['events_per_cpu_s']:>7,.0f} per CPU-second ({r['cpu_seconds']:.1f} CPU-s), "
+            f"resident {r['rss_mib']:,.0f} MiB (the bench holds the events too)"
+        )
+
+
+def one_volume(args: argparse.Namespace) -> None:
+    orders = args.one_volume
+    events = events_for(orders, max(orders // 7, 3000))
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_store(args.database_url, "volume", Path(folder)) as store,
+    ):
+        result = throughput(store, events, args.batch, profile=False)
+    result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -127,6 +127,13 @@ class InMemorySession:
 
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         return {i for i in ids if i in self.state.subjects}
+
+    def advance_partitions(self, versions: Mapping[int, int]) -> bool:
+        if any(self.state.versions[p] != v for p, v in versions.items()):
+            return False
+        for p in versions:
+            self.state.versions[p] += 1
+        return True
 
     def incident(self, incident_id: str) -> Incident | None:
         return copy.deepcopy(self.state.incidents.get(incident_id))
@@ -258,3 +265,7 @@ class InMemoryStore:
         staged = copy.deepcopy(self.state)
         yield InMemorySession(staged)
         self.state = staged
+
+    @contextmanager
+    def reader(self) -> Iterator[InMemorySession]:
+        yield InMemorySession(copy.deepcopy(self.state))  # never committed

@@ -81,20 +81,29 @@ class Resident:
         self.versions: dict[int, int] = {}  # partition -> version this state matches
         self.customers: OrderedDict[str, None] = OrderedDict()  # least recently used first
         self.subjects: set[str] = set()  # subjects whose failures are all in memory
-        self.locked: set[int] = set()  # partitions this batch holds
+        self.locked: set[int] = set()  # partitions this batch decides for
+        self.seen: dict[int, int] = {}  # every partition's version, read as the batch began
+
+    def begin(self, session: StoreSession) -> None:
+        """A batch starts: the versions of every partition, read before anything else."""
+        self.seen = session.lock_partitions(range(self.partitions))
+        self.locked = set()
 
     def claim(self, session: StoreSession, customer_ids: Collection[str]) -> None:
-        """Hold these customers' partitions for the batch; forget what changed under us."""
+        """The batch decides for these customers: forget what changed under us."""
         wanted = partitions_of(customer_ids, self.partitions) - self.locked
         if not wanted:
             return
-        versions = session.lock_partitions(wanted)
         self.locked |= wanted
-        stale = {p for p in wanted if self.versions.get(p) != versions.get(p)}
+        stale = {p for p in wanted if self.versions.get(p) != self.seen.get(p)}
         if stale:
             self.evict([c for c in self.customers if partition_of(c, self.partitions) in stale])
         for p in wanted:
-            self.versions[p] = versions.get(p, -1)
+            self.versions[p] = self.seen.get(p, -1)
+
+    def read_versions(self) -> dict[int, int]:
+        """The versions the batch decided on, of the partitions it decided for."""
+        return {p: self.versions[p] for p in self.locked}
 
     def evict(self, customer_ids: Collection[str]) -> None:
         self.subjects -= self.world.evict(customer_ids)
@@ -138,6 +147,19 @@ class IngestReport:
         self.timers_fired += other.timers_fired
         self.failures += other.failures
         self.refused.update(other.refused)
+
+
+@dataclass
+class _Decided:
+    """What a batch decided, before it is written."""
+
+    received: datetime
+    report: IngestReport = field(default_factory=IngestReport)
+    applied: int = 0  # the place in the log the batch follows on from
+    final: datetime | None = None  # the batch's last *now*
+    resident: Resident | None = None  # None: nothing was decided
+    customers: set[str] = field(default_factory=set)
+    quarantined: list[Quarantined] = field(default_factory=list)
 
 
 class Engine:
@@ -331,17 +353,23 @@ class Engine:
         return items
 
     def _act(self, items: Sequence[Logged]) -> IngestReport:
-        """One batch of the log in one transaction, retried if another worker spent the
-        budget first or did first what this batch decided (`AlreadyDone`).
+        """One batch of the log: decided on what a read of the store shows (no write lock
+        held while deciding), then written in one short transaction that first checks nothing
+        it read has changed since — the partitions' versions and the place in the log — and is
+        retried on fresh state if something did, or if another worker spent the budget first
+        or did first what this batch decided (`AlreadyDone`).
 
-        Texts are analysed first, outside the transaction: a slow analysis never holds the
-        database's write lock (SQLite) or the customers' locks (PostgreSQL)."""
+        Texts are analysed first, outside any transaction."""
         analyses = self._analyze([item.event for item in items])
         for attempt in range(RETRIES):
             started = time.perf_counter()
             try:
-                with self._batch, self.store.session() as session:
-                    report = self._process(session, items, analyses)
+                with self._batch:
+                    with self.store.reader() as reading:
+                        decided = self._process(reading, items, analyses)
+                    with self.store.session() as session:
+                        self._write(session, items, decided)
+                report = decided.report
                 if report.figures is not None:  # observed once committed
                     self.observer.batch_done(time.perf_counter() - started, report.figures)
                 return report
@@ -396,23 +424,29 @@ class Engine:
         session: StoreSession,
         items: Sequence[Logged],
         analyses: Mapping[str, Mapping[str, Any]],
-    ) -> IngestReport:
+    ) -> _Decided:
+        """Decide a batch on a read of the store (`session` writes nothing)."""
         received = self.clock.now()
-        report = IngestReport()
-        # held to the end of the batch: engines acting on one log take turns
-        applied, stored = self._offset(session), session.get_value(APPLIED, lock=True)
+        decided = _Decided(received=received)
+        report = decided.report
+        applied, stored = self._offset(session), session.get_value(APPLIED)
+        decided.applied = applied
         if (int(stored) if stored else 0) != applied or (items and items[0].seq <= applied):
             raise Moved("another engine acted on this part of the log")
+        resident = self._resident
+        if resident is None:
+            resident = self._resident = Resident(session.partitions(), self.resident_limit)
+        resident.begin(session)  # the partitions' versions first: all read after is as new
         new = [item.event for item in items]
         marks, start, final = self._times(session, new, received)
+        decided.final = final
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
-            self._commit(session, items, None)
-            return report
+            return decided
         due = session.due_timers(final, limit=1_000_000)
         if not new and not due:
-            self._commit(session, items, final)
-            return report
-        resident, customers = self._prepare(session, new, due, start, final)
+            return decided
+        customers = self._prepare(session, resident, new, due, start, final)
+        decided.resident, decided.customers = resident, customers
         world = resident.world
         recovery = Recovery(self.policy, world, self.new_code)
 
@@ -427,7 +461,7 @@ class Engine:
             owner = world.subject(event.subject_id) if event.subject_id else None
             if owner is not None and owner.customer_id != event.customer_id:
                 # not a race but bad input: never act on another customer's subject
-                self._refuse(session, report, item, received)
+                self._refuse(decided, item)
                 continue
             # an event is known from the moment it occurred, never before
             now = max(mark, event.occurred_at) if self.event_time else mark
@@ -439,35 +473,44 @@ class Engine:
         report.failures = world.new_failures
         report.messages = list(world.changes.outbox)
         report.figures = batch_figures(world, self._deadlines)
-        session.save(world.changes, world.s, self.policy.policy.budgets)
-        self._commit(session, items, final)
-        resident.settle(session, customers | world.changes.customers_written(world.s))
-        return report
+        return decided
 
-    def _commit(
-        self, session: StoreSession, items: Sequence[Logged], final: datetime | None
-    ) -> None:
-        """The place reached in the log and the watermark, in the batch's transaction."""
-        if self.event_time and final is not None:
-            session.set_value(WATERMARK, final.isoformat())
+    def _write(self, session: StoreSession, items: Sequence[Logged], decided: _Decided) -> None:
+        """The batch's one write transaction: nothing it decided on may have moved."""
+        # held to the end: engines acting on one log take turns
+        stored = session.get_value(APPLIED, lock=True)
+        if (int(stored) if stored else 0) != decided.applied:
+            raise Moved("another engine acted on this part of the log")
+        resident = decided.resident
+        if resident is not None:
+            if not session.advance_partitions(resident.read_versions()):
+                raise Contended("a partition this batch read was changed meanwhile")
+            world = resident.world
+            session.save(world.changes, world.s, self.policy.policy.budgets)
+        session.add_quarantined(decided.quarantined, decided.received)
+        if self.event_time and decided.final is not None:
+            session.set_value(WATERMARK, decided.final.isoformat())
         if items:
             session.set_value(APPLIED, str(items[-1].seq))
+        if resident is not None:
+            world = resident.world
+            resident.settle(session, decided.customers | world.changes.customers_written(world.s))
+        if items:
             self._applied = items[-1].seq
 
     def _prepare(
         self,
         session: StoreSession,
+        resident: Resident,
         new: Sequence[Event],
         due: Sequence[Timer],
         start: datetime,
         final: datetime,
-    ) -> tuple[Resident, set[str]]:
+    ) -> set[str]:
         """The kept state, with what this batch needs and does not hold loaded into it (the
         customers it has not seen, or whose partition another writer changed; the history
-        of subjects it holds no history of), and the global state read fresh."""
-        resident = self._resident
-        if resident is None:
-            resident = self._resident = Resident(session.partitions(), self.resident_limit)
+        of subjects it holds no history of), and the global state read fresh; answers the
+        batch's customers."""
         world = resident.world
         world.begin()
         # incidents' timers belong to SYSTEM, a customer with no state of its own
@@ -497,22 +540,19 @@ class Engine:
         world.merge(fresh)
         world.refresh(fresh)
         resident.subjects |= unknown
-        return resident, customers
+        return customers
 
-    def _refuse(
-        self, session: StoreSession, report: IngestReport, item: Logged, received: datetime
-    ) -> None:
+    def _refuse(self, decided: _Decided, item: Logged) -> None:
         """An appended event the engine will not act on: quarantined with the reason."""
         event = item.event
         reason = (
             f"subject {event.subject_id!r} belongs to another customer; not acted on "
             f"(a subject id names one customer's order, booking, ticket…)"
         )
-        session.add_quarantined(
-            [Quarantined(*item.where, _text(event_to_json(event)), "subject_id", reason, event.id)],
-            received,
+        decided.quarantined.append(
+            Quarantined(*item.where, _text(event_to_json(event)), "subject_id", reason, event.id)
         )
-        report.refused[event.id] = Rejection("subject_id", reason, event.id)
+        decided.report.refused[event.id] = Rejection("subject_id", reason, event.id)
         log.warning("event %s quarantined: %s", event.id, reason)
 
     def _resolve_fanout(

@@ -5,7 +5,7 @@ Implementations live in `makegood.adapters` (by technology) and `makegood.testin
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
@@ -109,6 +109,11 @@ class StoreSession(Protocol):
         version of every partition whose state it writes."""
         ...
 
+    def advance_partitions(self, versions: Mapping[int, int]) -> bool:
+        """Move each of these partitions one version on if it is still at the version given;
+        False (and nothing moved that matters: the caller rolls back) if any was not."""
+        ...
+
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         """Those of these subject ids that are stored."""
         ...
@@ -149,6 +154,10 @@ class StoreSession(Protocol):
 class Store(Protocol):
     def session(self) -> AbstractContextManager[StoreSession]:
         """A transaction: committed when the block ends, rolled back if it raises."""
+        ...
+
+    def reader(self) -> AbstractContextManager[StoreSession]:
+        """A transaction that only reads (never committed): no write lock, no row locks."""
         ...
 
     def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -126,6 +126,13 @@ class ReplaySession:
 
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         return {i for i in ids if i in self.s.subjects}
+
+    def advance_partitions(self, versions: Mapping[int, int]) -> bool:
+        if any(self.s.versions[p] != v for p, v in versions.items()):
+            return False
+        for p in versions:
+            self.s.versions[p] += 1
+        return True
 
     def incident(self, incident_id: str) -> Any:
         return self.s.incidents.get(incident_id)
@@ -275,6 +282,10 @@ class ReplayStore:
         yield session
         session.commit()
 
+    @contextmanager
+    def reader(self) -> Iterator[ReplaySession]:
+        yield ReplaySession(self.state)  # never committed
+
 
 @dataclass
 class Decisions:
@@ -376,6 +387,9 @@ class _RecordingSession:
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         return self.inner.known_subjects(ids)
 
+    def advance_partitions(self, versions: Mapping[int, int]) -> bool:
+        return self.inner.advance_partitions(versions)
+
     def incident(self, incident_id: str) -> Any:
         return cast(Any, self.inner).incident(incident_id)
 
@@ -421,6 +435,11 @@ class RecordingStore:
             yield _RecordingSession(session, pending)
         for changes, snapshot in pending:
             self.decisions.record(changes, snapshot)
+
+    @contextmanager
+    def reader(self) -> Iterator[_RecordingSession]:
+        with self.inner.reader() as session:
+            yield _RecordingSession(session, [])  # a reader decides nothing to record
 
 
 class _FixedClock:

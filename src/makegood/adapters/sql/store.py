@@ -8,7 +8,7 @@ every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -147,10 +147,11 @@ class SqlSession:
     SQLite a batch skips SQLAlchemy's per-row processing and goes to the driver's executemany
     (the contract tests read everything back through SQLAlchemy)."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, writing: bool = True) -> None:
         self.c = connection
         self.dialect = connection.dialect.name
         self.postgres = self.dialect == "postgresql"
+        self.locks = self.postgres and writing  # a reader takes no row lock
         self._partitions: int | None = None
 
     # helpers ---------------------------------------------------------------------------------
@@ -275,8 +276,19 @@ class SqlSession:
         on SQLite this transaction is the only writer already."""
         if not partitions:
             return {}
-        query = _VERSIONS.with_for_update() if self.postgres else _VERSIONS
+        query = _VERSIONS.with_for_update() if self.locks else _VERSIONS
         return {int(p): int(v) for p, v in self.c.execute(query, {"values": sorted(partitions)})}
+
+    def advance_partitions(self, versions: Mapping[int, int]) -> bool:
+        if not versions:
+            return True
+        pairs = sorted(versions.items())  # in partition order: two never deadlock here
+        done = self.c.execute(
+            sa.update(t.partitions)
+            .where(sa.tuple_(t.partitions.c.partition, t.partitions.c.version).in_(pairs))
+            .values(version=t.partitions.c.version + 1)
+        )
+        return done.rowcount == len(pairs)
 
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         known: set[str] = set()
@@ -313,7 +325,7 @@ class SqlSession:
             .order_by(t.timers.c.due_at, t.timers.c.key)
             .limit(limit)
         )
-        if self.postgres:
+        if self.locks:
             query = query.with_for_update(skip_locked=True)
         return [rows.timer_of(r) for r in self.c.execute(query)]
 
@@ -481,6 +493,13 @@ class SqlStore(SqlOutbox):
             if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
                 raise Contended(str(error.orig).splitlines()[0]) from error
             raise
+
+    @contextmanager
+    def reader(self) -> Iterator[SqlSession]:
+        """A transaction that only reads: no write lock on SQLite (a snapshot of the last
+        commit, WAL), no row locks on PostgreSQL. Writing through it is a mistake."""
+        with self.engine.connect() as connection, connection.begin():
+            yield SqlSession(connection, writing=False)
 
     def profile_locales(self, customer_ids: Collection[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -50,8 +50,10 @@ class EmbeddingAnalyzer:
         self._encoder = encoder or MiniLM()
         path = head_path or (Path(rules.head) if rules.head else None)
         self.heads = Heads.load(path) if path else None
-        if self.heads and self.heads.category:
-            unknown = set(self.heads.category.classes) - {c.name for c in rules.categories}
+        heads = [self.heads, *self.heads.languages.values()] if self.heads else []
+        named = {c for h in heads if h.category for c in h.category.classes}
+        if named:
+            unknown = named - {c.name for c in rules.categories}
             if unknown:
                 raise MakegoodError(
                     f"{path}: the head knows categories the policy does not "
@@ -69,6 +71,11 @@ class EmbeddingAnalyzer:
         ]
         self._mood_labels = np.array([label for label, _ in moods])
         self._mood_vectors = self.embed([p for _, p in moods])
+
+    @property
+    def lexicon(self) -> LexiconAnalyzer:
+        """The lexicon tier this tier reads evidence with."""
+        return self._lexicon
 
     def embed(self, texts: Sequence[str]) -> Array:
         return self._encoder.encode([_NOISE.sub(" ", excerpt(t)).strip() for t in texts])
@@ -111,9 +118,24 @@ class EmbeddingAnalyzer:
         heads = heads or self.heads
         known = locales if locales is not None else [None] * len(texts)
         evidence = [self._lexicon.evidence(t, k) for t, k in zip(texts, known, strict=True)]
-        if heads is not None and (heads.sentiment or heads.category):
-            return self._with_heads(texts, vectors, evidence, heads)
-        return [self._zero_shot(e, v) for e, v in zip(evidence, vectors, strict=True)]
+        if heads is None or not (heads.sentiment or heads.category or heads.languages):
+            return [self._zero_shot(e, v) for e, v in zip(evidence, vectors, strict=True)]
+        by_language: dict[str, list[int]] = {}
+        for i, e in enumerate(evidence):
+            own = e.language if e.language in heads.languages else ""
+            by_language.setdefault(own, []).append(i)
+        results: list[Analysis | None] = [None] * len(texts)
+        for language, rows in by_language.items():
+            chosen = heads.for_language(language)
+            if not (chosen.sentiment or chosen.category):
+                read = [self._zero_shot(evidence[i], vectors[i]) for i in rows]
+            else:
+                read = self._with_heads(
+                    [texts[i] for i in rows], vectors[rows], [evidence[i] for i in rows], chosen
+                )
+            for i, a in zip(rows, read, strict=True):
+                results[i] = a
+        return [a for a in results if a is not None]
 
     def _zero_shot(self, e: Evidence, vector: Array) -> Analysis:
         if len(self._mood_labels):

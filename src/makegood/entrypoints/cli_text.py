@@ -158,6 +158,7 @@ def train(
 def _train_from_store(db: str | None, out: Path | None, policy_file: Path | None) -> int:
     """Train from the store; 0 when installed, 3 when judged no better (nothing written)."""
     from makegood.adapters.policy_file import load_policy
+    from makegood.adapters.text.rules import rules_of_policy
     from makegood.adapters.text.training import train_from_store
     from makegood.entrypoints.cli_common import open_store, settings
 
@@ -165,7 +166,7 @@ def _train_from_store(db: str | None, out: Path | None, policy_file: Path | None
     path = policy_file or config.policy
     try:
         compiled = load_policy(path)
-        rules = text_rules_of(compiled, path)
+        rules = rules_of_policy(compiled.policy.text, path)
     except MakegoodError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -181,20 +182,6 @@ def _train_from_store(db: str | None, out: Path | None, policy_file: Path | None
         store.dispose()
     typer.echo(result.summary())
     return 0 if result.installed else NOT_INSTALLED
-
-
-def text_rules_of(policy: Any, path: Path | None) -> Any:
-    """The text rules of a loaded policy: its file's (a head path relative to the file), or
-    the shipped policy's `text:` section over the defaults."""
-    from makegood.adapters.text.rules import load_default_rules, load_rules, merge_with_defaults
-    from makegood.domain.text import text_rules_from_mapping
-
-    if path is not None:
-        return load_rules(path)
-    section = policy.policy.text
-    return (
-        text_rules_from_mapping(merge_with_defaults(section)) if section else load_default_rules()
-    )
 
 
 def _default_out(rules: Any) -> Path:

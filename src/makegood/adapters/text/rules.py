@@ -63,3 +63,13 @@ def load_rules(path: Path) -> TextRules:
         # A head path in a policy file is relative to that file, not to where makegood runs.
         data = {**data, "head": str((path.parent / head).resolve())}
     return text_rules_from_mapping(merge_with_defaults(data))
+
+
+def rules_of_policy(section: dict[str, Any] | None, path: Path | None) -> TextRules:
+    """The text rules of a loaded policy: its file's (a head path relative to the file), or
+    the shipped policy's ``text:`` section over the defaults."""
+    if path is not None:
+        return load_rules(path)
+    return (
+        text_rules_from_mapping(merge_with_defaults(section)) if section else load_default_rules()
+    )

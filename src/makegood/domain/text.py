@@ -70,6 +70,9 @@ class Category:
     failure_type: str
     patterns: Mapping[str, tuple[str, ...]]
     examples: Mapping[str, tuple[str, ...]]
+    # A match right after a negation ("not late", "sem atraso") is no evidence; False for
+    # categories named by what the customer did not get ("no refund", "nenhum retorno").
+    negatable: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,7 @@ def _category(name: str, spec: Any, path: str) -> Category:
     if not _NAME.match(name):
         raise PolicyError("a category name is lower_snake_case", path=path)
     _require_mapping(spec, path)
-    _only(spec, path, {"failure_type", "patterns", "examples"})
+    _only(spec, path, {"failure_type", "patterns", "examples", "negatable"})
     failure_type = spec.get("failure_type")
     if failure_type not in FAILURE_TYPES:
         raise PolicyError(
@@ -235,7 +238,10 @@ def _category(name: str, spec: Any, path: str) -> Category:
     examples = _per_language(spec.get("examples", {}), f"{path}.examples", regex=False)
     if not patterns and not examples:
         raise PolicyError("a category needs patterns or examples", path=path)
-    return Category(name, failure_type, patterns, examples)
+    negatable = spec.get("negatable", True)
+    if not isinstance(negatable, bool):
+        raise PolicyError("must be true or false", path=f"{path}.negatable")
+    return Category(name, failure_type, patterns, examples, negatable)
 
 
 def _sentiment(data: Any, path: str) -> SentimentRules:

@@ -29,9 +29,13 @@ from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
-CATEGORY_THRESHOLD = 0.4  # cosine to a category's nearest example phrase
+# Hand-set constants, chosen by looking at bench/text_eval.py's figures (no weights are fitted).
+CATEGORY_THRESHOLD = 0.4  # cosine to a category's nearest example phrase, for a non-complaint
 PATTERN_BONUS = 0.15  # added per pattern match of that category
 BLEND = 5.0  # scales the difference of cosines to positive and negative examples
+MOOD_WEIGHT = 0.5  # how much that nearness adds to the lexicon's score
+COMPLAINT_FROM = 0.3  # cosine to the nearest failure example above which a text reads worse
+COMPLAINT_WEIGHT = 0.0  # by this much per unit of cosine above it
 
 
 class EmbeddingAnalyzer:
@@ -138,6 +142,11 @@ class EmbeddingAnalyzer:
         return [a for a in results if a is not None]
 
     def _zero_shot(self, e: Evidence, vector: Array) -> Analysis:
+        """The combined reading with no training: the lexicon's score (already pulled down by
+        the patterns' and cues' evidence) plus the text's nearness to the sentiment examples
+        and to the complaint categories; the category from the patterns and the nearest
+        examples together (a pattern match, negation-checked, outweighs nearness)."""
+        score = e.sentiment
         if len(self._mood_labels):
             sims = self._mood_vectors @ vector
             near = {
@@ -146,21 +155,25 @@ class EmbeddingAnalyzer:
                 if (self._mood_labels == label).any()
             }
             mood = float(np.tanh(BLEND * (near.get("positive", 0.0) - near.get("negative", 0.0))))
-            score = (e.sentiment + mood) / 2
-        else:
-            score = e.sentiment
-        best, confidence = None, 0.0
+            score += MOOD_WEIGHT * mood
+        best, confidence, nearest = None, 0.0, 0.0
         if self._example_categories:
             sims = self._example_vectors @ vector
             scores: dict[str, float] = {}
             for name, sim in zip(self._example_categories, sims.tolist(), strict=True):
                 scores[name] = max(scores.get(name, -1.0), sim)
+            nearest = max(scores.values())
             for name, n in e.hits.items():
                 scores[name] = scores.get(name, 0.0) + PATTERN_BONUS * n
             best = max(scores, key=scores.__getitem__)
             confidence = min(1.0, max(0.0, scores[best]))
-            if scores[best] < CATEGORY_THRESHOLD or (score > 0 and not e.hits):
-                best, confidence = None, 0.0
+        # near a failure's examples: a complaint even in words the lexicon finds neutral
+        score -= COMPLAINT_WEIGHT * max(0.0, nearest - COMPLAINT_FROM)
+        score = max(-1.0, min(1.0, score))
+        complaint = score <= self.rules.sentiment.negative_below
+        if best is not None and not e.hits:
+            if (score > 0) or (confidence < CATEGORY_THRESHOLD and not complaint):
+                best, confidence = None, 0.0  # praise, or too far from any failure
         failure_type = self.rules.category(best).failure_type if best else None
         return analysis(
             e.language, score, e.cues, (best, confidence, failure_type, confidence), self.rules

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import typer
 from tests.helpers import T0, ev
 from typer.testing import CliRunner
 
 from makegood.adapters.policy_file import default_policy_text
+from makegood.adapters.sql import schema
 from makegood.bootstrap import bootstrap
 from makegood.config import Settings
 from makegood.domain.text_training import held_out
@@ -152,6 +154,40 @@ def test_a_head_that_reads_the_held_out_part_worse_is_not_installed(directory: P
     assert done.exit_code == cli_text.NOT_INSTALLED, done.output
     assert "not installed: the new head is worse on the held-out part" in done.output
     assert not out.exists()
+
+
+def unhappy_failures(db: Path) -> int:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(schema.failures)
+            .where(schema.failures.c.detector == "unhappy_message")
+        ).scalar_one()
+    engine.dispose()
+    return int(found)
+
+
+def test_the_engine_reads_with_the_installed_head_and_picks_up_a_new_one(directory: Path) -> None:
+    db, policy = store(directory), directory / "policy.yaml"
+    complaint = "my lamp is still sitting at the depot"  # the lexicon reads it as neutral
+    settings = Settings(database_url=f"sqlite:///{db}", policy=policy)
+    before = unhappy_failures(db)
+    serving = bootstrap(settings, clock=FrozenClock(T0 + timedelta(days=30)))
+    serving.engine.ingest([ev("new-1", "message.received", T0 + timedelta(days=20), "x1",
+                              text=complaint)])  # fmt: skip
+    assert unhappy_failures(db) == before  # no head yet: the lexicon tier reads it
+    done = train(db, directory / "head.npz", policy)  # installed while the engine runs
+    assert done.exit_code == 0, done.output
+    serving.engine.ingest([ev("new-2", "message.received", T0 + timedelta(days=20), "x2",
+                              text=complaint)])  # fmt: skip
+    serving.store.dispose()
+    assert unhappy_failures(db) == before + 1  # ... but a bootstrap with no head kept lexicon
+    restarted = bootstrap(settings, clock=FrozenClock(T0 + timedelta(days=30)))
+    restarted.engine.ingest([ev("new-3", "message.received", T0 + timedelta(days=20), "x3",
+                                text=complaint)])  # fmt: skip
+    restarted.store.dispose()
+    assert unhappy_failures(db) == before + 2
 
 
 def test_the_report_says_when_the_head_was_trained_on_how_many_texts_and_its_scores(

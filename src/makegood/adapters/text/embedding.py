@@ -53,6 +53,8 @@ class EmbeddingAnalyzer:
         self._lexicon = lexicon or LexiconAnalyzer(rules)
         self._encoder = encoder or MiniLM()
         path = head_path or (Path(rules.head) if rules.head else None)
+        self._head_file = path
+        self._head_stamp = _stamp(path)
         self.heads = Heads.load(path) if path else None
         heads = [self.heads, *self.heads.languages.values()] if self.heads else []
         named = {c for h in heads if h.category for c in h.category.classes}
@@ -90,7 +92,20 @@ class EmbeddingAnalyzer:
     def analyze_many(
         self, texts: Sequence[str], locales: Sequence[str | None] | None = None
     ) -> list[Analysis]:
+        self._reload()
         return self.analyze_embedded(texts, self.embed(texts), locales=locales)
+
+    def _reload(self) -> None:
+        """Read the head file again when a retraining replaced it (it is written whole, then
+        moved into place); a file that cannot be read leaves the heads as they were."""
+        stamp = _stamp(self._head_file)
+        if stamp == self._head_stamp or self._head_file is None or stamp is None:
+            return
+        self._head_stamp = stamp
+        try:
+            self.heads = Heads.load(self._head_file)
+        except MakegoodError:
+            return
 
     def features(
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence] | None = None
@@ -213,3 +228,11 @@ class EmbeddingAnalyzer:
                 result = replace(result, label=label)  # the head's most likely class
             results.append(result)
         return results
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        info = path.stat() if path else None
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size) if info else None

@@ -3,8 +3,17 @@ how many texts, and how it read the held-out part (from the head file's own reco
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from makegood.domain.errors import MakegoodError
+from makegood.domain.text import Analysis, TextRules
+from makegood.service_layer.text import TextAnalyzer
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HEAD = Path("text_head.npz")  # where `makegood text train` writes without --out
 
@@ -20,6 +29,61 @@ def head_path(text_section: dict[str, Any] | None, policy_file: Path | None) -> 
     return path
 
 
+class WatchedHead:
+    """`TextAnalyzer` for a policy with ``text.head``: the embedding tier with that head once
+    the file exists, the lexicon tier until then. Looked at before every batch, so a head that
+    `makegood text train --from-store` (or serve's schedule) installs is read from the next
+    batch on, with no restart; the embedding tier reloads a replaced file itself."""
+
+    def __init__(self, rules: TextRules, path: Path, lexicon: TextAnalyzer) -> None:
+        self._rules, self._path, self._lexicon = rules, path, lexicon
+        self._embedding: TextAnalyzer | None = None
+        self._refused: float | None = None  # mtime of a file that could not be used
+
+    def analyze(self, text: str, locale: str | None = None) -> Analysis:
+        return self._current().analyze(text, locale)
+
+    def analyze_many(
+        self, texts: Sequence[str], locales: Sequence[str | None] | None = None
+    ) -> list[Analysis]:
+        return self._current().analyze_many(texts, locales)
+
+    def _current(self) -> TextAnalyzer:
+        if self._embedding is not None:
+            return self._embedding
+        try:
+            mtime = self._path.stat().st_mtime
+        except OSError:
+            return self._lexicon
+        if mtime == self._refused:
+            return self._lexicon
+        try:
+            from makegood.adapters.text.embedding import EmbeddingAnalyzer
+
+            self._embedding = EmbeddingAnalyzer(replace(self._rules, head=str(self._path)))
+        except (ImportError, MakegoodError) as exc:
+            self._refused = mtime
+            log.warning(
+                "text.head %s is not used, the lexicon tier reads texts: %s", self._path, exc
+            )
+            return self._lexicon
+        log.info("text analysis reads with the head at %s", self._path)
+        return self._embedding
+
+
+def installed_head(
+    rules: TextRules,
+    text_section: dict[str, Any] | None,
+    policy_file: Path | None,
+    lexicon: TextAnalyzer,
+) -> TextAnalyzer:
+    """What reads texts for a policy: `WatchedHead` when it names a ``text.head``, else
+    `lexicon`."""
+    if not (text_section or {}).get("head"):
+        return lexicon
+    return WatchedHead(rules, head_path(text_section, policy_file), lexicon)
+
+
 def text_model(path: Path) -> dict[str, Any]:
     """The report's figures for the head at `path`; ``trained`` is False when there is none."""
     card: dict[str, Any] = {"head": str(path), "trained": False}
@@ -27,7 +91,6 @@ def text_model(path: Path) -> dict[str, Any]:
         return card
     try:
         from makegood.adapters.text.head import Heads
-        from makegood.domain.errors import MakegoodError
     except ImportError:  # the 'text' extra is not installed: the head cannot be read here
         return {**card, "unreadable": "the 'text' extra is not installed"}
     try:

@@ -56,7 +56,9 @@ def test_a_negated_failure_is_no_category(lexicon: LexiconAnalyzer, text: str) -
     assert lexicon.analyze(text).category is None
     evidence = lexicon.evidence(text)
     assert evidence.hits == {}
-    assert evidence.sentiment == evidence.lexicon  # no complaint evidence pulls the score down
+    assert evidence.negated == 1
+    # a denied failure is no complaint: the score is pushed up, never down
+    assert evidence.sentiment == min(1.0, evidence.lexicon + 0.25)
 
 
 def test_only_the_two_words_before_in_the_same_clause_negate() -> None:

@@ -30,12 +30,14 @@ Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
 # Hand-set constants, chosen by looking at bench/text_eval.py's figures (no weights are fitted).
-CATEGORY_THRESHOLD = 0.4  # cosine to a category's nearest example phrase, for a non-complaint
-PATTERN_BONUS = 0.15  # added per pattern match of that category
-BLEND = 5.0  # scales the difference of cosines to positive and negative examples
-MOOD_WEIGHT = 0.5  # how much that nearness adds to the lexicon's score
+CATEGORY_THRESHOLD = 0.3  # cosine to a category's nearest example phrase, for a non-complaint
+PATTERN_BONUS = 0.3  # added per pattern match of that category
+NEAREST = 3  # a text's nearness to a label: the mean cosine to its NEAREST closest examples
+TEMPERATURE = 0.02  # softmax temperature over the three nearnesses
+MOOD_WEIGHT = 0.08  # how much the lean towards positive or negative adds to the lexicon's score
+NEUTRAL_PULL = 0.9  # how much nearness to the neutral examples shrinks the lexicon's score
 COMPLAINT_FROM = 0.3  # cosine to the nearest failure example above which a text reads worse
-COMPLAINT_WEIGHT = 0.0  # by this much per unit of cosine above it
+COMPLAINT_WEIGHT = 0.5  # by this much per unit of cosine above it
 
 
 class EmbeddingAnalyzer:
@@ -164,13 +166,19 @@ class EmbeddingAnalyzer:
         score = e.sentiment
         if len(self._mood_labels):
             sims = self._mood_vectors @ vector
-            near = {
-                label: float(np.sort(sims[self._mood_labels == label])[-2:].mean())
-                for label in ("negative", "positive")
-                if (self._mood_labels == label).any()
-            }
-            mood = float(np.tanh(BLEND * (near.get("positive", 0.0) - near.get("negative", 0.0))))
-            score += MOOD_WEIGHT * mood
+            near = np.array(
+                [
+                    np.sort(sims[self._mood_labels == label])[-NEAREST:].mean()
+                    if (self._mood_labels == label).any()
+                    else -1.0
+                    for label in LABELS
+                ]
+            )
+            p = np.exp((near - near.max()) / TEMPERATURE)
+            negative, neutral, positive = (p / p.sum()).tolist()
+            # nearer the neutral examples: the lexicon's reading counts less; the lean of the
+            # text towards the positive or the negative examples adds to it
+            score = score * (1 - NEUTRAL_PULL * neutral) + MOOD_WEIGHT * (positive - negative)
         best, confidence, nearest = None, 0.0, 0.0
         if self._example_categories:
             sims = self._example_vectors @ vector
@@ -182,12 +190,15 @@ class EmbeddingAnalyzer:
                 scores[name] = scores.get(name, 0.0) + PATTERN_BONUS * n
             best = max(scores, key=scores.__getitem__)
             confidence = min(1.0, max(0.0, scores[best]))
-        # near a failure's examples: a complaint even in words the lexicon finds neutral
-        score -= COMPLAINT_WEIGHT * max(0.0, nearest - COMPLAINT_FROM)
+        # near a failure's examples: a complaint even in words the lexicon finds neutral; not
+        # when the text names the failure only to deny it ("not late at all, thanks" is near
+        # "late" to the embedding, which does not read negation)
+        if e.hits or not e.negated:
+            score -= COMPLAINT_WEIGHT * max(0.0, nearest - COMPLAINT_FROM)
         score = max(-1.0, min(1.0, score))
         complaint = score <= self.rules.sentiment.negative_below
         if best is not None and not e.hits:
-            if (score > 0) or (confidence < CATEGORY_THRESHOLD and not complaint):
+            if score > 0 or e.negated or (confidence < CATEGORY_THRESHOLD and not complaint):
                 best, confidence = None, 0.0  # praise, or too far from any failure
         failure_type = self.rules.category(best).failure_type if best else None
         return analysis(

@@ -71,7 +71,12 @@ class PatternMatcher:
         self._starts = re.compile(r"\b(" + _trie(set(index)) + ")") if index else None
 
     def match(self, folded: str) -> tuple[dict[str, bool], dict[str, int]]:
-        """(cues, pattern matches per category that matched at all) for one folded text.
+        """(cues, pattern matches per category that matched at all) for one folded text."""
+        cues, hits, _ = self.match_negated(folded)
+        return cues, hits
+
+    def match_negated(self, folded: str) -> tuple[dict[str, bool], dict[str, int], int]:
+        """(cues, pattern matches per category, category matches a negation cancelled).
 
         A pattern is tried only at the words starting the way it must start, with
         ``regex.match(text, position)``: the same matches as ``regex.finditer(text)`` gives,
@@ -84,13 +89,14 @@ class PatternMatcher:
                 positions.setdefault(i, []).append(start)
         cues = dict.fromkeys(CUES, False)
         hits: dict[str, int] = {}
+        cancelled = 0
         for i in self._always:
-            negatable = self._negatable[i]
-            count = sum(
-                1
-                for found in self._regexes[i].finditer(folded)
-                if not (negatable and negated(folded, found.start()))
-            )
+            negatable, count = self._negatable[i], 0
+            for each in self._regexes[i].finditer(folded):
+                if negatable and negated(folded, each.start()):
+                    cancelled += 1
+                else:
+                    count += 1
             self._record(i, count, cues, hits)
         for i, starts in positions.items():
             regex, count, end = self._regexes[i], 0, -1
@@ -98,10 +104,12 @@ class PatternMatcher:
             for position in starts:  # in order; a match may not overlap the one before
                 if position >= end and (found := regex.match(folded, position)):
                     end = max(found.end(), position + 1)
-                    if not (negatable and negated(folded, position)):
+                    if negatable and negated(folded, position):
+                        cancelled += 1
+                    else:
                         count += 1
             self._record(i, count, cues, hits)
-        return cues, hits
+        return cues, hits, cancelled
 
     def _record(self, i: int, count: int, cues: dict[str, bool], hits: dict[str, int]) -> None:
         if count:

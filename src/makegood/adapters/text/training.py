@@ -212,6 +212,7 @@ def train_from_pairs(
     train_rows = [index[id(p)] for p in train]
     held_rows = [index[id(p)] for p in held]
     languages = Counter(e.language for e in evidence)
+    languages_seen = set(languages)
     current_heads, current_tier = _current(out, analyzer)
     base: dict[str, Any] = {
         "out": out,
@@ -245,7 +246,7 @@ def train_from_pairs(
             **base,
         )
     own: dict[str, Heads] = {}
-    for language in sorted(languages):
+    for language in sorted(languages_seen - {"und"}):  # undetermined is no language of its own
         rows = [i for i in train_rows if evidence[i].language == language]
         if len(rows) >= rules.training.min_texts and len(rows) < len(train_rows):
             heads = _fit(features, rows, pairs)

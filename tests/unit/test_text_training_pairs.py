@@ -4,6 +4,7 @@ which failures label its category, the deterministic held-out split, and the pol
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from tests.helpers import T0
@@ -131,3 +132,14 @@ def test_bad_training_keys_are_named(training: dict[str, object], path: str) -> 
     with pytest.raises(PolicyError) as raised:
         text_rules_from_mapping({"training": training})
     assert raised.value.path == path
+
+
+def test_the_rules_of_a_whole_policy_with_or_without_a_text_section(tmp_path: Path) -> None:
+    from makegood.adapters.text.rules import load_default_rules, rules_of_policy
+
+    policy = tmp_path / "policy.yaml"
+    assert rules_of_policy(None, policy) == load_default_rules()  # no `text:`: the defaults
+    rules = rules_of_policy({"head": "heads/h.npz", "training": {"every": "1d"}}, policy)
+    assert rules.head == str((tmp_path / "heads" / "h.npz").resolve())
+    assert rules.training.every == timedelta(days=1)
+    assert rules.categories == load_default_rules().categories

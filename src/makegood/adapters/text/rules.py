@@ -66,10 +66,11 @@ def load_rules(path: Path) -> TextRules:
 
 
 def rules_of_policy(section: dict[str, Any] | None, path: Path | None) -> TextRules:
-    """The text rules of a loaded policy: its file's (a head path relative to the file), or
-    the shipped policy's ``text:`` section over the defaults."""
-    if path is not None:
-        return load_rules(path)
-    return (
-        text_rules_from_mapping(merge_with_defaults(section)) if section else load_default_rules()
-    )
+    """The text rules of a loaded policy (its ``text:`` section over the defaults); a relative
+    ``head`` is relative to the policy file `path`."""
+    if not section:
+        return load_default_rules()
+    head = section.get("head")
+    if isinstance(head, str) and path is not None and not Path(head).is_absolute():
+        section = {**section, "head": str((path.parent / head).resolve())}
+    return text_rules_from_mapping(merge_with_defaults(section))

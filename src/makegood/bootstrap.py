@@ -36,10 +36,12 @@ class App:
     source_secrets: Mapping[str, str] = field(default_factory=dict)  # source name -> secret
 
 
-def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
-    """The lexicon tier of text analysis, with the policy's `text:` rules if it has any."""
+def default_analyzer(policy: CompiledPolicy, policy_file: Path | None = None) -> Analyzer | None:
+    """The lexicon tier of text analysis, with the policy's `text:` rules if it has any; the
+    embedding tier with the trained head when the policy's ``text.head`` file exists."""
     try:
         from makegood.adapters.text.lexicon import LexiconAnalyzer
+        from makegood.adapters.text.model_card import installed_head
         from makegood.adapters.text.rules import load_default_rules, merge_with_defaults
         from makegood.domain.text import text_rules_from_mapping
     except ImportError:  # pragma: no cover - the text adapters ship with the base install
@@ -49,7 +51,7 @@ def default_analyzer(policy: CompiledPolicy) -> Analyzer | None:
         if policy.policy.text
         else load_default_rules()
     )
-    return LexiconAnalyzer(rules)
+    return installed_head(rules, policy.policy.text, policy_file, LexiconAnalyzer(rules))
 
 
 def bootstrap(
@@ -76,7 +78,7 @@ def bootstrap(
         policy,
         clock,
         event_time=event_time,
-        analyzer=analyzer or default_analyzer(policy),
+        analyzer=analyzer or default_analyzer(policy, settings.policy),
         new_code=new_code,
         batch_size=settings.batch_size,
     )

@@ -12,9 +12,11 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from makegood.domain.errors import PolicyError
+from makegood.domain.expr_lexer import parse_duration
 
 CUES = ("anger", "urgency", "churn_threat", "legal_threat", "profanity", "repeated_failure")
 FAILURE_TYPES = ("process", "people", "product", "policy", "communication")
@@ -68,6 +70,9 @@ class Category:
     failure_type: str
     patterns: Mapping[str, tuple[str, ...]]
     examples: Mapping[str, tuple[str, ...]]
+    # A match right after a negation ("not late", "sem atraso") is no evidence; False for
+    # categories named by what the customer did not get ("no refund", "nenhum retorno").
+    negatable: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,11 +93,29 @@ class SentimentRules:
 
 
 @dataclass(frozen=True)
+class TrainingRules:
+    """How `makegood text train --from-store` learns from outcomes (``text.training``).
+
+    `every`: retrain on this schedule inside ``makegood serve`` (None: only when asked).
+    `within`: a rating counts for the messages of the `within` before it.
+    `held_out`: the share of messages kept aside to judge the new head against the current tier.
+    `min_texts`: labelled messages a language needs for a head of its own (fewer: the head
+    pooled over all languages reads it).
+    """
+
+    every: timedelta | None = None
+    within: timedelta = timedelta(days=14)
+    held_out: float = 0.2
+    min_texts: int = 50
+
+
+@dataclass(frozen=True)
 class TextRules:
     cues: Mapping[str, Mapping[str, tuple[str, ...]]]
     categories: tuple[Category, ...]
     sentiment: SentimentRules = field(default_factory=SentimentRules)
     head: str | None = None
+    training: TrainingRules = field(default_factory=TrainingRules)
 
     def category(self, name: str) -> Category:
         for c in self.categories:
@@ -145,7 +168,7 @@ def label_for(score: float, rules: SentimentRules) -> str:
 def text_rules_from_mapping(data: Mapping[str, Any], path: str = "text") -> TextRules:
     """Validate the ``text:`` section of a policy. Raises `PolicyError` naming the bad entry."""
     _require_mapping(data, path)
-    _only(data, path, {"cues", "categories", "sentiment", "head"})
+    _only(data, path, {"cues", "categories", "sentiment", "head", "training"})
     cues_data = data.get("cues", {})
     _require_mapping(cues_data, f"{path}.cues")
     cues: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -170,14 +193,42 @@ def text_rules_from_mapping(data: Mapping[str, Any], path: str = "text") -> Text
         categories=categories,
         sentiment=_sentiment(data.get("sentiment", {}), f"{path}.sentiment"),
         head=head,
+        training=_training(data.get("training", {}), f"{path}.training"),
     )
+
+
+def _training(data: Any, path: str) -> TrainingRules:
+    _require_mapping(data, path)
+    _only(data, path, {"every", "within", "held_out", "min_texts"})
+    default = TrainingRules()
+    durations: dict[str, timedelta | None] = {"every": None, "within": default.within}
+    for key in durations:
+        value = data.get(key)
+        if value is None:
+            continue
+        try:
+            durations[key] = parse_duration(value) if isinstance(value, str) else None
+        except ValueError:
+            durations[key] = None
+        if not durations[key]:
+            raise PolicyError("must be a duration such as 7d or 12h", path=f"{path}.{key}")
+    held_out = data.get("held_out", default.held_out)
+    if isinstance(held_out, bool) or not isinstance(held_out, int | float):
+        raise PolicyError("must be a number between 0.05 and 0.5", path=f"{path}.held_out")
+    if not 0.05 <= held_out <= 0.5:
+        raise PolicyError("must be a number between 0.05 and 0.5", path=f"{path}.held_out")
+    min_texts = data.get("min_texts", default.min_texts)
+    if isinstance(min_texts, bool) or not isinstance(min_texts, int) or min_texts < 10:
+        raise PolicyError("must be a whole number >= 10", path=f"{path}.min_texts")
+    within = durations["within"] or default.within
+    return TrainingRules(durations["every"], within, float(held_out), min_texts)
 
 
 def _category(name: str, spec: Any, path: str) -> Category:
     if not _NAME.match(name):
         raise PolicyError("a category name is lower_snake_case", path=path)
     _require_mapping(spec, path)
-    _only(spec, path, {"failure_type", "patterns", "examples"})
+    _only(spec, path, {"failure_type", "patterns", "examples", "negatable"})
     failure_type = spec.get("failure_type")
     if failure_type not in FAILURE_TYPES:
         raise PolicyError(
@@ -187,7 +238,10 @@ def _category(name: str, spec: Any, path: str) -> Category:
     examples = _per_language(spec.get("examples", {}), f"{path}.examples", regex=False)
     if not patterns and not examples:
         raise PolicyError("a category needs patterns or examples", path=path)
-    return Category(name, failure_type, patterns, examples)
+    negatable = spec.get("negatable", True)
+    if not isinstance(negatable, bool):
+        raise PolicyError("must be true or false", path=f"{path}.negatable")
+    return Category(name, failure_type, patterns, examples, negatable)
 
 
 def _sentiment(data: Any, path: str) -> SentimentRules:

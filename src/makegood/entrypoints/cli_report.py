@@ -17,6 +17,7 @@ from makegood.adapters.policy_file import load_policy
 from makegood.adapters.report import export, html
 from makegood.adapters.sql.metric_window import lasting
 from makegood.adapters.sql.metrics import MetricSettings, recovery_metrics
+from makegood.adapters.text.model_card import head_path, text_model
 from makegood.bootstrap import default_analyzer
 from makegood.domain.errors import PolicyError
 from makegood.domain.event import jsonable
@@ -134,6 +135,9 @@ def report(
             raise fail(escape(str(error))) from None
         finally:
             store.dispose()
+    figures["text_model"] = text_model(
+        head_path(policy.policy.text, policy_file or settings.policy)
+    )
     if fmt == "html":
         page = html.render(
             figures,

@@ -17,6 +17,7 @@ from makegood.adapters.clock import SystemClock
 from makegood.adapters.sql.auth import ROLES, TokenError, create_token, list_tokens, revoke_token
 from makegood.adapters.sql.store import SqlStore
 from makegood.adapters.survey_link import serving_site
+from makegood.adapters.text.schedule import scheduled_retraining
 from makegood.bootstrap import bootstrap
 from makegood.domain.errors import PolicyError
 from makegood.entrypoints.cli_common import (
@@ -79,6 +80,7 @@ def serve(
     except (ValueError, PolicyError) as error:
         raise fail(escape(str(error))) from None
     api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024))
+    scheduled_retraining(app.store.engine, app.policy, load_settings(db).policy)
     config = uvicorn.Config(
         api,
         host=host,

@@ -2,6 +2,7 @@
 
     makegood text analyze [--tier lexicon|embedding] [--model HEAD] [--policy FILE] < texts
     makegood text train LABELLED.csv [--out HEAD] [--policy FILE]
+    makegood text train --from-store [--db URL] [--out HEAD] [--policy FILE]
 
 `analyze` reads one text per line (``--format text``), or JSON Lines with a ``text`` field (an
 ``id`` field is echoed back; ``--format jsonl``), and writes one JSON result per input line, in
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -25,6 +27,7 @@ from makegood.domain.errors import MakegoodError
 
 app = typer.Typer(help="Understand what customers write, offline.", no_args_is_help=True)
 BATCH = 512
+NOT_INSTALLED = 3  # `train --from-store`: the new head was no better, nothing was written
 FORMATS = ("auto", "text", "jsonl")
 
 PolicyOption = Annotated[
@@ -98,16 +101,41 @@ def analyze(
 @app.command()
 def train(
     labelled: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="CSV with `text` and `category` and/or `sentiment` (negative/neutral/positive)."
         ),
-    ],
-    out: Annotated[Path, typer.Option(help="Where to write the head.")] = Path("text_head.npz"),
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Learn from the store's outcomes: messages labelled by the ratings that "
+            "followed and the failures they raised; install only when better on a held-out part.",
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            "--database-url",
+            help="With --from-store: database URL or SQLite file "
+            "(default: $MAKEGOOD_DATABASE_URL or ./makegood.db)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the head (default: the policy's text.head, else text_head.npz)."
+        ),
+    ] = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Fit a small linear head on labelled messages (embedding tier); point the policy's
-    ``text.head`` at the file it writes."""
+    """Fit a small linear head on labelled messages (embedding tier), from a CSV or from the
+    store's outcomes (``--from-store``); point the policy's ``text.head`` at the file."""
+    if from_store == (labelled is not None):
+        typer.echo("error: give either a labelled CSV or --from-store", err=True)
+        raise typer.Exit(2)
     try:
         from makegood.adapters.text.head import train_head_from_csv
     except ImportError as exc:
@@ -116,12 +144,48 @@ def train(
             err=True,
         )
         raise typer.Exit(2) from None
+    if from_store or labelled is None:
+        raise typer.Exit(_train_from_store(db, out, policy))
     try:
-        report = train_head_from_csv(labelled, out, _rules(policy))
+        rules = _rules(policy)
+        report = train_head_from_csv(labelled, out or _default_out(rules), rules)
     except (MakegoodError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(report)
+
+
+def _train_from_store(db: str | None, out: Path | None, policy_file: Path | None) -> int:
+    """Train from the store; 0 when installed, 3 when judged no better (nothing written)."""
+    from makegood.adapters.policy_file import load_policy
+    from makegood.adapters.text.rules import rules_of_policy
+    from makegood.adapters.text.training import train_from_store
+    from makegood.entrypoints.cli_common import open_store, settings
+
+    config = settings(db)
+    path = policy_file or config.policy
+    try:
+        compiled = load_policy(path)
+        rules = rules_of_policy(compiled.policy.text, path)
+    except MakegoodError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    store = open_store(config)
+    try:
+        result = train_from_store(
+            store.engine, compiled, rules, out or _default_out(rules), datetime.now(UTC)
+        )
+    except (MakegoodError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    finally:
+        store.dispose()
+    typer.echo(result.summary())
+    return 0 if result.installed else NOT_INSTALLED
+
+
+def _default_out(rules: Any) -> Path:
+    return Path(rules.head) if rules.head else Path("text_head.npz")
 
 
 def _rules(policy: Path | None) -> Any:

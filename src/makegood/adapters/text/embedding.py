@@ -29,9 +29,15 @@ from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
-CATEGORY_THRESHOLD = 0.4  # cosine to a category's nearest example phrase
-PATTERN_BONUS = 0.15  # added per pattern match of that category
-BLEND = 5.0  # scales the difference of cosines to positive and negative examples
+# Hand-set constants, chosen by looking at bench/text_eval.py's figures (no weights are fitted).
+CATEGORY_THRESHOLD = 0.3  # cosine to a category's nearest example phrase, for a non-complaint
+PATTERN_BONUS = 0.3  # added per pattern match of that category
+NEAREST = 3  # a text's nearness to a label: the mean cosine to its NEAREST closest examples
+TEMPERATURE = 0.02  # softmax temperature over the three nearnesses
+MOOD_WEIGHT = 0.08  # how much the lean towards positive or negative adds to the lexicon's score
+NEUTRAL_PULL = 0.9  # how much nearness to the neutral examples shrinks the lexicon's score
+COMPLAINT_FROM = 0.3  # cosine to the nearest failure example above which a text reads worse
+COMPLAINT_WEIGHT = 0.5  # by this much per unit of cosine above it
 
 
 class EmbeddingAnalyzer:
@@ -49,9 +55,13 @@ class EmbeddingAnalyzer:
         self._lexicon = lexicon or LexiconAnalyzer(rules)
         self._encoder = encoder or MiniLM()
         path = head_path or (Path(rules.head) if rules.head else None)
+        self._head_file = path
+        self._head_stamp = _stamp(path)
         self.heads = Heads.load(path) if path else None
-        if self.heads and self.heads.category:
-            unknown = set(self.heads.category.classes) - {c.name for c in rules.categories}
+        heads = [self.heads, *self.heads.languages.values()] if self.heads else []
+        named = {c for h in heads if h.category for c in h.category.classes}
+        if named:
+            unknown = named - {c.name for c in rules.categories}
             if unknown:
                 raise MakegoodError(
                     f"{path}: the head knows categories the policy does not "
@@ -70,6 +80,11 @@ class EmbeddingAnalyzer:
         self._mood_labels = np.array([label for label, _ in moods])
         self._mood_vectors = self.embed([p for _, p in moods])
 
+    @property
+    def lexicon(self) -> LexiconAnalyzer:
+        """The lexicon tier this tier reads evidence with."""
+        return self._lexicon
+
     def embed(self, texts: Sequence[str]) -> Array:
         return self._encoder.encode([_NOISE.sub(" ", excerpt(t)).strip() for t in texts])
 
@@ -79,7 +94,20 @@ class EmbeddingAnalyzer:
     def analyze_many(
         self, texts: Sequence[str], locales: Sequence[str | None] | None = None
     ) -> list[Analysis]:
+        self._reload()
         return self.analyze_embedded(texts, self.embed(texts), locales=locales)
+
+    def _reload(self) -> None:
+        """Read the head file again when a retraining replaced it (it is written whole, then
+        moved into place); a file that cannot be read leaves the heads as they were."""
+        stamp = _stamp(self._head_file)
+        if stamp == self._head_stamp or self._head_file is None or stamp is None:
+            return
+        self._head_stamp = stamp
+        try:
+            self.heads = Heads.load(self._head_file)
+        except MakegoodError:
+            return
 
     def features(
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence] | None = None
@@ -111,34 +139,67 @@ class EmbeddingAnalyzer:
         heads = heads or self.heads
         known = locales if locales is not None else [None] * len(texts)
         evidence = [self._lexicon.evidence(t, k) for t, k in zip(texts, known, strict=True)]
-        if heads is not None and (heads.sentiment or heads.category):
-            return self._with_heads(texts, vectors, evidence, heads)
-        return [self._zero_shot(e, v) for e, v in zip(evidence, vectors, strict=True)]
+        if heads is None or not (heads.sentiment or heads.category or heads.languages):
+            return [self._zero_shot(e, v) for e, v in zip(evidence, vectors, strict=True)]
+        by_language: dict[str, list[int]] = {}
+        for i, e in enumerate(evidence):
+            own = e.language if e.language in heads.languages else ""
+            by_language.setdefault(own, []).append(i)
+        results: list[Analysis | None] = [None] * len(texts)
+        for language, rows in by_language.items():
+            chosen = heads.for_language(language)
+            if not (chosen.sentiment or chosen.category):
+                read = [self._zero_shot(evidence[i], vectors[i]) for i in rows]
+            else:
+                read = self._with_heads(
+                    [texts[i] for i in rows], vectors[rows], [evidence[i] for i in rows], chosen
+                )
+            for i, a in zip(rows, read, strict=True):
+                results[i] = a
+        return [a for a in results if a is not None]
 
     def _zero_shot(self, e: Evidence, vector: Array) -> Analysis:
+        """The combined reading with no training: the lexicon's score (already pulled down by
+        the patterns' and cues' evidence) plus the text's nearness to the sentiment examples
+        and to the complaint categories; the category from the patterns and the nearest
+        examples together (a pattern match, negation-checked, outweighs nearness)."""
+        score = e.sentiment
         if len(self._mood_labels):
             sims = self._mood_vectors @ vector
-            near = {
-                label: float(np.sort(sims[self._mood_labels == label])[-2:].mean())
-                for label in ("negative", "positive")
-                if (self._mood_labels == label).any()
-            }
-            mood = float(np.tanh(BLEND * (near.get("positive", 0.0) - near.get("negative", 0.0))))
-            score = (e.sentiment + mood) / 2
-        else:
-            score = e.sentiment
-        best, confidence = None, 0.0
+            near = np.array(
+                [
+                    np.sort(sims[self._mood_labels == label])[-NEAREST:].mean()
+                    if (self._mood_labels == label).any()
+                    else -1.0
+                    for label in LABELS
+                ]
+            )
+            p = np.exp((near - near.max()) / TEMPERATURE)
+            negative, neutral, positive = (p / p.sum()).tolist()
+            # nearer the neutral examples: the lexicon's reading counts less; the lean of the
+            # text towards the positive or the negative examples adds to it
+            score = score * (1 - NEUTRAL_PULL * neutral) + MOOD_WEIGHT * (positive - negative)
+        best, confidence, nearest = None, 0.0, 0.0
         if self._example_categories:
             sims = self._example_vectors @ vector
             scores: dict[str, float] = {}
             for name, sim in zip(self._example_categories, sims.tolist(), strict=True):
                 scores[name] = max(scores.get(name, -1.0), sim)
+            nearest = max(scores.values())
             for name, n in e.hits.items():
                 scores[name] = scores.get(name, 0.0) + PATTERN_BONUS * n
             best = max(scores, key=scores.__getitem__)
             confidence = min(1.0, max(0.0, scores[best]))
-            if scores[best] < CATEGORY_THRESHOLD or (score > 0 and not e.hits):
-                best, confidence = None, 0.0
+        # near a failure's examples: a complaint even in words the lexicon finds neutral; not
+        # when the text names the failure only to deny it ("not late at all, thanks" is near
+        # "late" to the embedding, which does not read negation)
+        if e.hits or not e.negated:
+            score -= COMPLAINT_WEIGHT * max(0.0, nearest - COMPLAINT_FROM)
+        score = max(-1.0, min(1.0, score))
+        complaint = score <= self.rules.sentiment.negative_below
+        if best is not None and not e.hits:
+            if score > 0 or e.negated or (confidence < CATEGORY_THRESHOLD and not complaint):
+                best, confidence = None, 0.0  # praise, or too far from any failure
         failure_type = self.rules.category(best).failure_type if best else None
         return analysis(
             e.language, score, e.cues, (best, confidence, failure_type, confidence), self.rules
@@ -178,3 +239,11 @@ class EmbeddingAnalyzer:
                 result = replace(result, label=label)  # the head's most likely class
             results.append(result)
         return results
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        info = path.stat() if path else None
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size) if info else None

@@ -9,8 +9,9 @@ weighted so a rare category counts as much as a common one.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from makegood.adapters.text.embedding import EmbeddingAnalyzer
 
 Array = Any
-FORMAT = 1
+FORMAT = 2  # 1: one set of heads, no languages, no meta (still read)
 STEPS = 300
 L2_SCALE = 1000.0
 MIN_L2 = 0.05
@@ -47,49 +48,76 @@ class LinearHead:
 
 @dataclass(frozen=True)
 class Heads:
-    """The trained heads and the category names whose pattern matches they were fed."""
+    """The trained heads and the category names whose pattern matches they were fed.
+
+    `languages`: heads of their own for some languages (trained from the store when a language
+    has enough labelled messages); any other language is read by these, pooled, heads.
+    `meta`: how they were trained (when, on how many texts, held-out scores), for the report.
+    """
 
     categories: tuple[str, ...]
     sentiment: LinearHead | None = None
     category: LinearHead | None = None
+    languages: Mapping[str, Heads] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def for_language(self, language: str) -> Heads:
+        return self.languages.get(language, self)
 
     def save(self, path: Path) -> None:
         arrays: dict[str, Array] = {
             "format": np.array(FORMAT),
             "feature_categories": np.array(self.categories, dtype=str),
+            "languages": np.array(sorted(self.languages), dtype=str),
+            "meta": np.array(json.dumps(self.meta, default=str)),
         }
-        for task, head in (("sentiment", self.sentiment), ("category", self.category)):
-            if head is not None:
-                arrays |= {
-                    f"{task}_classes": np.array(head.classes, dtype=str),
-                    f"{task}_weights": head.weights,
-                    f"{task}_bias": head.bias,
-                    f"{task}_mean": head.mean,
-                    f"{task}_scale": head.scale,
-                }
-        with path.open("wb") as f:
+        for prefix, heads in (("", self), *((f"{k}:", v) for k, v in self.languages.items())):
+            for task, head in (("sentiment", heads.sentiment), ("category", heads.category)):
+                if head is not None:
+                    arrays |= {
+                        f"{prefix}{task}_classes": np.array(head.classes, dtype=str),
+                        f"{prefix}{task}_weights": head.weights,
+                        f"{prefix}{task}_bias": head.bias,
+                        f"{prefix}{task}_mean": head.mean,
+                        f"{prefix}{task}_scale": head.scale,
+                    }
+        # written beside, then moved: a reader (serve, analyze) never sees half a file
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as f:
             np.savez(f, **arrays)
+        partial.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> Heads:
         try:
             with np.load(path, allow_pickle=False) as data:
-                if int(data["format"]) != FORMAT:
+                if int(data["format"]) not in (1, FORMAT):
                     raise MakegoodError(f"{path}: head format {int(data['format'])} is unknown")
 
-                def head(task: str) -> LinearHead | None:
-                    if f"{task}_weights" not in data:
+                def head(prefix: str, task: str) -> LinearHead | None:
+                    if f"{prefix}{task}_weights" not in data:
                         return None
                     return LinearHead(
-                        tuple(str(c) for c in data[f"{task}_classes"]),
-                        data[f"{task}_weights"],
-                        data[f"{task}_bias"],
-                        data[f"{task}_mean"],
-                        data[f"{task}_scale"],
+                        tuple(str(c) for c in data[f"{prefix}{task}_classes"]),
+                        data[f"{prefix}{task}_weights"],
+                        data[f"{prefix}{task}_bias"],
+                        data[f"{prefix}{task}_mean"],
+                        data[f"{prefix}{task}_scale"],
                     )
 
                 categories = tuple(str(c) for c in data["feature_categories"])
-                return cls(categories, head("sentiment"), head("category"))
+                languages = [str(k) for k in data["languages"]] if "languages" in data else []
+                meta = json.loads(str(data["meta"])) if "meta" in data else {}
+                return cls(
+                    categories,
+                    head("", "sentiment"),
+                    head("", "category"),
+                    {
+                        k: cls(categories, head(f"{k}:", "sentiment"), head(f"{k}:", "category"))
+                        for k in languages
+                    },
+                    meta if isinstance(meta, dict) else {},
+                )
         except (OSError, KeyError, ValueError) as exc:
             raise MakegoodError(f"{path}: not a makegood text head ({exc})") from None
 

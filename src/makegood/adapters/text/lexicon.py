@@ -65,10 +65,10 @@ class LexiconAnalyzer:
         language detector's prior."""
         text = excerpt(text)
         language, _ = self._detector.detect(text, language_of(locale))
-        cues, hits = self._matcher.match(fold(text))
+        cues, hits, negated = self._matcher.match_negated(fold(text))
         base = self.lexicon_score(text, language)
-        score = adjust_sentiment(base, cues, sum(hits.values()), self.rules.sentiment)
-        return Evidence(language, cues, hits, base, score)
+        score = adjust_sentiment(base, cues, sum(hits.values()), self.rules.sentiment, negated)
+        return Evidence(language, cues, hits, base, score, negated)
 
     def analyze(self, text: str, locale: str | None = None) -> Analysis:
         e = self.evidence(text, locale)

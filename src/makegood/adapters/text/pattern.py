@@ -18,6 +18,18 @@ from makegood.domain.text import CUES, TextRules
 
 PREFIX = 8  # longer starts pick fewer words to try
 _WORD = re.compile(r"\w+")
+# A category pattern's match is not evidence when one of the two words before it, in the same
+# clause, negates it: "not late", "there was no delay", "nothing broken", "não atrasou",
+# "sem atraso". A pattern that holds its own negation ("never arrived", "não recebi") starts
+# with it, so only what comes before is looked at.
+NEGATORS = frozenset(
+    "not no never nothing none nobody without neither nor cannot dont didnt doesnt isnt wasnt "
+    "werent arent hasnt havent hadnt wont cant couldnt wouldnt shouldnt "
+    "nao nem nunca nada sem nenhum nenhuma ninguem jamais".split()
+)
+NEGATION_WINDOW = 2  # words
+_CLAUSE = re.compile(r"[.!?;,:\n]")
+_WORDS_BEFORE = re.compile(r"[\w'’]+")
 _parser: Any = importlib.import_module("re._parser")
 _const: Any = importlib.import_module("re._constants")
 
@@ -32,10 +44,13 @@ class PatternMatcher:
             for per_language in rules.cues.get(name, {}).values():
                 owners += [("cue", name)] * len(per_language)
                 sources += per_language
+        negatable: list[bool] = [False] * len(sources)
         for c in rules.categories:
             for per_language in c.patterns.values():
                 owners += [("category", c.name)] * len(per_language)
                 sources += per_language
+                negatable += [c.negatable] * len(per_language)
+        self._negatable = negatable
         self._owners = owners
         self._regexes = [re.compile(p) for p in sources]
         self._always: list[int] = []
@@ -56,7 +71,12 @@ class PatternMatcher:
         self._starts = re.compile(r"\b(" + _trie(set(index)) + ")") if index else None
 
     def match(self, folded: str) -> tuple[dict[str, bool], dict[str, int]]:
-        """(cues, pattern matches per category that matched at all) for one folded text.
+        """(cues, pattern matches per category that matched at all) for one folded text."""
+        cues, hits, _ = self.match_negated(folded)
+        return cues, hits
+
+    def match_negated(self, folded: str) -> tuple[dict[str, bool], dict[str, int], int]:
+        """(cues, pattern matches per category, category matches a negation cancelled).
 
         A pattern is tried only at the words starting the way it must start, with
         ``regex.match(text, position)``: the same matches as ``regex.finditer(text)`` gives,
@@ -69,16 +89,27 @@ class PatternMatcher:
                 positions.setdefault(i, []).append(start)
         cues = dict.fromkeys(CUES, False)
         hits: dict[str, int] = {}
+        cancelled = 0
         for i in self._always:
-            self._record(i, len(self._regexes[i].findall(folded)), cues, hits)
+            negatable, count = self._negatable[i], 0
+            for each in self._regexes[i].finditer(folded):
+                if negatable and negated(folded, each.start()):
+                    cancelled += 1
+                else:
+                    count += 1
+            self._record(i, count, cues, hits)
         for i, starts in positions.items():
             regex, count, end = self._regexes[i], 0, -1
+            negatable = self._negatable[i]
             for position in starts:  # in order; a match may not overlap the one before
                 if position >= end and (found := regex.match(folded, position)):
-                    count += 1
                     end = max(found.end(), position + 1)
+                    if negatable and negated(folded, position):
+                        cancelled += 1
+                    else:
+                        count += 1
             self._record(i, count, cues, hits)
-        return cues, hits
+        return cues, hits, cancelled
 
     def _record(self, i: int, count: int, cues: dict[str, bool], hits: dict[str, int]) -> None:
         if count:
@@ -93,6 +124,16 @@ class PatternMatcher:
 
     def category_hits(self, folded: str) -> dict[str, int]:
         return self.match(folded)[1]
+
+
+def negated(folded: str, start: int) -> bool:
+    """Whether one of the `NEGATION_WINDOW` words before `start`, in its clause, negates."""
+    before = folded[max(0, start - 60) : start]
+    clause = _CLAUSE.split(before)[-1]
+    words = _WORDS_BEFORE.findall(clause)[-NEGATION_WINDOW:]
+    return any(
+        w.replace("'", "").replace("’", "") in NEGATORS or w.endswith(("n't", "n’t")) for w in words
+    )
 
 
 def _prefixes(pattern: str) -> set[str] | None:

@@ -63,3 +63,14 @@ def load_rules(path: Path) -> TextRules:
         # A head path in a policy file is relative to that file, not to where makegood runs.
         data = {**data, "head": str((path.parent / head).resolve())}
     return text_rules_from_mapping(merge_with_defaults(data))
+
+
+def rules_of_policy(section: dict[str, Any] | None, path: Path | None) -> TextRules:
+    """The text rules of a loaded policy (its ``text:`` section over the defaults); a relative
+    ``head`` is relative to the policy file `path`."""
+    if not section:
+        return load_default_rules()
+    head = section.get("head")
+    if isinstance(head, str) and path is not None and not Path(head).is_absolute():
+        section = {**section, "head": str((path.parent / head).resolve())}
+    return text_rules_from_mapping(merge_with_defaults(section))

@@ -20,19 +20,29 @@ class Evidence:
     hits: Mapping[str, int]  # pattern matches per category
     lexicon: float  # the lexicon's own score
     sentiment: float  # the lexicon's score pulled down by complaint evidence
+    negated: int = 0  # category pattern matches a negation cancelled ("not late")
 
 
 def adjust_sentiment(
-    base: float, cues: Mapping[str, bool], category_hits: int, rules: SentimentRules
+    base: float,
+    cues: Mapping[str, bool],
+    category_hits: int,
+    rules: SentimentRules,
+    denied: int = 0,
 ) -> float:
     """Pull the lexicon's score down by the complaint evidence, within [-1, 1].
 
     Evidence is each pattern naming a failure ("on hold for an hour", "nobody could help")
     and each negative cue: lexicons miss complaints that use no negative word, and read
-    "help" or "gosto" as praise even after "nobody" or "sem".
+    "help" or "gosto" as praise even after "nobody" or "sem". A text that names a failure only
+    to deny it ("no delay", "sem atraso": `denied` matches, no other evidence) is pushed up as
+    much: the lexicons read the failure's word as negative whatever comes before it.
     """
     evidence = category_hits + sum(1 for c in NEGATIVE_CUES if cues.get(c))
-    score = base - rules.evidence_weight * min(evidence, rules.max_evidence)
+    if not evidence and denied:
+        score = base + rules.evidence_weight * min(denied, rules.max_evidence)
+    else:
+        score = base - rules.evidence_weight * min(evidence, rules.max_evidence)
     return max(-1.0, min(1.0, score))
 
 

@@ -265,3 +265,40 @@ class GrantIn(BaseModel):
 
 class RejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=5000, pattern=WRITTEN)
+
+
+class ReplyIn(BaseModel):
+    template: str = Field(
+        default="reply",
+        max_length=100,
+        pattern=r"^reply(_[A-Za-z0-9_]{1,80})?$",
+        description="`reply` (free text) or a macro, `reply_*` (GET /v1/reply-templates)",
+    )
+    text: str = Field(
+        default="",
+        max_length=5000,
+        pattern=PLAIN,
+        description="The words (a free-text reply needs them; a macro adds them)",
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=PLAIN,
+        description="Retries with the same key send once",
+    )
+
+
+class ReplyPreview(BaseModel):
+    template: str
+    locale: str
+    channel: str
+    subject: str
+    text: str
+
+
+class ReplyOut(BaseModel):
+    id: str
+    template: str
+    locale: str
+    channel: str
+    status: str

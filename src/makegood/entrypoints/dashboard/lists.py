@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql import live
 from makegood.adapters.sql.auth import Principal
 from makegood.adapters.sql.paging import BadCursor
 from makegood.domain.actions import ActionRefused, NotAllowed
@@ -95,6 +96,7 @@ def queue(
     order = choice(sort, SORTS) or "priority"
     now = services.app.clock.now()
     with services.app.store.engine.connect() as conn:
+        version = live.queue_version(conn)  # before the page: a change after it shows
         found = paged(lambda at: dq.queue(conn, filters, PAGE, at, now=now, sort=order), cursor)
         categories = dq.open_categories(conn)
     return render(
@@ -103,6 +105,7 @@ def queue(
         who,
         **page_links(request, found, cursor),
         categories=categories,
+        live_tag=version,
         sorts=SORTS,
         sla_states=SLA_STATES,
         tiers=TIERS,
@@ -183,4 +186,5 @@ def incidents(
         "incidents.html",
         who,
         **page_links(request, found, cursor),
+        incident_kinds=[s.spec for s in services.app.policy.incidents],
     )

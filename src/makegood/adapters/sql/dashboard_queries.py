@@ -177,14 +177,25 @@ def compensation_owner(conn: sa.Connection, compensation_id: str) -> tuple[str, 
     return str(row.case_id), str(row.customer_id), str(row.failure_id)
 
 
-def case_customer_locale(conn: sa.Connection, case_id: str) -> tuple[str, str] | None:
-    """(customer id, locale) of a case; the locale is "en" for a customer without a profile."""
+def case_customer_locale(
+    conn: sa.Connection, case_id: str, survey_template: str = "survey"
+) -> tuple[str, str] | None:
+    """(customer id, language) of a case's survey: the locale its survey message was written
+    in (the language the customer read it in), else the profile's, else "en"."""
     row = conn.execute(
         sa.select(t.cases.c.customer_id, t.customers.c.locale)
         .join(t.customers, t.customers.c.id == t.cases.c.customer_id, isouter=True)
         .where(t.cases.c.id == case_id)
     ).first()
-    return (row.customer_id, row.locale or "en") if row else None
+    if row is None:
+        return None
+    sent_in = conn.scalar(
+        sa.select(t.outbox.c.locale)
+        .where(t.outbox.c.case_id == case_id, t.outbox.c.template == survey_template)
+        .order_by(t.outbox.c.created_at.desc())
+        .limit(1)
+    )
+    return (row.customer_id, sent_in or row.locale or "en")
 
 
 def event_exists(conn: sa.Connection, event_id: str) -> bool:

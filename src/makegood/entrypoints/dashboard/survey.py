@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from makegood.adapters.sql import dashboard_queries as dq
@@ -49,7 +50,8 @@ def _page(
             "business": services.app.policy.policy.business,
             "lang": lang,
             "t": t,
-            "scores": list(enumerate(t["scores"], start=1)),
+            "kind": _kind(services),
+            "scores": list(enumerate(t["ces_scores" if _kind(services) == "ces" else "scores"], 1)),
             **context,
         },
         status_code=status,
@@ -67,7 +69,8 @@ def _check(request: Request, services: Services, token: str) -> tuple[str, str, 
         raise Refused(browser, "expired", 410)
     survey_id, case_id = found
     with services.app.store.engine.connect() as conn:
-        customer = dq.case_customer_locale(conn, case_id)
+        template = services.app.policy.policy.follow_up.template
+        customer = dq.case_customer_locale(conn, case_id, template)
         used = dq.event_exists(conn, answer_id(survey_id))
     if customer is None:
         raise Refused(browser, "unknown", 410, title="expired_title")
@@ -109,10 +112,16 @@ def survey_page(
         checked = _check(request, services, token)
     except Refused as refused:
         return _refused(request, services, refused)
-    chosen = int(score) if score in ("1", "2", "3", "4", "5") else None
+    top = 7 if _kind(services) == "ces" else 5
+    chosen = int(score) if score in {str(n) for n in range(1, top + 1)} else None
     if chosen is not None and person_clicked(request):
         return _record(request, services, checked, chosen, "", "")
     return _page(request, services, "survey.html", checked[3], token=token, chosen=chosen)
+
+
+def _kind(services: Services) -> str:
+    """What the survey asks, as the policy's follow-up says: csat (1-5) or ces (1-7)."""
+    return services.app.policy.policy.follow_up.survey
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
@@ -120,7 +129,7 @@ def answer(
     request: Request,
     token: str,
     services: Svc,
-    score: Annotated[int, Form(ge=1, le=5)],
+    score: Annotated[int, Form(ge=1, le=7)],
     ces: Annotated[str, Form(max_length=1)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
@@ -128,6 +137,16 @@ def answer(
         checked = _check(request, services, token)
     except Refused as refused:
         return _refused(request, services, refused)
+    if _kind(services) == "csat" and score > 5:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "score"),
+                    "msg": "a satisfaction score is 1 to 5",
+                    "type": "value_error",
+                }
+            ]
+        )
     return _record(request, services, checked, score, ces, comment)
 
 
@@ -140,8 +159,9 @@ def _record(
     comment: str,
 ) -> HTMLResponse:
     survey_id, case_id, customer_id, lang = checked
-    attributes: dict[str, object] = {"case_id": case_id, "score": score, "kind": "csat"}
-    if ces.isdigit() and 1 <= int(ces) <= 7:
+    kind = _kind(services)
+    attributes: dict[str, object] = {"case_id": case_id, "score": score, "kind": kind}
+    if kind == "csat" and ces.isdigit() and 1 <= int(ces) <= 7:  # asked alongside
         attributes["ces"] = int(ces)
     if comment.strip():
         attributes["comment"] = comment.strip()
@@ -155,4 +175,7 @@ def _record(
     report = services.app.engine.ingest([event], "survey")
     if report.duplicates:
         return _refused(request, services, Refused(lang, "answered", 409))
-    return _page(request, services, "survey_thanks.html", lang, score=score)
+    good = score >= (
+        services.app.policy.policy.follow_up.close_at_or_above if kind == "csat" else 5
+    )
+    return _page(request, services, "survey_thanks.html", lang, score=score, good=good)

@@ -171,16 +171,21 @@ class Actions:
         actor: Actor,
         customer_id: str = "",
         cause: str = "",
+        reason: str = "",
     ) -> Compensation:
         """`customer_id` and `cause` find an incident's compensation to a customer without a
-        case, and the incident whose spend it adds to."""
-        return self._decide(
-            compensation_id,
-            case_id,
-            customer_id,
-            cause,
-            lambda w, r, c, comp, now: act.approve(w, r, self.policy, c, comp, now, actor),
-        )
+        case, and the incident whose spend it adds to; a `reason` goes on the timeline."""
+
+        def decide(
+            w: World, r: Recovery, c: Case | None, comp: Compensation, now: datetime
+        ) -> None:
+            act.approve(w, r, self.policy, c, comp, now, actor)
+            if reason.strip():
+                for entry in w.changes.timeline:
+                    if entry.kind == "approval_approved":
+                        entry.data.setdefault("reason", reason.strip())
+
+        return self._decide(compensation_id, case_id, customer_id, cause, decide)
 
     def reject(
         self,
@@ -213,11 +218,11 @@ class Actions:
         for comp_id, case_id, customer_id, cause in decisions:
             try:
                 if approve:
-                    comp = self.approve(case_id, comp_id, actor, customer_id, cause)
+                    comp = self.approve(case_id, comp_id, actor, customer_id, cause, reason)
                 else:
                     comp = self.reject(case_id, comp_id, actor, reason, customer_id, cause)
                 outcome[comp_id] = comp.status
-            except (ActionRefused, NotAllowed, NotFound) as refused:
+            except (ActionRefused, NotAllowed, NotFound, BudgetConflict) as refused:
                 outcome[comp_id] = f"refused: {refused}"
         return outcome
 

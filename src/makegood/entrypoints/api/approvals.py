@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -13,6 +14,8 @@ from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
 from makegood.entrypoints.api.models import (
     ApprovalPage,
     CompensationOut,
+    DecideIn,
+    DecideOut,
     IncidentPage,
     Problem,
     RejectIn,
@@ -44,15 +47,52 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+Amount = Annotated[Decimal | None, Query(ge=0, le=1_000_000)]
+
+
 @router.get("/approvals", response_model=ApprovalPage, responses=PAGE_ERRORS)
 def approvals(
-    who: Reader, services: Svc, limit: Limit = 50, cursor: Cursor = None
+    who: Reader,
+    services: Svc,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    kind: Annotated[Literal["case", "incident"] | None, Query()] = None,
+    min_amount: Amount = None,
+    max_amount: Amount = None,
 ) -> dict[str, Any]:
-    """Compensation waiting for a person, oldest first, with the role each one needs: a
-    case's, or an incident's (`incident_id`; `case_state` null when the customer has no case).
-    A page at a time; `total` counts them all."""
+    """Compensation waiting for a person, oldest first, with the role each one needs and the
+    customer's name and tier: a case's, or an incident's (`incident_id`; `case_state` null
+    when the customer has no case). Filtered by `kind` and amount; a page at a time; `total`
+    counts all that match."""
+    filters = {"kind": kind, "min_amount": min_amount, "max_amount": max_amount}
     with services.app.store.engine.connect() as conn:
-        return dq.pending_approvals(conn, limit, cursor)
+        return dq.pending_approvals(conn, limit, cursor, filters)
+
+
+@router.post("/approvals/decide", response_model=DecideOut, responses=ERRORS)
+def decide_many(body: DecideIn, who: Reader, services: Svc) -> dict[str, Any]:
+    """Approve or reject several at once, with one reason (required to reject). Each is
+    decided on its own: one refused (a role, a budget, decided already) does not stop the
+    others; `outcome` says what became of each id."""
+    if body.decision == "reject" and not body.reason.strip():
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", "reason"],
+                    "msg": "a rejection needs a reason",
+                    "type": "value_error",
+                }
+            ],
+        )
+    with services.app.store.engine.connect() as conn:
+        owners = dq.compensation_owners(conn, body.ids)
+    outcome = services.actions.decide_many(
+        owners, actor_of(who), body.decision == "approve", body.reason
+    )
+    known = {o[0] for o in owners}
+    missing = {i: "refused: no such approval" for i in body.ids if i not in known}
+    return {"outcome": {**outcome, **missing}}
 
 
 @router.post(

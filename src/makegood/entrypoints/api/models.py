@@ -188,6 +188,8 @@ class ApprovalOut(CompensationOut):
     )
     incident_id: str | None
     incident_key: str | None
+    customer_name: str | None = None
+    customer_tier: str = "standard"
 
 
 class ApprovalPage(Paged):
@@ -302,3 +304,22 @@ class ReplyOut(BaseModel):
     locale: str
     channel: str
     status: str
+
+
+class DecideIn(BaseModel):
+    ids: list[Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]] = Field(
+        min_length=1, max_length=200, description="The pending compensations' ids"
+    )
+    decision: Literal["approve", "reject"]
+    reason: str = Field(
+        default="",
+        max_length=5000,
+        pattern=PLAIN,
+        description="Why (required to reject); on each case's timeline",
+    )
+
+
+class DecideOut(BaseModel):
+    outcome: dict[str, str] = Field(
+        description="Each id's new status (granted, rejected), or `refused: <why>`"
+    )

@@ -44,6 +44,8 @@ DONE = {
     "declared": "Incident declared; everyone affected will hear from us.",
     "incident_resolved": "Incident resolved; everyone told will hear it is over.",
     "bad_incident": "Choose the kind of incident and give its key (e.g. the area).",
+    "bulk_approved": "The selected approvals are approved and granted.",
+    "bulk_rejected": "The selected approvals are rejected; the reason is on each case.",
     "replied": "Reply queued to the customer; it is on the timeline.",
 }
 

@@ -78,6 +78,12 @@ def parse_amount(text: str) -> Decimal | str:
     return amount.quantize(Decimal("0.01"))
 
 
+def amount_or_none(text: str | None) -> Decimal | None:
+    """A filter's amount, or None when it is empty or not an amount (an edited link)."""
+    found = parse_amount(text) if text and text.strip() else None
+    return found if isinstance(found, Decimal) else None
+
+
 def suggestion(page: dict[str, Any], role: str, agent_limit: Decimal, now: datetime) -> str:
     """The next step a person should take on this case, in one sentence."""
     case = page["case"]

@@ -55,3 +55,12 @@
   poll();
   window.setInterval(poll, 1000);
 })();
+
+// "Select all" for bulk actions: a checkbox data-select-all="CLASS" ticks every .CLASS.
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!box || !box.getAttribute || !box.getAttribute("data-select-all")) return;
+  document.querySelectorAll("input." + box.getAttribute("data-select-all")).forEach(function (c) {
+    c.checked = box.checked;
+  });
+});

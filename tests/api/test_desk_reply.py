@@ -50,13 +50,15 @@ def test_a_macro_reply_reaches_the_outbox_in_portuguese_for_a_portuguese_custome
 
         sent = agent.post(f"/v1/cases/{case_id}/reply", json=body)
         assert sent.status_code == 201, sent.text
+        retried = agent.post(f"/v1/cases/{case_id}/reply", json=body)  # the same key: once
+        assert retried.status_code == 201 and retried.json()["id"] == sent.json()["id"]
         case = agent.get(f"/v1/cases/{case_id}").json()
     rows = outbox(desk, case_id)
     reply = next(r for r in rows if r.template == "reply_looking_into_it")
     assert len(rows) == before + 1
     assert (reply.locale, reply.channel, reply.recipient) == ("pt", "email", "c-pt@example.com")
     assert reply.context["reply"] == {"text": "Ligo-lhe às 15h.", "by": "agent-1"}
-    entry = next(e for e in case["timeline"] if e["kind"] == "reply_queued")
+    (entry,) = [e for e in case["timeline"] if e["kind"] == "reply_queued"]
     assert entry["actor"] == "agent-1" and entry["data"]["locale"] == "pt"
 
     desk.app.dispatcher.dispatch_once()

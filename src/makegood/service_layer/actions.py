@@ -145,7 +145,7 @@ class Actions:
     ) -> OutboxMessage:
         """Write to the customer (free text, or a ``reply_*`` macro) through the outbox, on
         their channel and in their language, counted against the daily cap."""
-        key = f"reply:{case_id}:{idempotency_key or uuid.uuid4().hex}"
+        key = reply_key(case_id, idempotency_key or uuid.uuid4().hex)
         return self._run(
             case_id,
             lambda w, r, c, now: reply(w, self.policy, c, template, text, key, now, actor),
@@ -260,6 +260,11 @@ class Actions:
             recovery.incidents.resolve(incident, now, actor.name)
 
         self._transaction((), {incident_id}, change)
+
+
+def reply_key(case_id: str, idempotency_key: str) -> str:
+    """The outbox key of a reply: the same idempotency key on the same case is one message."""
+    return f"reply:{case_id}:{idempotency_key}"
 
 
 def _lead(actor: Actor) -> None:

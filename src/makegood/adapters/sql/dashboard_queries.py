@@ -222,6 +222,15 @@ def compensation_owners(conn: sa.Connection, ids: list[str]) -> list[tuple[str, 
     return [found[i] for i in dict.fromkeys(ids) if i in found]
 
 
+def outbox_message(conn: sa.Connection, key: str) -> dict[str, Any] | None:
+    """The outbox message with this idempotency key, if one was queued."""
+    o = t.outbox.c
+    row = conn.execute(
+        sa.select(o.id, o.template, o.locale, o.channel, o.status).where(o.key == key)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
 def case_customer_locale(
     conn: sa.Connection, case_id: str, survey_template: str = "survey"
 ) -> tuple[str, str] | None:

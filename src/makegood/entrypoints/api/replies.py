@@ -13,11 +13,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from makegood.adapters.renderer import shipped_templates
+from makegood.adapters.sql import dashboard_queries as dq
 from makegood.adapters.templates import TemplateError, TemplateRenderer
 from makegood.domain.message import OutboxMessage
 from makegood.domain.reply import FREE_TEXT, is_reply_template
 from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
 from makegood.entrypoints.api.models import Problem, ReplyIn, ReplyOut, ReplyPreview
+from makegood.service_layer.actions import reply_key
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -66,6 +68,12 @@ def rendered(services: Services, message: OutboxMessage) -> dict[str, Any]:
     }
 
 
+def queued(services: Services, case_id: str, idempotency_key: str) -> dict[str, Any] | None:
+    """The reply already queued with this key (a retry, a double click), if there is one."""
+    with services.app.store.engine.connect() as conn:
+        return dq.outbox_message(conn, reply_key(case_id, idempotency_key))
+
+
 @router.get("/reply-templates", response_model=dict[str, list[str]])
 def list_reply_templates(who: Reader, services: Svc) -> dict[str, list[str]]:
     """The reply templates and the locales each is written in."""
@@ -85,6 +93,10 @@ def send(case_id: str, body: ReplyIn, who: Reader, services: Svc) -> dict[str, A
     """Queue the reply in the outbox, on the customer's channel and in their language; it
     counts against the daily message limit (409 past it) and goes on the case's timeline."""
     check(services, body)
+    if body.idempotency_key:
+        earlier = queued(services, case_id, body.idempotency_key)
+        if earlier is not None:
+            return earlier
     actions, actor = services.actions, actor_of(who)
     rendered(services, actions.draft_reply(case_id, actor, body.template, body.text))
     message = actions.reply(case_id, actor, body.template, body.text, body.idempotency_key)

@@ -17,7 +17,7 @@ from makegood.domain.errors import NotFound
 from makegood.domain.reply import FREE_TEXT
 from makegood.entrypoints.api.deps import Svc, actor_of
 from makegood.entrypoints.api.models import ReplyIn
-from makegood.entrypoints.api.replies import rendered, reply_templates
+from makegood.entrypoints.api.replies import queued, rendered, reply_templates
 from makegood.entrypoints.dashboard.routes import back, case_page
 from makegood.entrypoints.dashboard.session import Checked
 
@@ -47,6 +47,8 @@ def reply(
     body = ReplyIn(template=template, text=text, idempotency_key=key or None)
     actions, actor = services.actions, actor_of(who)
     try:
+        if send and key and queued(services, case_id, key) is not None:
+            return back(f"/cases/{case_id}", "replied")  # sent already: a double click
         if send:
             actions.reply(case_id, actor, body.template, body.text, body.idempotency_key)
             return back(f"/cases/{case_id}", "replied")

@@ -22,6 +22,7 @@ KIND_LABELS = {
     "approval_approved": "Approval approved",
     "approval_rejected": "Approval rejected",
     "note": "Note",
+    "reply_queued": "Reply to the customer",
     "assigned": "Owner changed",
     "collaborator_added": "Collaborator added",
     "collaborator_removed": "Collaborator removed",

@@ -5,6 +5,7 @@ language the survey message was written in."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,14 @@ def test_the_page_speaks_the_language_the_survey_was_sent_in(desk: Desk) -> None
     path = links[5].removeprefix("https://help.example.com")
     page = desk.client().get(path, headers=CLICK)
     assert '<html lang="pt">' in page.text and "Obrigado!" in page.text
+
+
+def test_an_expired_link_says_so_in_the_customers_language(desk: Desk) -> None:
+    links = survey_links(desk, "c-late", locale="pt")
+    desk.clock.advance(timedelta(days=30))  # long past the survey's expiry
+    path = links[4].removeprefix("https://help.example.com")
+    page = desk.client().get(path, headers={"accept-language": "en"})
+    assert page.status_code == 410
+    assert '<html lang="pt">' in page.text and "Este link expirou" in page.text
+    forged = desk.client().get("/s/a.b.1.c", headers={"accept-language": "en"})
+    assert forged.status_code == 410 and "This link has expired" in forged.text

@@ -16,6 +16,7 @@ press sends it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -29,6 +30,7 @@ from makegood.entrypoints.dashboard.routes import templates
 from makegood.entrypoints.dashboard.survey_text import TEXT, from_header, language
 
 router = APIRouter(include_in_schema=False)
+SIGNED_EVER = datetime(1970, 1, 1, tzinfo=UTC)  # checking a signature, not an expiry
 
 
 class Refused(Exception):
@@ -64,9 +66,13 @@ def _check(request: Request, services: Services, token: str) -> tuple[str, str, 
     client = request.client.host if request.client else "unknown"
     if not services.survey_limiter.allow(client):
         raise Refused(browser, "busy", 429)
-    found = read_survey_token(services.app.settings.secret, token, services.app.clock.now())
+    secret = services.app.settings.secret
+    found = read_survey_token(secret, token, services.app.clock.now())
     if found is None:
-        raise Refused(browser, "expired", 410)
+        # a link we signed that has only expired still says whose it was: their language
+        ours = read_survey_token(secret, token, SIGNED_EVER)
+        lang = _language(services, ours[1]) if ours else None
+        raise Refused(lang or browser, "expired", 410)
     survey_id, case_id = found
     with services.app.store.engine.connect() as conn:
         template = services.app.policy.policy.follow_up.template
@@ -78,6 +84,13 @@ def _check(request: Request, services: Services, token: str) -> tuple[str, str, 
     if used:
         raise Refused(lang, "answered", 409)
     return survey_id, case_id, customer[0], lang
+
+
+def _language(services: Services, case_id: str) -> str | None:
+    with services.app.store.engine.connect() as conn:
+        template = services.app.policy.policy.follow_up.template
+        found = dq.case_customer_locale(conn, case_id, template)
+    return language(found[1]) if found else None
 
 
 def _refused(request: Request, services: Services, refused: Refused) -> HTMLResponse:

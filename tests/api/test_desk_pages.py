@@ -114,3 +114,25 @@ def test_the_policy_page_shows_the_running_policy_and_every_template(desk: Desk)
     assert "Pedimos desculpas" in page.text and "We are sorry" in page.text  # apology in pt, en
     assert "Estou a analisar pessoalmente" in page.text  # a reply macro, in Portuguese
     assert 'class="flash error"' not in page.text  # every template renders in every locale
+
+
+def test_incidents_by_hand_over_the_api(desk: Desk) -> None:
+    open_orders(desk, "Sé", 2)
+    with desk.client("agent") as agent:
+        body = {"spec": "area_delays", "key": "Sé"}
+        assert agent.post("/v1/incidents", json=body).status_code == 403
+    with desk.client("lead") as lead:
+        bad = lead.post("/v1/incidents", json={"spec": "nope", "key": "Sé"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "spec"
+        blank = lead.post("/v1/incidents", json={"spec": "area_delays", "key": " "})
+        assert blank.status_code == 422 and blank.json()["detail"][0]["loc"][-1] == "key"
+        declared = lead.post("/v1/incidents", json=body)
+        assert declared.status_code == 201, declared.text
+        incident = declared.json()
+        assert (incident["status"], incident["source"], incident["key"]) == ("open", "manual", "Sé")
+        desk.tick(timedelta(seconds=1))
+        assert lead.get(f"/v1/incidents/{incident['id']}").json()["affected"] == 2
+        resolved = lead.post(f"/v1/incidents/{incident['id']}/resolve")
+        assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+        assert lead.post(f"/v1/incidents/{incident['id']}/resolve").status_code == 409
+        assert lead.post("/v1/incidents/inc-nope/resolve").status_code == 404

@@ -16,6 +16,7 @@ from makegood.entrypoints.api.models import (
     CompensationOut,
     DecideIn,
     DecideOut,
+    DeclareIn,
     IncidentPage,
     Problem,
     RejectIn,
@@ -137,6 +138,45 @@ def incident(incident_id: str, who: Reader, services: Svc) -> dict[str, Any]:
             return queries.incident_detail(conn, incident_id)
         except NotFound:
             raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}") from None
+
+
+@router.post(
+    "/incidents",
+    status_code=201,
+    response_model=dict[str, Any],
+    tags=["incidents"],
+    responses=ERRORS,
+)
+def declare_incident(body: DeclareIn, who: Reader, services: Svc) -> dict[str, Any]:
+    """Declare an incident by hand (lead or admin): the policy's incident `spec` for `key`
+    (e.g. an area). The same proactive recovery as a detected one: everyone affected is told
+    and offered the incident's compensation. An open one of the same kind and key is returned
+    as it is."""
+    if services.app.policy.incident(body.spec) is None:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", "spec"],
+                    "msg": f"no incident {body.spec!r} in the policy",
+                    "type": "value_error",
+                }
+            ],
+        )
+    incident_id = services.actions.declare_incident(actor_of(who), body.spec, body.key.strip())
+    return incident(incident_id, who, services)
+
+
+@router.post(
+    "/incidents/{incident_id}/resolve",
+    response_model=dict[str, Any],
+    tags=["incidents"],
+    responses=ERRORS,
+)
+def resolve_incident(incident_id: str, who: Reader, services: Svc) -> dict[str, Any]:
+    """Resolve an open incident by hand (lead or admin); 409 if it is not open."""
+    services.actions.resolve_incident(actor_of(who), incident_id)
+    return incident(incident_id, who, services)
 
 
 @router.get("/metrics", response_model=dict[str, Any], tags=["metrics"])

@@ -323,3 +323,12 @@ class DecideOut(BaseModel):
     outcome: dict[str, str] = Field(
         description="Each id's new status (granted, rejected), or `refused: <why>`"
     )
+
+
+class DeclareIn(BaseModel):
+    spec: str = Field(
+        min_length=1, max_length=100, pattern=PLAIN, description="The policy's incident name"
+    )
+    key: str = Field(
+        min_length=1, max_length=300, pattern=WRITTEN, description="Its key's value (an area…)"
+    )

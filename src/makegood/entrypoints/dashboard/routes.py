@@ -125,6 +125,7 @@ def case_page(
         timeline=list(reversed(page["timeline"])),
         grant_key=uuid.uuid4().hex,
         reply_templates=reply_templates(services),
+        default_channel=app.policy.policy.channel,
         live_tag=version,
         **extra,
     )

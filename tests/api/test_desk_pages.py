@@ -123,7 +123,7 @@ def test_incidents_by_hand_over_the_api(desk: Desk) -> None:
         assert agent.post("/v1/incidents", json=body).status_code == 403
     with desk.client("lead") as lead:
         bad = lead.post("/v1/incidents", json={"spec": "nope", "key": "Sé"})
-        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "spec"
+        assert bad.status_code == 404 and "no incident 'nope'" in bad.json()["detail"]
         blank = lead.post("/v1/incidents", json={"spec": "area_delays", "key": " "})
         assert blank.status_code == 422 and blank.json()["detail"][0]["loc"][-1] == "key"
         declared = lead.post("/v1/incidents", json=body)

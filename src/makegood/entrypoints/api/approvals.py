@@ -48,7 +48,14 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-Amount = Annotated[Decimal | None, Query(ge=0, le=1_000_000)]
+Amount = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{1,7}(\.[0-9]{1,2})?$",
+        max_length=10,
+        description="An amount, inclusive (e.g. 25 or 25.50)",
+    ),
+]
 
 
 @router.get("/approvals", response_model=ApprovalPage, responses=PAGE_ERRORS)
@@ -65,7 +72,11 @@ def approvals(
     customer's name and tier: a case's, or an incident's (`incident_id`; `case_state` null
     when the customer has no case). Filtered by `kind` and amount; a page at a time; `total`
     counts all that match."""
-    filters = {"kind": kind, "min_amount": min_amount, "max_amount": max_amount}
+    filters = {
+        "kind": kind,
+        "min_amount": Decimal(min_amount) if min_amount else None,
+        "max_amount": Decimal(max_amount) if max_amount else None,
+    }
     with services.app.store.engine.connect() as conn:
         return dq.pending_approvals(conn, limit, cursor, filters)
 
@@ -153,16 +164,7 @@ def declare_incident(body: DeclareIn, who: Reader, services: Svc) -> dict[str, A
     and offered the incident's compensation. An open one of the same kind and key is returned
     as it is."""
     if services.app.policy.incident(body.spec) is None:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["body", "spec"],
-                    "msg": f"no incident {body.spec!r} in the policy",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise HTTPException(404, f"the policy has no incident {body.spec!r}")
     incident_id = services.actions.declare_incident(actor_of(who), body.spec, body.key.strip())
     return incident(incident_id, who, services)
 

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["cases"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such case"},
     409: {"model": Problem, "description": "Over the customer's daily message limit"},
-    422: {"model": Problem, "description": "No such reply template, or no text"},
+    422: {"model": Problem, "description": "No such reply template here, or no text"},
 }
 
 

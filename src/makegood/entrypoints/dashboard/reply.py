@@ -16,7 +16,6 @@ from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import NotFound
 from makegood.domain.reply import FREE_TEXT
 from makegood.entrypoints.api.deps import Svc, actor_of
-from makegood.entrypoints.api.models import ReplyIn
 from makegood.entrypoints.api.replies import queued, rendered, reply_templates
 from makegood.entrypoints.dashboard.routes import back, case_page
 from makegood.entrypoints.dashboard.session import Checked
@@ -44,13 +43,12 @@ def reply(
         return again("Choose one of the reply templates.", 422)
     if template == FREE_TEXT and not text.strip():
         return again("Write the reply, or choose a template.", 422)
-    body = ReplyIn(template=template, text=text, idempotency_key=key or None)
     actions, actor = services.actions, actor_of(who)
     try:
         if send and key and queued(services, case_id, key) is not None:
             return back(f"/cases/{case_id}", "replied")  # sent already: a double click
         if send:
-            actions.reply(case_id, actor, body.template, body.text, body.idempotency_key)
+            actions.reply(case_id, actor, template, text, key or None)
             return back(f"/cases/{case_id}", "replied")
         preview = rendered(services, actions.draft_reply(case_id, actor, template, text))
     except NotFound:

@@ -4,12 +4,22 @@
 // in (it is refreshed on the next change). A status line tells screen readers.
 (function () {
   "use strict";
-  var main = document.querySelector("main[data-live]");
-  if (!main || !window.fetch) return;
-  var url = main.getAttribute("data-live");
-  var rendered = main.getAttribute("data-live-etag");
-  var etag = rendered ? '"' + rendered + '"' : null;
+  if (!window.fetch) return;
+  var url = null; // the marker of the page showing now (htmx navigations change the page)
+  var etag = null;
   var busy = false;
+
+  function current() {
+    var main = document.querySelector("main[data-live]");
+    if (!main) return null;
+    var marker = main.getAttribute("data-live");
+    if (marker !== url) {
+      url = marker;
+      var rendered = main.getAttribute("data-live-etag");
+      etag = rendered ? '"' + rendered + '"' : null;
+    }
+    return url;
+  }
 
   function refresh() {
     return fetch(window.location.href, { credentials: "same-origin", headers: { "X-Live": "1" } })
@@ -36,13 +46,14 @@
   }
 
   function poll() {
-    if (busy || document.hidden) return;
+    if (busy || document.hidden || !current()) return;
     busy = true;
+    var asked = url;
     var headers = etag ? { "If-None-Match": etag } : {};
-    fetch(url, { credentials: "same-origin", headers: headers, cache: "no-store" })
+    fetch(asked, { credentials: "same-origin", headers: headers, cache: "no-store" })
       .then(function (r) {
         var tag = r.headers.get("ETag");
-        if (r.status === 200 && tag) {
+        if (r.status === 200 && tag && asked === url) {
           var first = etag === null;
           etag = tag;
           if (!first) return refresh();

@@ -28,7 +28,6 @@ from makegood.entrypoints.dashboard.session import Checked, Viewer
 
 router = APIRouter(include_in_schema=False)
 LOCALES = ("en", "pt")
-SAMPLE_REPLY = {"text": "(the words the agent writes)", "by": "Alice"}
 
 
 def _marker(request: Request, tag: str | None) -> Response:
@@ -143,7 +142,7 @@ def previews(services: Services) -> list[dict[str, Any]]:
     for name, written in renderer.templates().items():
         shown = []
         for locale in LOCALES:
-            context = {**sample_context(locale), "reply": SAMPLE_REPLY}
+            context = sample_context(locale)
             try:
                 mail = renderer.preview(name, locale, context)
                 shown.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -131,12 +131,18 @@ def database(kind: str, directory: Path) -> Iterator[Settings]:
 
 
 @contextmanager
-def make_desk(kind: str, directory: Path) -> Iterator[Desk]:
+def make_desk(
+    kind: str, directory: Path, edit: Callable[[str], str] | None = None
+) -> Iterator[Desk]:
+    """`edit` changes the policy's YAML text first (e.g. a CES follow-up)."""
     with database(kind, directory) as base:
+        policy = desk_policy(directory)
+        if edit is not None:
+            policy.write_text(edit(policy.read_text(encoding="utf-8")), encoding="utf-8")
         settings = Settings(
             database_url=base.database_url,
             database_schema=base.database_schema,
-            policy=desk_policy(directory),
+            policy=policy,
             secret=SECRET,
             outbox_file=directory / "outbox.jsonl",
         )

@@ -28,12 +28,17 @@ SAMPLE_INCIDENT: dict[str, Any] = {
 }
 
 
+# what a person's reply (`domain.reply`) adds to the context of `reply` and `reply_*` macros
+SAMPLE_REPLY: dict[str, Any] = {"text": "I will call you at 3 pm.", "by": "Alice"}
+
+
 def sample_context(locale: str) -> dict[str, Any]:
     """A context in which every shipped template renders, for a customer speaking `locale`."""
     return {
         **SAMPLE,
         "customer": {**SAMPLE["customer"], "locale": locale},
         "incident": SAMPLE_INCIDENT,
+        "reply": SAMPLE_REPLY,
     }
 
 

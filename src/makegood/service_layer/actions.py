@@ -15,11 +15,14 @@ from decimal import Decimal
 from typing import TypeVar
 
 from makegood.domain import actions as act
+from makegood.domain import model as m
 from makegood.domain.actions import ActionRefused, Actor, NotAllowed
-from makegood.domain.compensation import BUDGET_WINDOW
+from makegood.domain.compensation import BUDGET_WINDOW, ROLE_RANK
 from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, NotFound
-from makegood.domain.model import Case, Compensation
+from makegood.domain.message import OutboxMessage
+from makegood.domain.model import Case, Compensation, Incident
 from makegood.domain.recovery import Recovery
+from makegood.domain.reply import reply
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
 from makegood.service_layer.ports import Clock, Store
@@ -132,6 +135,34 @@ class Actions:
             ),
         )
 
+    def reply(
+        self,
+        case_id: str,
+        actor: Actor,
+        template: str,
+        text: str,
+        idempotency_key: str | None = None,
+    ) -> OutboxMessage:
+        """Write to the customer (free text, or a ``reply_*`` macro) through the outbox, on
+        their channel and in their language, counted against the daily cap."""
+        key = reply_key(case_id, idempotency_key or uuid.uuid4().hex)
+        return self._run(
+            case_id,
+            lambda w, r, c, now: reply(w, self.policy, c, template, text, key, now, actor),
+        )
+
+    def draft_reply(self, case_id: str, actor: Actor, template: str, text: str) -> OutboxMessage:
+        """The message `reply` would queue now, without queuing it (the preview): the same
+        checks, context, channel and language. Nothing is saved."""
+        with self.store.session() as session:
+            now = self.clock.now()
+            snapshot = session.load((), (), {case_id}, now - BUDGET_WINDOW, {now.date()})
+            world = World(snapshot)
+            case = world.case(case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id!r}")
+            return reply(world, self.policy, case, template, text, "preview", now, actor)
+
     # approvals ----------------------------------------------------------------------------
     def approve(
         self,
@@ -140,16 +171,21 @@ class Actions:
         actor: Actor,
         customer_id: str = "",
         cause: str = "",
+        reason: str = "",
     ) -> Compensation:
         """`customer_id` and `cause` find an incident's compensation to a customer without a
-        case, and the incident whose spend it adds to."""
-        return self._decide(
-            compensation_id,
-            case_id,
-            customer_id,
-            cause,
-            lambda w, r, c, comp, now: act.approve(w, r, self.policy, c, comp, now, actor),
-        )
+        case, and the incident whose spend it adds to; a `reason` goes on the timeline."""
+
+        def decide(
+            w: World, r: Recovery, c: Case | None, comp: Compensation, now: datetime
+        ) -> None:
+            act.approve(w, r, self.policy, c, comp, now, actor)
+            if reason.strip():
+                for entry in w.changes.timeline:
+                    if entry.kind == "approval_approved":
+                        entry.data.setdefault("reason", reason.strip())
+
+        return self._decide(compensation_id, case_id, customer_id, cause, decide)
 
     def reject(
         self,
@@ -167,6 +203,73 @@ class Actions:
             cause,
             lambda w, r, c, comp, now: act.reject(w, c, comp, reason, now, actor),
         )
+
+    def decide_many(
+        self,
+        decisions: list[tuple[str, str, str, str]],
+        actor: Actor,
+        approve: bool,
+        reason: str,
+    ) -> dict[str, str]:
+        """Approve or reject several pending compensations, each `(compensation_id, case_id,
+        customer_id, cause)` in a transaction of its own (one refused does not undo the
+        others); what became of each: its new status, or why it was refused."""
+        outcome: dict[str, str] = {}
+        for comp_id, case_id, customer_id, cause in decisions:
+            try:
+                if approve:
+                    comp = self.approve(case_id, comp_id, actor, customer_id, cause, reason)
+                else:
+                    comp = self.reject(case_id, comp_id, actor, reason, customer_id, cause)
+                outcome[comp_id] = comp.status
+            except (ActionRefused, NotAllowed, NotFound, BudgetConflict) as refused:
+                outcome[comp_id] = f"refused: {refused}"
+        return outcome
+
+    # incidents (a lead's) -----------------------------------------------------------------
+    def declare_incident(self, actor: Actor, spec_name: str, key: str) -> str:
+        """Declare the incident of `spec_name` for `key` (e.g. an area) by hand: the same
+        proactive recovery as a detected one. Returns its id (an open one is returned as is)."""
+        _lead(actor)
+        spec = self.policy.incident(spec_name)
+        if spec is None or not key.strip():
+            raise ActionRefused(f"no incident kind {spec_name!r} in the policy, or no key")
+
+        def change(world: World, recovery: Recovery, now: datetime) -> str:
+            incident = world.live_incident(spec_name, key)
+            if incident is not None and incident.status == "open":
+                return incident.id
+            if incident is None:
+                incident_id = m.stable_id("inc", spec_name, key, now.isoformat())
+                incident = Incident(incident_id, spec_name, key, "forming", now, now)
+            recovery.incidents.declare(incident, spec, now, "manual", {"by": actor.name})
+            return incident.id
+
+        return self._transaction((), set(), change)
+
+    def resolve_incident(self, actor: Actor, incident_id: str) -> None:
+        """Resolve an open incident by hand: everyone told it began hears it is over."""
+        _lead(actor)
+
+        def change(world: World, recovery: Recovery, now: datetime) -> None:
+            incident = world.incident(incident_id)
+            if incident is None:
+                raise NotFound(f"no incident {incident_id!r}")
+            if incident.status != "open":
+                raise ActionRefused(f"the incident is {incident.status}, not open")
+            recovery.incidents.resolve(incident, now, actor.name)
+
+        self._transaction((), {incident_id}, change)
+
+
+def reply_key(case_id: str, idempotency_key: str) -> str:
+    """The outbox key of a reply: the same idempotency key on the same case is one message."""
+    return f"reply:{case_id}:{idempotency_key}"
+
+
+def _lead(actor: Actor) -> None:
+    if ROLE_RANK.get(actor.role, -1) < ROLE_RANK["lead"]:
+        raise NotAllowed("declaring and resolving incidents needs the lead role")
 
 
 def _stamp(world: World, request_id: str | None) -> None:

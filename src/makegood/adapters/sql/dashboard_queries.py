@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -101,16 +102,44 @@ def _approval_row(r: Any) -> dict[str, Any]:
         case_state=r.case_state,
         incident_id=r.incident_id,
         incident_key=r.incident_key,
+        customer_name=r.customer_name,
+        customer_tier=r.customer_tier or "standard",
     )
     return item
 
 
+APPROVAL_KINDS = ("case", "incident")
+
+
+def _approval_filters(filters: Mapping[str, Any] | None) -> list[sa.ColumnElement[bool]]:
+    """`kind` (case | incident), `min_amount` and `max_amount` (inclusive) as conditions."""
+    comp, incidents = t.compensations, t.incidents.alias("of_incident")
+    f = filters or {}
+    found: list[sa.ColumnElement[bool]] = [comp.c.status == "pending"]
+    of_incident = sa.exists().where(incidents.c.id == comp.c.failure_id)
+    if f.get("kind") == "incident":
+        found.append(of_incident)
+    elif f.get("kind") == "case":
+        found.append(~of_incident)
+    amount = sa.cast(comp.c.amount, sa.Numeric(14, 2))  # stored as exact text
+    if f.get("min_amount") is not None:
+        found.append(amount >= f["min_amount"])
+    if f.get("max_amount") is not None:
+        found.append(amount <= f["max_amount"])
+    return found
+
+
 def pending_approvals(
-    conn: sa.Connection, limit: int = 50, cursor: str | None = None
+    conn: sa.Connection,
+    limit: int = 50,
+    cursor: str | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compensation waiting for a person, oldest first: a case's, or an incident's to a
-    customer who has no case of their own (its `case_id` is then the incident's id)."""
-    comp, cases, incidents = t.compensations, t.cases, t.incidents
+    customer who has no case of their own (its `case_id` is then the incident's id), with
+    the customer's name and tier; `filters` as `_approval_filters` reads them."""
+    comp, cases, incidents, customers = t.compensations, t.cases, t.incidents, t.customers
+    where = _approval_filters(filters)
     query = (
         sa.select(
             comp,
@@ -119,19 +148,22 @@ def pending_approvals(
             cases.c.state.label("case_state"),
             incidents.c.id.label("incident_id"),
             incidents.c.key.label("incident_key"),
+            customers.c.name.label("customer_name"),
+            customers.c.tier.label("customer_tier"),
         )
         .select_from(
-            comp.join(cases, cases.c.id == comp.c.case_id, isouter=True).join(
-                incidents, incidents.c.id == comp.c.failure_id, isouter=True
-            )
+            comp.join(cases, cases.c.id == comp.c.case_id, isouter=True)
+            .join(incidents, incidents.c.id == comp.c.failure_id, isouter=True)
+            .join(customers, customers.c.id == comp.c.customer_id, isouter=True)
         )
-        .where(comp.c.status == "pending")
+        .where(*where)
     )
+    count = sa.select(sa.func.count()).select_from(comp).where(*where)
     found = paging.page(
         conn,
         query,
         [comp.c.created_at, comp.c.id],
-        pending_count_query(),
+        count,
         limit,
         cursor,
         _approval_row,
@@ -177,14 +209,47 @@ def compensation_owner(conn: sa.Connection, compensation_id: str) -> tuple[str, 
     return str(row.case_id), str(row.customer_id), str(row.failure_id)
 
 
-def case_customer_locale(conn: sa.Connection, case_id: str) -> tuple[str, str] | None:
-    """(customer id, locale) of a case; the locale is "en" for a customer without a profile."""
+def compensation_owners(conn: sa.Connection, ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """`compensation_owner` of several, as (id, case id, customer id, cause), in the order
+    asked; an unknown id is left out."""
+    c = t.compensations.c
+    found = {
+        r.id: (str(r.id), str(r.case_id), str(r.customer_id), str(r.failure_id))
+        for r in conn.execute(
+            sa.select(c.id, c.case_id, c.customer_id, c.failure_id).where(c.id.in_(ids))
+        )
+    }
+    return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+def outbox_message(conn: sa.Connection, key: str) -> dict[str, Any] | None:
+    """The outbox message with this idempotency key, if one was queued."""
+    o = t.outbox.c
+    row = conn.execute(
+        sa.select(o.id, o.template, o.locale, o.channel, o.status).where(o.key == key)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def case_customer_locale(
+    conn: sa.Connection, case_id: str, survey_template: str = "survey"
+) -> tuple[str, str] | None:
+    """(customer id, language) of a case's survey: the locale its survey message was written
+    in (the language the customer read it in), else the profile's, else "en"."""
     row = conn.execute(
         sa.select(t.cases.c.customer_id, t.customers.c.locale)
         .join(t.customers, t.customers.c.id == t.cases.c.customer_id, isouter=True)
         .where(t.cases.c.id == case_id)
     ).first()
-    return (row.customer_id, row.locale or "en") if row else None
+    if row is None:
+        return None
+    sent_in = conn.scalar(
+        sa.select(t.outbox.c.locale)
+        .where(t.outbox.c.case_id == case_id, t.outbox.c.template == survey_template)
+        .order_by(t.outbox.c.created_at.desc())
+        .limit(1)
+    )
+    return (row.customer_id, sent_in or row.locale or "en")
 
 
 def event_exists(conn: sa.Connection, event_id: str) -> bool:

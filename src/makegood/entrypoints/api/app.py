@@ -39,7 +39,15 @@ from makegood.bootstrap import App
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, NotFound
 from makegood.domain.limits import printable
-from makegood.entrypoints.api import approvals, cases, customers, events, openapi, sources
+from makegood.entrypoints.api import (
+    approvals,
+    cases,
+    customers,
+    events,
+    openapi,
+    replies,
+    sources,
+)
 from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.entrypoints.api.tracing import current_request_id
@@ -109,15 +117,18 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     api.include_router(cases.router)
     api.include_router(customers.router)
     api.include_router(approvals.router)
+    api.include_router(replies.router)
     _errors(api)
     _operations(api)
     openapi.install(api)
-    from makegood.entrypoints.dashboard import lists, routes, signin, survey
+    from makegood.entrypoints.dashboard import desk, lists, reply, routes, signin, survey
     from makegood.entrypoints.dashboard.session import SignInRequired
 
     api.include_router(survey.router)
     api.include_router(signin.router)
     api.include_router(lists.router)
+    api.include_router(reply.router)
+    api.include_router(desk.router)
     api.include_router(routes.router)
     api.add_exception_handler(SignInRequired, signin.to_sign_in)
     api.mount("/static", StaticFiles(directory=static_dir()), name="static")

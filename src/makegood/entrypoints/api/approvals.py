@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -13,6 +14,9 @@ from makegood.entrypoints.api.deps import Reader, Services, Svc, actor_of
 from makegood.entrypoints.api.models import (
     ApprovalPage,
     CompensationOut,
+    DecideIn,
+    DecideOut,
+    DeclareIn,
     IncidentPage,
     Problem,
     RejectIn,
@@ -44,15 +48,63 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+Amount = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{1,7}(\.[0-9]{1,2})?$",
+        max_length=10,
+        description="An amount, inclusive (e.g. 25 or 25.50)",
+    ),
+]
+
+
 @router.get("/approvals", response_model=ApprovalPage, responses=PAGE_ERRORS)
 def approvals(
-    who: Reader, services: Svc, limit: Limit = 50, cursor: Cursor = None
+    who: Reader,
+    services: Svc,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    kind: Annotated[Literal["case", "incident"] | None, Query()] = None,
+    min_amount: Amount = None,
+    max_amount: Amount = None,
 ) -> dict[str, Any]:
-    """Compensation waiting for a person, oldest first, with the role each one needs: a
-    case's, or an incident's (`incident_id`; `case_state` null when the customer has no case).
-    A page at a time; `total` counts them all."""
+    """Compensation waiting for a person, oldest first, with the role each one needs and the
+    customer's name and tier: a case's, or an incident's (`incident_id`; `case_state` null
+    when the customer has no case). Filtered by `kind` and amount; a page at a time; `total`
+    counts all that match."""
+    filters = {
+        "kind": kind,
+        "min_amount": Decimal(min_amount) if min_amount else None,
+        "max_amount": Decimal(max_amount) if max_amount else None,
+    }
     with services.app.store.engine.connect() as conn:
-        return dq.pending_approvals(conn, limit, cursor)
+        return dq.pending_approvals(conn, limit, cursor, filters)
+
+
+@router.post("/approvals/decide", response_model=DecideOut, responses=ERRORS)
+def decide_many(body: DecideIn, who: Reader, services: Svc) -> dict[str, Any]:
+    """Approve or reject several at once, with one reason (required to reject). Each is
+    decided on its own: one refused (a role, a budget, decided already) does not stop the
+    others; `outcome` says what became of each id."""
+    if body.decision == "reject" and not body.reason.strip():
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", "reason"],
+                    "msg": "a rejection needs a reason",
+                    "type": "value_error",
+                }
+            ],
+        )
+    with services.app.store.engine.connect() as conn:
+        owners = dq.compensation_owners(conn, body.ids)
+    outcome = services.actions.decide_many(
+        owners, actor_of(who), body.decision == "approve", body.reason
+    )
+    known = {o[0] for o in owners}
+    missing = {i: "refused: no such approval" for i in body.ids if i not in known}
+    return {"outcome": {**outcome, **missing}}
 
 
 @router.post(
@@ -97,6 +149,36 @@ def incident(incident_id: str, who: Reader, services: Svc) -> dict[str, Any]:
             return queries.incident_detail(conn, incident_id)
         except NotFound:
             raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}") from None
+
+
+@router.post(
+    "/incidents",
+    status_code=201,
+    response_model=dict[str, Any],
+    tags=["incidents"],
+    responses=ERRORS,
+)
+def declare_incident(body: DeclareIn, who: Reader, services: Svc) -> dict[str, Any]:
+    """Declare an incident by hand (lead or admin): the policy's incident `spec` for `key`
+    (e.g. an area). The same proactive recovery as a detected one: everyone affected is told
+    and offered the incident's compensation. An open one of the same kind and key is returned
+    as it is."""
+    if services.app.policy.incident(body.spec) is None:
+        raise HTTPException(404, f"the policy has no incident {body.spec!r}")
+    incident_id = services.actions.declare_incident(actor_of(who), body.spec, body.key.strip())
+    return incident(incident_id, who, services)
+
+
+@router.post(
+    "/incidents/{incident_id}/resolve",
+    response_model=dict[str, Any],
+    tags=["incidents"],
+    responses=ERRORS,
+)
+def resolve_incident(incident_id: str, who: Reader, services: Svc) -> dict[str, Any]:
+    """Resolve an open incident by hand (lead or admin); 409 if it is not open."""
+    services.actions.resolve_incident(actor_of(who), incident_id)
+    return incident(incident_id, who, services)
 
 
 @router.get("/metrics", response_model=dict[str, Any], tags=["metrics"])

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from makegood.adapters.renderer import shipped_templates
+from makegood.adapters.templates import TemplateRenderer
 from makegood.domain.event import (
     BUILTIN,
     DATE_TIME,
@@ -188,6 +190,8 @@ class ApprovalOut(CompensationOut):
     )
     incident_id: str | None
     incident_key: str | None
+    customer_name: str | None = None
+    customer_tier: str = "standard"
 
 
 class ApprovalPage(Paged):
@@ -265,3 +269,87 @@ class GrantIn(BaseModel):
 
 class RejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=5000, pattern=WRITTEN)
+
+
+def _shipped_macros(schema: dict[str, Any]) -> None:
+    """Document the shipped macros as the choices (read when the document is made, not at
+    import); an installation's own ``reply_*`` templates are accepted too."""
+    found = TemplateRenderer([shipped_templates()]).templates()
+    schema.pop("pattern", None)
+    schema["enum"] = [name for name in found if name.startswith("reply_")]
+
+
+IDEMPOTENCY_KEY = Field(
+    default=None, max_length=100, pattern=PLAIN, description="Retries with the same key send once"
+)
+
+
+class FreeTextReply(BaseModel):
+    template: Literal["reply"] = Field(default="reply", description="Free text")
+    text: str = Field(min_length=1, max_length=5000, pattern=WRITTEN, description="The words")
+    idempotency_key: str | None = IDEMPOTENCY_KEY
+
+
+class MacroReply(BaseModel):
+    template: str = Field(
+        max_length=100,
+        pattern=r"^reply_[A-Za-z0-9_]{1,80}$",
+        json_schema_extra=_shipped_macros,
+        description="A macro: a `reply_*` template (GET /v1/reply-templates)",
+    )
+    text: str = Field(
+        default="", max_length=5000, pattern=PLAIN, description="A line the macro adds"
+    )
+    idempotency_key: str | None = IDEMPOTENCY_KEY
+
+
+ReplyIn = FreeTextReply | MacroReply
+
+
+class ReplyPreview(BaseModel):
+    template: str
+    locale: str
+    channel: str
+    subject: str
+    text: str
+
+
+class ReplyOut(BaseModel):
+    id: str
+    template: str
+    locale: str
+    channel: str
+    status: str
+
+
+APPROVAL_IDS = Field(min_length=1, max_length=200, description="The pending compensations' ids")
+
+
+class ApproveMany(BaseModel):
+    ids: list[Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]] = APPROVAL_IDS
+    decision: Literal["approve"]
+    reason: str = Field(default="", max_length=5000, pattern=PLAIN, description="Why (optional)")
+
+
+class RejectMany(BaseModel):
+    ids: list[Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]] = APPROVAL_IDS
+    decision: Literal["reject"]
+    reason: str = Field(min_length=1, max_length=5000, pattern=WRITTEN, description="Why")
+
+
+DecideIn = Annotated[ApproveMany | RejectMany, Field(discriminator="decision")]
+
+
+class DecideOut(BaseModel):
+    outcome: dict[str, str] = Field(
+        description="Each id's new status (granted, rejected), or `refused: <why>`"
+    )
+
+
+class DeclareIn(BaseModel):
+    spec: str = Field(
+        min_length=1, max_length=100, pattern=PLAIN, description="The policy's incident name"
+    )
+    key: str = Field(
+        min_length=1, max_length=300, pattern=WRITTEN, description="Its key's value (an area…)"
+    )

@@ -26,7 +26,11 @@ def bars(
     row = 28
     top = max([v for _, v in items] + [limit or 0, 1])
     span = width - label_width - 70
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {row * len(items) + 8}" role="img">']
+    said = "; ".join(f"{label}: {_fmt(value)}{unit}" for label, value in items[:20])
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {row * len(items) + 8}" role="img" '
+        f'aria-label="{escape(said)}">'
+    ]
     for i, (label, value) in enumerate(items):
         y = i * row + 4
         w = max(span * value / top, 1.5)
@@ -49,6 +53,14 @@ def bars(
     return Markup("".join(parts))  # noqa: S704 (every label and value above is escaped)
 
 
+def _summary(
+    columns: Sequence[tuple[str, dict[str, float]]], series: list[str], totals: dict[str, float]
+) -> str:
+    """What a stacked chart shows, in words (for a screen reader)."""
+    parts = ", ".join(f"{name} {_fmt(totals[name])}" for name in series[:8])
+    return f"{len(columns)} columns from {columns[0][0]} to {columns[-1][0]}; in all: {parts}"
+
+
 def stacked_columns(
     columns: Sequence[tuple[str, dict[str, float]]], width: int = 720, height: int = 240
 ) -> Markup:
@@ -66,7 +78,8 @@ def stacked_columns(
     plot_h = height - bottom - 6
     step = (width - left) / len(columns)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">',
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="'
+        f"{escape(_summary(columns, series, totals))}" + '">',
         f'<text x="{left - 6}" y="12" text-anchor="end" class="axis">{_fmt(top)}</text>',
         f'<line x1="{left}" x2="{width}" y1="{plot_h + 6}" y2="{plot_h + 6}" class="grid"/>',
     ]

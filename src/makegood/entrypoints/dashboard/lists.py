@@ -14,11 +14,13 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql import live
 from makegood.adapters.sql.auth import Principal
 from makegood.adapters.sql.paging import BadCursor
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import NotFound
 from makegood.entrypoints.api.deps import Services, Svc, actor_of
+from makegood.entrypoints.dashboard import views
 from makegood.entrypoints.dashboard.routes import back, render
 from makegood.entrypoints.dashboard.session import Checked, Viewer
 
@@ -95,6 +97,7 @@ def queue(
     order = choice(sort, SORTS) or "priority"
     now = services.app.clock.now()
     with services.app.store.engine.connect() as conn:
+        version = live.queue_version(conn)  # before the page: a change after it shows
         found = paged(lambda at: dq.queue(conn, filters, PAGE, at, now=now, sort=order), cursor)
         categories = dq.open_categories(conn)
     return render(
@@ -103,6 +106,7 @@ def queue(
         who,
         **page_links(request, found, cursor),
         categories=categories,
+        live_tag=version,
         sorts=SORTS,
         sla_states=SLA_STATES,
         tiers=TIERS,
@@ -116,8 +120,16 @@ def show_approvals(
     who: Viewer,
     services: Svc,
     cursor: Cursor = None,
+    kind: Text = None,
+    min_amount: Text = None,
+    max_amount: Text = None,
 ) -> HTMLResponse:
-    return approvals(request, who, services, cursor=cursor)
+    filters = {
+        "kind": choice(kind, dq.APPROVAL_KINDS),
+        "min_amount": views.amount_or_none(min_amount),
+        "max_amount": views.amount_or_none(max_amount),
+    }
+    return approvals(request, who, services, cursor=cursor, filters=filters)
 
 
 def approvals(
@@ -127,9 +139,12 @@ def approvals(
     error: str | None = None,
     status: int = 200,
     cursor: str | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    filters = filters or {}
     with services.app.store.engine.connect() as conn:
-        found = paged(lambda at: dq.pending_approvals(conn, PAGE, at), cursor)
+        found = paged(lambda at: dq.pending_approvals(conn, PAGE, at, filters), cursor)
+    empowerment = services.app.policy.policy.empowerment
     response = render(
         request,
         "approvals.html",
@@ -137,10 +152,43 @@ def approvals(
         status=status,
         **page_links(request, found, cursor),
         error=error,
+        filters=filters,
+        kinds=dq.APPROVAL_KINDS,
+        limits={"agent": empowerment.agent, "lead": empowerment.lead},
+        my_limit={"agent": empowerment.agent, "lead": empowerment.lead}.get(who.role),
     )
     if error:  # answered to a form post: the address bar shows the list, not the action
         response.headers["HX-Replace-Url"] = "/approvals"
     return response
+
+
+@router.post("/approvals/bulk")
+def decide_selected(
+    request: Request,
+    who: Checked,
+    services: Svc,
+    ids: Annotated[list[str], Form(max_length=200)],
+    decision: Annotated[str, Form(max_length=10)],
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Approve or reject the ticked approvals, with one reason (a rejection needs it)."""
+    if decision not in ("approve", "reject"):
+        raise HTTPException(404, "no such action")
+    if decision == "reject" and not reason.strip():
+        return approvals(request, who, services, error="Give a reason to reject.", status=422)
+    with services.app.store.engine.connect() as conn:
+        owners = dq.compensation_owners(conn, ids[:200])
+    outcome = services.actions.decide_many(
+        owners, actor_of(who), decision == "approve", reason.strip()
+    )
+    refused = [
+        why.removeprefix("refused: ") for why in outcome.values() if why.startswith("refused")
+    ]
+    if refused:
+        done = len(outcome) - len(refused)
+        error = f"{done} decided; {len(refused)} refused: {refused[0]}"
+        return approvals(request, who, services, error=error, status=409)
+    return back("/approvals", "bulk_approved" if decision == "approve" else "bulk_rejected")
 
 
 @router.post("/approvals/{compensation_id}/{verb}")
@@ -183,4 +231,5 @@ def incidents(
         "incidents.html",
         who,
         **page_links(request, found, cursor),
+        incident_kinds=[s.spec for s in services.app.policy.incidents],
     )

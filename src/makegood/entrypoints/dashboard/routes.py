@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from makegood.adapters.sql import dashboard_queries as dq
+from makegood.adapters.sql import live
 from makegood.adapters.sql.auth import Principal
 from makegood.adapters.sql.customer_page import customer_page
 from makegood.domain.actions import ActionRefused, NotAllowed
 from makegood.domain.errors import NotFound
 from makegood.entrypoints.api.deps import Services, Svc, actor_of
+from makegood.entrypoints.api.replies import reply_templates
 from makegood.entrypoints.dashboard import charts, views
 from makegood.entrypoints.dashboard.session import Checked, Viewer
 
@@ -39,6 +41,12 @@ DONE = {
     "reopened": "Case reopened.",
     "approved": "Approved and granted.",
     "rejected": "Rejected; the reason is on the case.",
+    "declared": "Incident declared; everyone affected will hear from us.",
+    "incident_resolved": "Incident resolved; everyone told will hear it is over.",
+    "bad_incident": "Choose the kind of incident and give its key (e.g. the area).",
+    "bulk_approved": "The selected approvals are approved and granted.",
+    "bulk_rejected": "The selected approvals are rejected; the reason is on each case.",
+    "replied": "Reply queued to the customer; it is on the timeline.",
 }
 
 
@@ -85,11 +93,13 @@ def case_page(
     services: Services,
     error: str | None = None,
     status: int = 200,
+    **extra: Any,
 ) -> HTMLResponse:
     app = services.app
     now = app.clock.now()
     try:
         with app.store.engine.connect() as conn:
+            version = live.case_version(conn, case_id)  # before the page: a change after it shows
             page = dq.case_page(conn, case_id, app.policy.policy.budgets, now)
     except NotFound:
         return render(
@@ -114,6 +124,10 @@ def case_page(
         suggestion=views.suggestion(page, who.role, empowerment.agent, now),
         timeline=list(reversed(page["timeline"])),
         grant_key=uuid.uuid4().hex,
+        reply_templates=reply_templates(services),
+        default_channel=app.policy.policy.channel,
+        live_tag=version,
+        **extra,
     )
     if error:  # answered to a form post: the address bar shows the case, not the action
         response.headers["HX-Replace-Url"] = f"/cases/{case_id}"

@@ -16,9 +16,11 @@ press sends it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from makegood.adapters.sql import dashboard_queries as dq
@@ -28,6 +30,7 @@ from makegood.entrypoints.dashboard.routes import templates
 from makegood.entrypoints.dashboard.survey_text import TEXT, from_header, language
 
 router = APIRouter(include_in_schema=False)
+SIGNED_EVER = datetime(1970, 1, 1, tzinfo=UTC)  # checking a signature, not an expiry
 
 
 class Refused(Exception):
@@ -49,7 +52,8 @@ def _page(
             "business": services.app.policy.policy.business,
             "lang": lang,
             "t": t,
-            "scores": list(enumerate(t["scores"], start=1)),
+            "kind": _kind(services),
+            "scores": list(enumerate(t["ces_scores" if _kind(services) == "ces" else "scores"], 1)),
             **context,
         },
         status_code=status,
@@ -62,12 +66,17 @@ def _check(request: Request, services: Services, token: str) -> tuple[str, str, 
     client = request.client.host if request.client else "unknown"
     if not services.survey_limiter.allow(client):
         raise Refused(browser, "busy", 429)
-    found = read_survey_token(services.app.settings.secret, token, services.app.clock.now())
+    secret = services.app.settings.secret
+    found = read_survey_token(secret, token, services.app.clock.now())
     if found is None:
-        raise Refused(browser, "expired", 410)
+        # a link we signed that has only expired still says whose it was: their language
+        ours = read_survey_token(secret, token, SIGNED_EVER)
+        lang = _language(services, ours[1]) if ours else None
+        raise Refused(lang or browser, "expired", 410)
     survey_id, case_id = found
     with services.app.store.engine.connect() as conn:
-        customer = dq.case_customer_locale(conn, case_id)
+        template = services.app.policy.policy.follow_up.template
+        customer = dq.case_customer_locale(conn, case_id, template)
         used = dq.event_exists(conn, answer_id(survey_id))
     if customer is None:
         raise Refused(browser, "unknown", 410, title="expired_title")
@@ -75,6 +84,13 @@ def _check(request: Request, services: Services, token: str) -> tuple[str, str, 
     if used:
         raise Refused(lang, "answered", 409)
     return survey_id, case_id, customer[0], lang
+
+
+def _language(services: Services, case_id: str) -> str | None:
+    with services.app.store.engine.connect() as conn:
+        template = services.app.policy.policy.follow_up.template
+        found = dq.case_customer_locale(conn, case_id, template)
+    return language(found[1]) if found else None
 
 
 def _refused(request: Request, services: Services, refused: Refused) -> HTMLResponse:
@@ -109,10 +125,16 @@ def survey_page(
         checked = _check(request, services, token)
     except Refused as refused:
         return _refused(request, services, refused)
-    chosen = int(score) if score in ("1", "2", "3", "4", "5") else None
+    top = 7 if _kind(services) == "ces" else 5
+    chosen = int(score) if score in {str(n) for n in range(1, top + 1)} else None
     if chosen is not None and person_clicked(request):
         return _record(request, services, checked, chosen, "", "")
     return _page(request, services, "survey.html", checked[3], token=token, chosen=chosen)
+
+
+def _kind(services: Services) -> str:
+    """What the survey asks, as the policy's follow-up says: csat (1-5) or ces (1-7)."""
+    return services.app.policy.policy.follow_up.survey
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
@@ -120,7 +142,7 @@ def answer(
     request: Request,
     token: str,
     services: Svc,
-    score: Annotated[int, Form(ge=1, le=5)],
+    score: Annotated[int, Form(ge=1, le=7)],
     ces: Annotated[str, Form(max_length=1)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
@@ -128,6 +150,16 @@ def answer(
         checked = _check(request, services, token)
     except Refused as refused:
         return _refused(request, services, refused)
+    if _kind(services) == "csat" and score > 5:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "score"),
+                    "msg": "a satisfaction score is 1 to 5",
+                    "type": "value_error",
+                }
+            ]
+        )
     return _record(request, services, checked, score, ces, comment)
 
 
@@ -140,8 +172,9 @@ def _record(
     comment: str,
 ) -> HTMLResponse:
     survey_id, case_id, customer_id, lang = checked
-    attributes: dict[str, object] = {"case_id": case_id, "score": score, "kind": "csat"}
-    if ces.isdigit() and 1 <= int(ces) <= 7:
+    kind = _kind(services)
+    attributes: dict[str, object] = {"case_id": case_id, "score": score, "kind": kind}
+    if kind == "csat" and ces.isdigit() and 1 <= int(ces) <= 7:  # asked alongside
         attributes["ces"] = int(ces)
     if comment.strip():
         attributes["comment"] = comment.strip()
@@ -155,4 +188,7 @@ def _record(
     report = services.app.engine.ingest([event], "survey")
     if report.duplicates:
         return _refused(request, services, Refused(lang, "answered", 409))
-    return _page(request, services, "survey_thanks.html", lang, score=score)
+    good = score >= (
+        services.app.policy.policy.follow_up.close_at_or_above if kind == "csat" else 5
+    )
+    return _page(request, services, "survey_thanks.html", lang, score=score, good=good)

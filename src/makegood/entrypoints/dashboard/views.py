@@ -22,6 +22,7 @@ KIND_LABELS = {
     "approval_approved": "Approval approved",
     "approval_rejected": "Approval rejected",
     "note": "Note",
+    "reply_queued": "Reply to the customer",
     "assigned": "Owner changed",
     "collaborator_added": "Collaborator added",
     "collaborator_removed": "Collaborator removed",
@@ -77,6 +78,12 @@ def parse_amount(text: str) -> Decimal | str:
     if amount != amount.quantize(Decimal("0.01")):  # bounded above, so quantize is safe
         return "The amount can have at most two decimals."
     return amount.quantize(Decimal("0.01"))
+
+
+def amount_or_none(text: str | None) -> Decimal | None:
+    """A filter's amount, or None when it is empty or not an amount (an edited link)."""
+    found = parse_amount(text) if text and text.strip() else None
+    return found if isinstance(found, Decimal) else None
 
 
 def suggestion(page: dict[str, Any], role: str, agent_limit: Decimal, now: datetime) -> str:

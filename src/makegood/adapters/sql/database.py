@@ -46,6 +46,12 @@ def create_engine(url: str, schema: str | None = None) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # a store of hundreds of MB: the default 2 MB page cache and a checkpoint every
+            # 4 MB of WAL made each batch's writes cost more as the store grew (measured:
+            # 116k events in 55.6 s wall, 21.8 CPU-s; with these, 23.0 s and 15.3 CPU-s)
+            cursor.execute("PRAGMA cache_size=-65536")  # KiB: 64 MiB per connection
+            cursor.execute("PRAGMA mmap_size=268435456")  # reads through the OS page cache
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")  # pages: a checkpoint per 40 MB
             cursor.close()
 
         @sa.event.listens_for(engine, "begin")

@@ -91,9 +91,9 @@ class Incidents:
                     now,
                     now,
                 )
-            if not any(s[2] == subject.id for s in incident.signals) and not any(
-                subject.id in subjects for subjects in incident.affected.values()
-            ):
+            # a subject is one customer's: look among what that customer was told, not all
+            told = incident.affected.get(subject.customer_id, ())
+            if not any(s[2] == subject.id for s in incident.signals) and subject.id not in told:
                 incident.last_at = now  # a new subject failing keeps the incident going
             if incident.status == "open":
                 self._tell(incident, spec, failure.customer_id, subject.id, DECLARED, now)

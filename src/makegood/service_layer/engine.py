@@ -575,8 +575,12 @@ class Engine:
         pairs: set[tuple[str, str]] = set()
         if int(timer.data["stage"]) == DECLARED:
             pairs = set(session.open_subjects(spec.spec.key, incident.key))
-            for subject in world.s.subjects.values():
-                if str(subject.attributes.get(spec.spec.key)) == incident.key:
+            # the store's read is as the batch began: correct it by the subjects it changed
+            for subject_id in world.changes.subjects:
+                subject = world.s.subjects.get(subject_id)
+                if subject is not None and str(subject.attributes.get(spec.spec.key)) == (
+                    incident.key
+                ):
                     pair = (subject.customer_id, subject.id)
                     closed = {"order.delivered", "order.cancelled"} & set(subject.seen)
                     (pairs.discard if closed else pairs.add)(pair)

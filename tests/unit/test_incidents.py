@@ -278,3 +278,40 @@ def test_the_tail_of_a_resolved_incident_is_not_a_new_incident(make_engine, inci
     clock.set(T0 + minutes(350))
     engine.tick()
     assert len(incidents(store)) == 2
+
+
+def test_a_customer_changed_earlier_in_the_batch_keeps_those_changes_when_told(
+    make_engine, incident_policy
+):
+    """Issue 12 (found at 2M events): a customer the engine keeps, whose older order it holds
+    only through that order's case, is changed by an event early in a batch, and then told by
+    the incident the batch declares about that older order. The engine reloaded the customer
+    mid-batch to get the order's history, dropping the batch's change, and the batch failed
+    on every retry."""
+    store = InMemoryStore()
+    make_engine(store, policy=incident_policy).ingest(
+        [
+            order(1, "Baixa", customer="cx"),
+            ev("i1", "order.item_issue", T0 + minutes(1), "cx", "o1", issue="missing"),
+        ]
+    )
+    engine = make_engine(store, policy=incident_policy)  # a restart: nothing kept
+    engine.ingest([order(3, "Belém", at=T0 + minutes(2), customer="cx")])  # cx kept, o1 via case
+    engine.ingest(
+        [
+            order(2, "Alfama", at=T0 + minutes(3), customer="cx"),
+            ev(
+                "a1",
+                "service.alert",
+                T0 + minutes(4),
+                "system:monitoring",
+                status="down",
+                area="Baixa",
+                service="couriers",
+            ),
+        ]
+    )
+    (incident,) = incidents(store)
+    assert incident.affected == {"cx": ["o1"]}
+    assert set(store.state.subjects) == {"o1", "o2", "o3"}  # the batch's own change, written
+    assert {m.customer_id for m in messages(store, "incident")} == {"cx"}

@@ -590,8 +590,9 @@ class Engine:
         cold = {c for c in customers if c not in resident.customers}
         subjects = {s for _, s in targets if s not in resident.subjects}
         if cold or subjects:
+            # kept customers are merged into, never evicted: this batch may have changed them
+            # already (what is kept wins over what the store read; what is missing is added)
             owners = {c for c, s in targets if s in subjects} - cold
-            resident.evict(owners & resident.customers.keys())
             world.merge(
                 session.load(cold | owners, subjects, (), start - self.history, _days(start, final))
             )

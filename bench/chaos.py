@@ -130,6 +130,7 @@ class Campaign:
     finished: Counter[str] = field(default_factory=Counter)
     acknowledged: set[str] = field(default_factory=set)
     refused: Counter[int] = field(default_factory=Counter)  # answers that took no batch
+    pace: float = 0.0  # seconds between two HTTP batches (0: as fast as answered)
 
     def start(self, *args: object) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -214,6 +215,7 @@ class Campaign:
                 if result["status"] in ("accepted", "duplicate"):
                     self.acknowledged.add(result["id"])
             self.batches.pop(0)
+            stop.wait(self.pace)
 
 
 def wait_until_up(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> bool:
@@ -352,6 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=12, help="files the ingested half is cut in")
     parser.add_argument("--max-delay", type=float, default=3.0, help="longest life before a kill")
     parser.add_argument("--max-seconds", type=float, default=900, help="stop killing after this")
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="seconds between HTTP batches, so that kills of serve land during ingestion "
+        "(serve answers once a batch is appended: unpaced, one life posts them all)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     args = parser.parse_args(argv)
     figures = campaign(args)
@@ -398,7 +407,7 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
         if schema:
             env["MAKEGOOD_DATABASE_SCHEMA"] = schema
             _schema(url, schema, create=True)
-        run = Campaign(url, schema, env, folder, rng, files, batches)
+        run = Campaign(url, schema, env, folder, rng, files, batches, pace=args.pace)
         try:
             assert run.run("migrate", "--db", url) == 0, "migrate failed"
             run.token = _token(url, schema)

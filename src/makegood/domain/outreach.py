@@ -83,8 +83,8 @@ class Outreach:
             compensation,
             {**(extra or {}), **toned} if toned else extra,
         )
-        recipient = {"email": customer.email, "sms": customer.phone}.get(channel)
-        message = self._queue(key, case, customer, channel, template, recipient, context, now)
+        recipient = recipient_for(customer, channel)
+        message = queue(self.world, key, case, customer, channel, template, recipient, context, now)
         log(
             self.world,
             case.id,
@@ -121,34 +121,41 @@ class Outreach:
         context = message_context(
             self.policy.policy.business, customer, case, failure, subject, None, {"action": action}
         )
-        message = self._queue(key, case, customer, ACTION, action, None, context, now)
+        message = queue(self.world, key, case, customer, ACTION, action, None, context, now)
         log(self.world, case.id, now, "resolution_requested", ENGINE, {"action": action})
         if case.state in (m.DETECTED, m.ACKNOWLEDGED, m.REOPENED):
             set_state(self.world, case, m.RESOLVING, now, ENGINE)
         return message
 
-    def _queue(
-        self,
-        key: str,
-        case: Case,
-        customer: Customer,
-        channel: str,
-        template: str,
-        recipient: str | None,
-        context: dict[str, Any],
-        now: datetime,
-    ) -> OutboxMessage:
-        message = OutboxMessage(
-            m.stable_id("msg", key),
-            key,
-            case.id,
-            customer.id,
-            channel,
-            template,
-            customer.locale,
-            recipient,
-            context,
-            now,
-        )
-        self.world.enqueue(message, now.date())
-        return message
+
+def recipient_for(customer: Customer, channel: str) -> str | None:
+    """The customer's address on a channel (None: the channel's default)."""
+    return {"email": customer.email, "sms": customer.phone}.get(channel)
+
+
+def queue(
+    world: World,
+    key: str,
+    case: Case,
+    customer: Customer,
+    channel: str,
+    template: str,
+    recipient: str | None,
+    context: Mapping[str, Any],
+    now: datetime,
+) -> OutboxMessage:
+    """Make the message and queue it, once per `key`: every outbound message passes here."""
+    message = OutboxMessage(
+        m.stable_id("msg", key),
+        key,
+        case.id,
+        customer.id,
+        channel,
+        template,
+        customer.locale,
+        recipient,
+        context,
+        now,
+    )
+    world.enqueue(message, now.date())
+    return message

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from makegood.domain import model as m
 from makegood.domain.actions import ActionRefused, Actor, log
 from makegood.domain.context import message_context
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Case
+from makegood.domain.outreach import queue, recipient_for
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
 
@@ -63,19 +63,8 @@ def reply(
         None,
         {"reply": {"text": text, "by": actor.name}},
     )
-    message = OutboxMessage(
-        m.stable_id("msg", key),
-        key,
-        case.id,
-        customer.id,
-        channel,
-        template,
-        customer.locale,
-        customer.email if channel == "email" else None,
-        context,
-        now,
-    )
-    world.enqueue(message, now.date())
+    recipient = recipient_for(customer, channel)
+    message = queue(world, key, case, customer, channel, template, recipient, context, now)
     data = {"message": message.id, "template": template, "channel": channel}
     log(
         world,

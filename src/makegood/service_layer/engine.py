@@ -89,7 +89,7 @@ class Resident:
         self.seen = session.lock_partitions(range(self.partitions))
         self.locked = set()
 
-    def claim(self, session: StoreSession, customer_ids: Collection[str]) -> None:
+    def claim(self, customer_ids: Collection[str]) -> None:
         """The batch decides for these customers: forget what changed under us."""
         wanted = partitions_of(customer_ids, self.partitions) - self.locked
         if not wanted:
@@ -515,7 +515,7 @@ class Engine:
         world.begin()
         # incidents' timers belong to SYSTEM, a customer with no state of its own
         customers = {e.customer_id for e in new} | {t.customer_id for t in due}
-        resident.claim(session, customers)
+        resident.claim(customers)
         owner = {t.subject_id: t.customer_id for t in due if t.subject_id}
         owner.update((e.subject_id, e.customer_id) for e in new if e.subject_id)
         unknown = set(owner) - resident.subjects
@@ -586,7 +586,7 @@ class Engine:
                     (pairs.discard if closed else pairs.add)(pair)
         targets = incident_targets(incident, int(timer.data["stage"]), sorted(pairs))
         customers = {c for c, _ in targets}
-        resident.claim(session, customers)  # may drop kept customers this batch has not touched
+        resident.claim(customers)  # may drop kept customers this batch has not touched
         cold = {c for c in customers if c not in resident.customers}
         subjects = {s for _, s in targets if s not in resident.subjects}
         if cold or subjects:

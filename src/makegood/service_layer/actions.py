@@ -1,8 +1,9 @@
 """Case actions and approvals: what the API and the dashboard ask of the engine's state.
 
-Each function is one transaction: load the case's customer (`StoreSession.load`), change the
-`World` through `makegood.domain.actions`, save. A budget that moved under us (another worker
-granted first) retries the whole transaction, as the engine does.
+Each function is a command to the engine that owns the case's customer (`Engine.command`): it
+changes the engine's `World` through `makegood.domain.actions`, in turn with the log's batches,
+and answers once that is committed. A budget that moved under us (another process granted
+first) decides the command again on fresh state, as a batch is.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from makegood.domain import actions as act
 from makegood.domain import model as m
 from makegood.domain.actions import ActionRefused, Actor, NotAllowed
 from makegood.domain.compensation import BUDGET_WINDOW, ROLE_RANK
-from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, NotFound
+from makegood.domain.errors import BudgetConflict, NotFound
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Case, Compensation, Incident
 from makegood.domain.recovery import Recovery
 from makegood.domain.reply import reply
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
+from makegood.service_layer.engine import Engine
 from makegood.service_layer.ports import Clock, Store
 
 T = TypeVar("T")
-RETRIES = 8
+WAIT_S = 10.0
 
 __all__ = ["ActionRefused", "Actions", "Actor", "NotAllowed"]
 
@@ -41,6 +43,15 @@ class Actions:
     new_code: Callable[[], str]
     # the request that asked (the API's X-Request-ID): carried on the timeline entries it wrote
     request_id: Callable[[], str | None] = lambda: None
+    # the engine that owns the state (`serve`'s, which also acts on the log); None: a new one
+    engine: Engine | None = None
+    wait: float | None = WAIT_S  # how long an action waits for the engine's current batch
+
+    def __post_init__(self) -> None:
+        # no engine in this process: one of its own, for the actions
+        self._owner = self.engine or Engine(
+            self.store, self.policy, self.clock, new_code=self.new_code
+        )
 
     def _transaction(
         self,
@@ -48,21 +59,15 @@ class Actions:
         case_ids: set[str],
         change: Callable[[World, Recovery, datetime], T],
     ) -> T:
-        for _ in range(RETRIES):
-            try:
-                with self.store.session() as session:
-                    now = self.clock.now()
-                    snapshot = session.load(
-                        customer_ids, (), case_ids, now - BUDGET_WINDOW, {now.date()}
-                    )
-                    world = World(snapshot)
-                    result = change(world, Recovery(self.policy, world, self.new_code), now)
-                    _stamp(world, self.request_id())
-                    session.save(world.changes, snapshot, self.policy.policy.budgets)
-                    return result
-            except (BudgetConflict, AlreadyDone, Contended):  # another moved first: fresh state
-                continue
-        raise BudgetConflict("the global budget kept moving; try again")
+        """The action as a command to the engine that owns the customers' state: applied in
+        turn with its batches on what it keeps, answered once committed (or refused)."""
+
+        def stamped(world: World, recovery: Recovery, now: datetime) -> T:
+            result = change(world, recovery, now)
+            _stamp(world, self.request_id())
+            return result
+
+        return self._owner.command(customer_ids, case_ids, stamped, wait=self.wait)
 
     def _run(self, case_id: str, change: Callable[[World, Recovery, Case, datetime], T]) -> T:
         def on_case(world: World, recovery: Recovery, now: datetime) -> T:

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended
 from makegood.domain.event import (
@@ -51,6 +51,7 @@ RETRIES = 8
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
+T = TypeVar("T")
 RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
 
 
@@ -319,6 +320,67 @@ class Engine:
         report = self.drain()
         report.add(self._act(()))
         return report
+
+    def command(
+        self,
+        customer_ids: Collection[str],
+        case_ids: Collection[str],
+        change: Callable[[World, Recovery, datetime], T],
+        *,
+        wait: float | None = None,
+    ) -> T:
+        """A person's action (a note, a grant, an approval…) applied by the engine on the state
+        it keeps, in turn with the log's batches: never racing them, and answered once it is
+        committed. `change` runs on the World holding `customer_ids` and the customers of
+        `case_ids` (ids of cases or incidents) at the clock's *now*; what it raises (refused,
+        not found) reaches the caller and nothing is written. `wait` bounds the wait for the
+        engine (seconds): past it, `Contended` (try again).
+
+        A budget another process spent first, or a partition another process changed, is met
+        as in a batch: the command is decided again on fresh state."""
+        if not self._batch.acquire(timeout=-1 if wait is None else wait):
+            raise Contended("the engine is busy with a batch; try again")
+        try:
+            for _ in range(RETRIES):
+                try:
+                    with self.store.reader() as reading:
+                        result, decided = self._command(reading, customer_ids, case_ids, change)
+                    with self.store.session() as session:
+                        self._write(session, (), decided)
+                    return result
+                except BaseException as error:
+                    self._resident, self._applied = None, None  # it may hold the change
+                    if not isinstance(error, (BudgetConflict, AlreadyDone, Contended, Moved)):
+                        raise
+            raise BudgetConflict("the state kept moving under this action; try again")
+        finally:
+            self._batch.release()
+
+    def _command(
+        self,
+        session: StoreSession,
+        customer_ids: Collection[str],
+        case_ids: Collection[str],
+        change: Callable[[World, Recovery, datetime], T],
+    ) -> tuple[T, _Decided]:
+        now = self.clock.now()
+        decided = _Decided(received=now, applied=self._offset(session))
+        resident = self._resident
+        if resident is None:
+            resident = self._resident = Resident(session.partitions(), self.resident_limit)
+        resident.begin(session)  # the partitions' versions first: all read after is as new
+        world = resident.world
+        world.begin()
+        # the cases' (and incidents') rows name their customers; what is kept and still
+        # valid wins over this read, what is missing (a case's older history) is added
+        fresh = session.load(customer_ids, (), case_ids, now - self.history, {now.date()})
+        customers = set(customer_ids) | {case.customer_id for case in fresh.cases.values()}
+        resident.claim(customers)
+        world.merge(fresh)
+        world.refresh(fresh)
+        decided.resident, decided.customers = resident, customers
+        result = change(world, Recovery(self.policy, world, self.new_code), now)
+        return result, decided
 
     def _offset(self, session: StoreSession | None = None) -> int:
         if self._applied is None:

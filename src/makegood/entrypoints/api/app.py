@@ -71,7 +71,12 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     # in the background the engine loop acts on the log: a request appends and returns
     app.engine.acts_on_append = not background
     actions = Actions(
-        app.store, app.policy, app.clock, app.engine.new_code, request_id=current_request_id
+        app.store,
+        app.policy,
+        app.clock,
+        app.engine.new_code,
+        request_id=current_request_id,
+        engine=app.engine,
     )
     services = Services(app, actions, telemetry)
 

@@ -124,6 +124,12 @@ def main() -> None:
         median, worst = timed(lambda p=path_: page.get(p), args.repeat)
         size = len(page.get(path_).content)
         print(f"| dashboard `{path_}` | | {median:.0f} / {worst:.0f} | | {size / 1024:.0f} KiB |")
+    # what every open queue or case page asks each second (304 while nothing changed)
+    etag = page.get("/live/queue").headers["etag"]
+    median, worst = timed(
+        lambda: page.get("/live/queue", headers={"if-none-match": etag}), args.repeat
+    )
+    print(f"| live marker `/live/queue` (304) | | {median:.1f} / {worst:.1f} | | |")
     app.store.dispose()
 
 

@@ -1,8 +1,8 @@
 """Change markers for the dashboard's live pages: a short string that changes whenever what a
 page shows may have changed (its ETag). Cheap: aggregates over indexed columns, no rows read.
 
-Every change a page shows writes a timeline entry (ids only grow) or moves a case's
-`updated_at`, or a compensation's status; the markers combine those.
+Every change a page shows writes a timeline entry (ids only grow), moves a case's `updated_at`
+and its partition's version, or a compensation's status; the markers combine those.
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ def _tag(*parts: object) -> str:
 
 
 def queue_version(conn: sa.Connection) -> str:
-    """Changes when any case, its timeline, or the approvals waiting change."""
-    cases = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(t.cases.c.updated_at)).select_from(t.cases)
-    ).one()
+    """Changes when any case, its timeline, or the approvals waiting change. Every transaction
+    that writes a customer's state (an engine's batch, a person's action) moves the version of
+    the customer's partition: the sum of P versions stands for every case, without reading the
+    cases (a count and a newest `updated_at` over the cases scanned them all: 93 ms a poll at
+    300,000 cases)."""
+    versions = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(t.partitions.c.version), 0)))
     last_entry = conn.scalar(sa.select(sa.func.max(t.timeline.c.id)))
     comp = t.compensations
     pending = conn.scalar(
         sa.select(sa.func.count()).select_from(comp).where(comp.c.status == "pending")
     )
-    return _tag(cases[0], cases[1], last_entry, pending)
+    return _tag(versions, last_entry, pending)
 
 
 def case_version(conn: sa.Connection, case_id: str) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,22 @@ from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
-# Hand-set constants, chosen by looking at bench/text_eval.py's figures (no weights are fitted).
-CATEGORY_THRESHOLD = 0.3  # cosine to a category's nearest example phrase, for a non-complaint
-PATTERN_BONUS = 0.3  # added per pattern match of that category
-NEAREST = 3  # a text's nearness to a label: the mean cosine to its NEAREST closest examples
-TEMPERATURE = 0.02  # softmax temperature over the three nearnesses
-MOOD_WEIGHT = 0.08  # how much the lean towards positive or negative adds to the lexicon's score
-NEUTRAL_PULL = 0.9  # how much nearness to the neutral examples shrinks the lexicon's score
-COMPLAINT_FROM = 0.3  # cosine to the nearest failure example above which a text reads worse
-COMPLAINT_WEIGHT = 0.5  # by this much per unit of cosine above it
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the combined tier (no head) adds up its readings. The defaults are chosen by
+    bench/text_calibrate.py on messages written for it (bench/own_texts.py), never on the
+    evaluation data; see docs/TEXT.md."""
+
+    category_threshold: float = 0.3  # cosine to a category's nearest example, non-complaint
+    pattern_bonus: float = 0.3  # added per pattern match of that category
+    nearest: int = 3  # a text's nearness to a label: mean cosine to its closest examples
+    temperature: float = 0.02  # softmax temperature over the three nearnesses
+    mood_weight: float = 0.08  # how much the lean to positive or negative adds to the score
+    neutral_pull: float = 0.9  # how much nearness to the neutral examples shrinks the score
+    complaint_from: float = 0.3  # cosine to the nearest failure example above which ...
+    complaint_weight: float = 0.5  # ... a text reads worse by this much per unit of cosine
 
 
 class EmbeddingAnalyzer:
@@ -50,8 +57,10 @@ class EmbeddingAnalyzer:
         *,
         encoder: MiniLM | None = None,
         lexicon: LexiconAnalyzer | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.rules = rules
+        self.calibration = calibration or Calibration()
         self._lexicon = lexicon or LexiconAnalyzer(rules)
         self._encoder = encoder or MiniLM()
         path = head_path or (Path(rules.head) if rules.head else None)
@@ -163,22 +172,23 @@ class EmbeddingAnalyzer:
         the patterns' and cues' evidence) plus the text's nearness to the sentiment examples
         and to the complaint categories; the category from the patterns and the nearest
         examples together (a pattern match, negation-checked, outweighs nearness)."""
+        k = self.calibration
         score = e.sentiment
         if len(self._mood_labels):
             sims = self._mood_vectors @ vector
             near = np.array(
                 [
-                    np.sort(sims[self._mood_labels == label])[-NEAREST:].mean()
+                    np.sort(sims[self._mood_labels == label])[-k.nearest:].mean()
                     if (self._mood_labels == label).any()
                     else -1.0
                     for label in LABELS
                 ]
             )
-            p = np.exp((near - near.max()) / TEMPERATURE)
+            p = np.exp((near - near.max()) / k.temperature)
             negative, neutral, positive = (p / p.sum()).tolist()
             # nearer the neutral examples: the lexicon's reading counts less; the lean of the
             # text towards the positive or the negative examples adds to it
-            score = score * (1 - NEUTRAL_PULL * neutral) + MOOD_WEIGHT * (positive - negative)
+            score = score * (1 - k.neutral_pull * neutral) + k.mood_weight * (positive - negative)
         best, confidence, nearest = None, 0.0, 0.0
         if self._example_categories:
             sims = self._example_vectors @ vector
@@ -187,18 +197,18 @@ class EmbeddingAnalyzer:
                 scores[name] = max(scores.get(name, -1.0), sim)
             nearest = max(scores.values())
             for name, n in e.hits.items():
-                scores[name] = scores.get(name, 0.0) + PATTERN_BONUS * n
+                scores[name] = scores.get(name, 0.0) + k.pattern_bonus * n
             best = max(scores, key=scores.__getitem__)
             confidence = min(1.0, max(0.0, scores[best]))
         # near a failure's examples: a complaint even in words the lexicon finds neutral; not
         # when the text names the failure only to deny it ("not late at all, thanks" is near
         # "late" to the embedding, which does not read negation)
         if e.hits or not e.negated:
-            score -= COMPLAINT_WEIGHT * max(0.0, nearest - COMPLAINT_FROM)
+            score -= k.complaint_weight * max(0.0, nearest - k.complaint_from)
         score = max(-1.0, min(1.0, score))
         complaint = score <= self.rules.sentiment.negative_below
         if best is not None and not e.hits:
-            if score > 0 or e.negated or (confidence < CATEGORY_THRESHOLD and not complaint):
+            if score > 0 or e.negated or (confidence < k.category_threshold and not complaint):
                 best, confidence = None, 0.0  # praise, or too far from any failure
         failure_type = self.rules.category(best).failure_type if best else None
         return analysis(

@@ -14,7 +14,11 @@ Text = tuple[str, str, str | None]
 
 COMPLAINTS: tuple[Text, ...] = (
     # late_delivery
-    ("@quickbite it's 9pm and the food I ordered at 7 is still not here", "negative", "late_delivery"),
+    (
+        "@quickbite it's 9pm and the food I ordered at 7 is still not here",
+        "negative",
+        "late_delivery",
+    ),
     ("two hours on the tarmac and still no idea when we take off", "negative", "late_delivery"),
     ("delivery window was 10-12, it's now 3pm. great.", "negative", "late_delivery"),
     ("our train is running 50 min behind and nobody says why", "negative", "late_delivery"),
@@ -57,8 +61,16 @@ COMPLAINTS: tuple[Text, ...] = (
     ("a comissária foi super grossa comigo", "negative", "rude_agent"),
     ("o atendente me tratou com deboche", "negative", "rude_agent"),
     # unhelpful_support
-    ("called your hotline 4 times, every agent says something different and nothing is fixed", "negative", "unhelpful_support"),
-    ("45 minutes waiting on the phone just to be told to call back tomorrow", "negative", "unhelpful_support"),
+    (
+        "called your hotline 4 times, every agent says something different and nothing is fixed",
+        "negative",
+        "unhelpful_support",
+    ),
+    (
+        "45 minutes waiting on the phone just to be told to call back tomorrow",
+        "negative",
+        "unhelpful_support",
+    ),
     ("the chat assistant keeps sending me the same faq link", "negative", "unhelpful_support"),
     ("your staff at the desk had no clue how to sort it out", "negative", "unhelpful_support"),
     ("liguei no sac três vezes e ninguém resolve", "negative", "unhelpful_support"),

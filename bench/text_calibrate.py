@@ -1,14 +1,18 @@
-"""Choose the combined tier's constants on messages written for it, never on evaluation data.
+"""Derive the combined tier's score constants from messages written for it, never from
+evaluation data.
 
     .venv/bin/python bench/text_calibrate.py [--show]
 
 Reads bench/own_texts.py (hand-written messages, English and Portuguese, labelled by mood and
-failure), runs the combined tier (`adapters/text/embedding.py`, `Calibration`) over a small
-grid of its constants, and prints, for the lexicon tier, the shipped defaults and the best
-point of the grid: mood macro recall, unhappy AUC, category macro recall and the share of
-complaints left without a category. The best point maximises the mean of the first three,
-with the lexicon tier's figures as a floor it may not fall below on any of them (the issue's
-"never worse than the lexicon"). `--show` prints each message the shipped defaults misread.
+failure) and derives `Calibration`'s ``lean_*`` and ``failure_*`` (`adapters/text/combined.py`):
+- each centre is the signal's mean over the neutral messages (a neutral message moves nowhere);
+- each weight is, in lexicon units, the lexicon score's spread over the spread of the signal,
+  times a round weight in {0.25, 0.5, 1, 1.5, 2}: the pair of round weights that ranks these
+  messages best (unhappy AUC) is chosen.
+It prints, for the lexicon tier, the shipped `Calibration` and the derived one: mood macro
+recall, unhappy AUC, category macro recall and the share of complaints without a category;
+then the derived constants, to be copied into `Calibration`. `--show` prints each message the
+shipped calibration misreads.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import argparse  # noqa: E402
 import itertools  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
-from dataclasses import fields, replace  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -31,14 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from own_texts import TEXTS  # noqa: E402
 from text_eval import LABELS, macro_recall, roc_auc  # noqa: E402
 
-# The grid: the knobs that decide the label and the category; the others stay as shipped.
-GRID: dict[str, Sequence[float]] = {
-    "neutral_pull": (0.5, 0.7, 0.9),
-    "mood_weight": (0.04, 0.08, 0.16, 0.24),
-    "complaint_weight": (0.25, 0.5, 1.0),
-    "category_threshold": (0.2, 0.3, 0.4),
-    "neutral_band": (0.05, 0.1, 0.2),
-}
+ROUND = (0.25, 0.5, 1.0, 1.5, 2.0)
 
 
 def figures(analyses: Sequence[Any]) -> dict[str, float]:
@@ -68,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="print what the defaults misread")
     args = parser.parse_args(argv)
-    from makegood.adapters.text.embedding import Calibration, EmbeddingAnalyzer
+    from makegood.adapters.text.embedding import EmbeddingAnalyzer
     from makegood.adapters.text.rules import load_default_rules
 
     rules = load_default_rules()
@@ -79,29 +76,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(texts)} messages written for this (bench/own_texts.py)")
     print(line("lexicon tier", floor))
     shipped = analyzer.analyze_embedded(texts, vectors)
-    print(line("combined, shipped defaults", figures(shipped)))
+    print(line("combined, shipped", figures(shipped)))
     if args.show:
         for (text, mood, category), a in zip(TEXTS, shipped, strict=True):
             if a.label != mood or (category and a.category != category):
                 print(f"  {mood}/{category} read {a.label}/{a.category} ({a.sentiment}): {text}")
-    known = {f.name for f in fields(Calibration)}
-    best: tuple[float, dict[str, float], dict[str, float]] | None = None
-    for point in itertools.product(*GRID.values()):
-        knobs = dict(zip(GRID, point, strict=True))
-        analyzer.calibration = replace(
-            Calibration(), **{k: v for k, v in knobs.items() if k in known}
+    import numpy as np
+
+    evidence = [analyzer.lexicon.evidence(t) for t in texts]
+    near = [analyzer.prototypes.nearness(v, analyzer.calibration.nearest) for v in vectors]
+    lexicon = np.array([e.sentiment for e in evidence])
+    lean = np.array([n.lean for n in near])
+    failure = np.array([n.failure for n in near])
+    neutral = np.array([m == "neutral" for _, m, _ in TEXTS])
+    best: tuple[float, Any, dict[str, float]] | None = None
+    for a, b in itertools.product(ROUND, ROUND):
+        calibration = replace(
+            analyzer.calibration,
+            lean_weight=round(float(a * lexicon.std() / lean.std()), 2),
+            lean_center=round(float(lean[neutral].mean()), 4),
+            failure_weight=round(float(b * lexicon.std() / failure.std()), 2),
+            failure_center=round(float(failure[neutral].mean()), 4),
         )
+        analyzer.calibration = calibration
         f = figures(analyzer.analyze_embedded(texts, vectors))
-        if any(f[k] < floor[k] for k in ("mood", "auc", "category")):
-            continue
-        objective = (f["mood"] + f["auc"] + f["category"]) / 3
-        if best is None or objective > best[0] + 1e-9:
-            best = (objective, knobs, f)
-    if best is None:
-        print("no point of the grid is at least as good as the lexicon tier on all three")
-        return 1
-    print(line("combined, best of the grid", best[2]))
-    print("best point: " + ", ".join(f"{k}={v}" for k, v in best[1].items()))
+        if best is None or f["auc"] > best[2]["auc"] + 1e-9:
+            best = (a + b, calibration, f)
+    assert best is not None
+    print(line("combined, derived here", best[2]))
+    print(
+        "derived: "
+        + ", ".join(
+            f"{name}={getattr(best[1], name)}"
+            for name in ("lean_weight", "lean_center", "failure_weight", "failure_center")
+        )
+    )
     return 0
 
 

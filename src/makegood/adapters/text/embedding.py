@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from makegood.adapters.text.combined import Calibration, Prototypes, combine
 from makegood.adapters.text.head import Heads
 from makegood.adapters.text.lexicon import LexiconAnalyzer
 from makegood.adapters.text.minilm import MiniLM
@@ -29,22 +30,6 @@ from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How the combined tier (no head) adds up its readings. The defaults are chosen by
-    bench/text_calibrate.py on messages written for it (bench/own_texts.py), never on the
-    evaluation data; see docs/TEXT.md."""
-
-    category_threshold: float = 0.3  # cosine to a category's nearest example, non-complaint
-    pattern_bonus: float = 0.3  # added per pattern match of that category
-    nearest: int = 3  # a text's nearness to a label: mean cosine to its closest examples
-    temperature: float = 0.02  # softmax temperature over the three nearnesses
-    mood_weight: float = 0.08  # how much the lean to positive or negative adds to the score
-    neutral_pull: float = 0.9  # how much nearness to the neutral examples shrinks the score
-    complaint_from: float = 0.3  # cosine to the nearest failure example above which ...
-    complaint_weight: float = 0.5  # ... a text reads worse by this much per unit of cosine
 
 
 class EmbeddingAnalyzer:
@@ -77,17 +62,7 @@ class EmbeddingAnalyzer:
                     f"define: {', '.join(sorted(unknown))}"
                 )
         self.feature_categories = tuple(c.name for c in rules.categories)
-        examples = [(c.name, p) for c in rules.categories for ps in c.examples.values() for p in ps]
-        self._example_categories = [name for name, _ in examples]
-        self._example_vectors = self.embed([p for _, p in examples])
-        moods = [
-            (label, p)
-            for label, per in rules.sentiment.examples.items()
-            for ps in per.values()
-            for p in ps
-        ]
-        self._mood_labels = np.array([label for label, _ in moods])
-        self._mood_vectors = self.embed([p for _, p in moods])
+        self.prototypes = Prototypes(rules, self.embed)
 
     @property
     def lexicon(self) -> LexiconAnalyzer:
@@ -168,52 +143,9 @@ class EmbeddingAnalyzer:
         return [a for a in results if a is not None]
 
     def _zero_shot(self, e: Evidence, vector: Array) -> Analysis:
-        """The combined reading with no training: the lexicon's score (already pulled down by
-        the patterns' and cues' evidence) plus the text's nearness to the sentiment examples
-        and to the complaint categories; the category from the patterns and the nearest
-        examples together (a pattern match, negation-checked, outweighs nearness)."""
+        """The combined reading with no training (`adapters/text/combined.py`)."""
         k = self.calibration
-        score = e.sentiment
-        if len(self._mood_labels):
-            sims = self._mood_vectors @ vector
-            near = np.array(
-                [
-                    np.sort(sims[self._mood_labels == label])[-k.nearest:].mean()
-                    if (self._mood_labels == label).any()
-                    else -1.0
-                    for label in LABELS
-                ]
-            )
-            p = np.exp((near - near.max()) / k.temperature)
-            negative, neutral, positive = (p / p.sum()).tolist()
-            # nearer the neutral examples: the lexicon's reading counts less; the lean of the
-            # text towards the positive or the negative examples adds to it
-            score = score * (1 - k.neutral_pull * neutral) + k.mood_weight * (positive - negative)
-        best, confidence, nearest = None, 0.0, 0.0
-        if self._example_categories:
-            sims = self._example_vectors @ vector
-            scores: dict[str, float] = {}
-            for name, sim in zip(self._example_categories, sims.tolist(), strict=True):
-                scores[name] = max(scores.get(name, -1.0), sim)
-            nearest = max(scores.values())
-            for name, n in e.hits.items():
-                scores[name] = scores.get(name, 0.0) + k.pattern_bonus * n
-            best = max(scores, key=scores.__getitem__)
-            confidence = min(1.0, max(0.0, scores[best]))
-        # near a failure's examples: a complaint even in words the lexicon finds neutral; not
-        # when the text names the failure only to deny it ("not late at all, thanks" is near
-        # "late" to the embedding, which does not read negation)
-        if e.hits or not e.negated:
-            score -= k.complaint_weight * max(0.0, nearest - k.complaint_from)
-        score = max(-1.0, min(1.0, score))
-        complaint = score <= self.rules.sentiment.negative_below
-        if best is not None and not e.hits:
-            if score > 0 or e.negated or (confidence < k.category_threshold and not complaint):
-                best, confidence = None, 0.0  # praise, or too far from any failure
-        failure_type = self.rules.category(best).failure_type if best else None
-        return analysis(
-            e.language, score, e.cues, (best, confidence, failure_type, confidence), self.rules
-        )
+        return combine(e, self.prototypes.nearness(vector, k.nearest), self.rules, k)
 
     def _with_heads(
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence], heads: Heads

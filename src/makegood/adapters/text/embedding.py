@@ -1,10 +1,10 @@
 """The embedding tier (extra ``makegood[text]``): MiniLM sentence embeddings on top of the
 lexicon tier's reading.
 
-Without training data it is zero-shot: a text takes the category whose example phrases (in the
-policy) it is nearest to, and its sentiment blends the lexicon's score with its nearness to the
-policy's sentiment examples. With a head trained on the business's own messages
-(`makegood text train`, then ``text.head`` in the policy), the head decides both. Cues always
+Without training data it is the combined tier (`adapters/text/combined.py`): the lexicon's
+reading and the text's nearness to the policy's example phrases added up. With a head trained
+on the business's own messages (`makegood text train`, then ``text.head`` in the policy), the
+head decides both. Cues always
 come from the policy's patterns. numpy, tokenizers and safetensors are imported with this
 module, never by the base install.
 """

@@ -83,3 +83,46 @@ def test_a_replaced_head_file_is_read_from_the_next_batch(tmp_path: Path, encode
     assert watching.analyze("it came on time, thanks").label == "negative"
     path.write_bytes(b"not a head")  # a broken file leaves the heads as they were
     assert watching.analyze("it came on time, thanks").label == "negative"
+
+
+def test_the_score_ranks_a_complaint_in_neutral_words_below_a_question(
+    analyzer: EmbeddingAnalyzer,
+) -> None:
+    # no word of the lexicon and no pattern: the embedding's nearness to the failures ranks it
+    complaint = "three hours at the gate and still nobody tells us anything"
+    question = "what time does the gate open for the morning flight?"
+    assert analyzer.lexicon.evidence(complaint).hits == {}
+    a, b = analyzer.analyze(complaint), analyzer.analyze(question)
+    assert a.sentiment < b.sentiment, (a, b)
+    assert a.sentiment < analyzer.lexicon.analyze(complaint).sentiment
+
+
+def test_the_embedding_terms_move_a_neutral_message_little(analyzer: EmbeddingAnalyzer) -> None:
+    # centred on neutral messages: a plain question keeps about the lexicon's reading
+    for text in ("can I bring my dog on the train?", "vocês abrem no domingo?"):
+        a = analyzer.analyze(text)
+        assert abs(a.sentiment - analyzer.lexicon.analyze(text).sentiment) < 0.3, a
+
+
+def test_the_score_and_the_label_agree_on_clear_texts(analyzer: EmbeddingAnalyzer) -> None:
+    for text, label in (
+        ("you lost my luggage and nobody answers, disgusting", "negative"),
+        ("o entregador foi grosso e o lanche chegou frio", "negative"),
+        ("thank you so much, the crew was wonderful", "positive"),
+        ("muito obrigado, chegou rapidinho", "positive"),
+    ):
+        a = analyzer.analyze(text)
+        assert a.label == label, a
+        assert (a.sentiment < 0) == (label == "negative"), a
+
+
+def test_without_embedding_terms_the_score_is_the_lexicons(encoder: MiniLM) -> None:
+    from dataclasses import replace
+
+    from makegood.adapters.text.combined import Calibration
+
+    rules = load_default_rules()
+    off = replace(Calibration(), lean_weight=0.0, failure_weight=0.0)
+    analyzer = EmbeddingAnalyzer(rules, encoder=encoder, calibration=off)
+    text = "three hours at the gate and still nobody tells us anything"
+    assert analyzer.analyze(text).sentiment == analyzer.lexicon.analyze(text).sentiment

@@ -1,10 +1,10 @@
 """The embedding tier (extra ``makegood[text]``): MiniLM sentence embeddings on top of the
 lexicon tier's reading.
 
-Without training data it is zero-shot: a text takes the category whose example phrases (in the
-policy) it is nearest to, and its sentiment blends the lexicon's score with its nearness to the
-policy's sentiment examples. With a head trained on the business's own messages
-(`makegood text train`, then ``text.head`` in the policy), the head decides both. Cues always
+Without training data it is the combined tier (`adapters/text/combined.py`): the lexicon's
+reading and the text's nearness to the policy's example phrases added up. With a head trained
+on the business's own messages (`makegood text train`, then ``text.head`` in the policy), the
+head decides both. Cues always
 come from the policy's patterns. numpy, tokenizers and safetensors are imported with this
 module, never by the base install.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from makegood.adapters.text.combined import Calibration, Prototypes, combine
 from makegood.adapters.text.head import Heads
 from makegood.adapters.text.lexicon import LexiconAnalyzer
 from makegood.adapters.text.minilm import MiniLM
@@ -29,15 +30,6 @@ from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
-# Hand-set constants, chosen by looking at bench/text_eval.py's figures (no weights are fitted).
-CATEGORY_THRESHOLD = 0.3  # cosine to a category's nearest example phrase, for a non-complaint
-PATTERN_BONUS = 0.3  # added per pattern match of that category
-NEAREST = 3  # a text's nearness to a label: the mean cosine to its NEAREST closest examples
-TEMPERATURE = 0.02  # softmax temperature over the three nearnesses
-MOOD_WEIGHT = 0.08  # how much the lean towards positive or negative adds to the lexicon's score
-NEUTRAL_PULL = 0.9  # how much nearness to the neutral examples shrinks the lexicon's score
-COMPLAINT_FROM = 0.3  # cosine to the nearest failure example above which a text reads worse
-COMPLAINT_WEIGHT = 0.5  # by this much per unit of cosine above it
 
 
 class EmbeddingAnalyzer:
@@ -50,8 +42,10 @@ class EmbeddingAnalyzer:
         *,
         encoder: MiniLM | None = None,
         lexicon: LexiconAnalyzer | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.rules = rules
+        self.calibration = calibration or Calibration()
         self._lexicon = lexicon or LexiconAnalyzer(rules)
         self._encoder = encoder or MiniLM()
         path = head_path or (Path(rules.head) if rules.head else None)
@@ -68,17 +62,7 @@ class EmbeddingAnalyzer:
                     f"define: {', '.join(sorted(unknown))}"
                 )
         self.feature_categories = tuple(c.name for c in rules.categories)
-        examples = [(c.name, p) for c in rules.categories for ps in c.examples.values() for p in ps]
-        self._example_categories = [name for name, _ in examples]
-        self._example_vectors = self.embed([p for _, p in examples])
-        moods = [
-            (label, p)
-            for label, per in rules.sentiment.examples.items()
-            for ps in per.values()
-            for p in ps
-        ]
-        self._mood_labels = np.array([label for label, _ in moods])
-        self._mood_vectors = self.embed([p for _, p in moods])
+        self.prototypes = Prototypes(rules, self.embed)
 
     @property
     def lexicon(self) -> LexiconAnalyzer:
@@ -159,51 +143,9 @@ class EmbeddingAnalyzer:
         return [a for a in results if a is not None]
 
     def _zero_shot(self, e: Evidence, vector: Array) -> Analysis:
-        """The combined reading with no training: the lexicon's score (already pulled down by
-        the patterns' and cues' evidence) plus the text's nearness to the sentiment examples
-        and to the complaint categories; the category from the patterns and the nearest
-        examples together (a pattern match, negation-checked, outweighs nearness)."""
-        score = e.sentiment
-        if len(self._mood_labels):
-            sims = self._mood_vectors @ vector
-            near = np.array(
-                [
-                    np.sort(sims[self._mood_labels == label])[-NEAREST:].mean()
-                    if (self._mood_labels == label).any()
-                    else -1.0
-                    for label in LABELS
-                ]
-            )
-            p = np.exp((near - near.max()) / TEMPERATURE)
-            negative, neutral, positive = (p / p.sum()).tolist()
-            # nearer the neutral examples: the lexicon's reading counts less; the lean of the
-            # text towards the positive or the negative examples adds to it
-            score = score * (1 - NEUTRAL_PULL * neutral) + MOOD_WEIGHT * (positive - negative)
-        best, confidence, nearest = None, 0.0, 0.0
-        if self._example_categories:
-            sims = self._example_vectors @ vector
-            scores: dict[str, float] = {}
-            for name, sim in zip(self._example_categories, sims.tolist(), strict=True):
-                scores[name] = max(scores.get(name, -1.0), sim)
-            nearest = max(scores.values())
-            for name, n in e.hits.items():
-                scores[name] = scores.get(name, 0.0) + PATTERN_BONUS * n
-            best = max(scores, key=scores.__getitem__)
-            confidence = min(1.0, max(0.0, scores[best]))
-        # near a failure's examples: a complaint even in words the lexicon finds neutral; not
-        # when the text names the failure only to deny it ("not late at all, thanks" is near
-        # "late" to the embedding, which does not read negation)
-        if e.hits or not e.negated:
-            score -= COMPLAINT_WEIGHT * max(0.0, nearest - COMPLAINT_FROM)
-        score = max(-1.0, min(1.0, score))
-        complaint = score <= self.rules.sentiment.negative_below
-        if best is not None and not e.hits:
-            if score > 0 or e.negated or (confidence < CATEGORY_THRESHOLD and not complaint):
-                best, confidence = None, 0.0  # praise, or too far from any failure
-        failure_type = self.rules.category(best).failure_type if best else None
-        return analysis(
-            e.language, score, e.cues, (best, confidence, failure_type, confidence), self.rules
-        )
+        """The combined reading with no training (`adapters/text/combined.py`)."""
+        k = self.calibration
+        return combine(e, self.prototypes.nearness(vector, k.nearest), self.rules, k)
 
     def _with_heads(
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence], heads: Heads

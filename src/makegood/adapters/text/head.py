@@ -29,6 +29,11 @@ STEPS = 300
 L2_SCALE = 1000.0
 MIN_L2 = 0.05
 MAX_L2 = 3.0
+# L2 strengths tried by inner cross-validation on the training part (`choose_penalty`)
+PENALTIES = (0.05, 0.15, 0.5, 1.5)
+INNER_FOLDS = 3
+MIN_INNER = 60  # rows below which the strength follows `penalty(n)` instead
+INNER_SEED = 20261126
 
 
 @dataclass(frozen=True)
@@ -123,19 +128,52 @@ class Heads:
 
 
 def penalty(n: int) -> float:
-    """L2 strength for `n` examples: strong for a few hundred messages, weaker with more.
+    """L2 strength for `n` examples when there are too few to choose it by inner
+    cross-validation (`choose_penalty`): strong for a few dozen messages, weaker with more.
 
-    Chosen on the evaluation's cross-validation (bench/text_eval.py): about 0.6 was best for
-    1,600 tweets and 0.1 for 9,400; an inner search per fit costs too much on one core.
+    Chosen on the evaluation's cross-validation (bench/text_eval.py) by an earlier version;
+    it now decides only below `MIN_INNER` examples.
     """
     return min(MAX_L2, max(MIN_L2, L2_SCALE / max(n, 1)))
+
+
+def choose_penalty(x: Array, labels: Sequence[str], steps: int = STEPS) -> float:
+    """The L2 strength among `PENALTIES` that predicts best what it did not see: heads fitted
+    on two of `INNER_FOLDS` class-stratified folds of these rows are scored on the third by
+    class-balanced log-loss. Only the rows given are used (the training part); fewer than
+    `MIN_INNER` rows, or a class with fewer rows than folds, falls back to `penalty`."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    if len(labels) < MIN_INNER or min(counts.values()) < INNER_FOLDS:
+        return penalty(len(labels))
+    rng = np.random.default_rng(INNER_SEED)
+    fold = np.empty(len(labels), dtype=np.int64)
+    for c in sorted(counts):
+        rows = np.flatnonzero(np.array([label == c for label in labels]))
+        fold[rng.permutation(rows)] = np.arange(len(rows)) % INNER_FOLDS
+    loss = dict.fromkeys(PENALTIES, 0.0)
+    for k in range(INNER_FOLDS):
+        train = np.flatnonzero(fold != k).tolist()
+        held = np.flatnonzero(fold == k).tolist()
+        for l2 in PENALTIES:
+            head = fit(x[train], [labels[i] for i in train], steps, l2)
+            p = head.probabilities(x[held])
+            index = {c: i for i, c in enumerate(head.classes)}
+            per_class: dict[str, list[float]] = {}
+            for row, i in enumerate(held):
+                got = p[row, index[labels[i]]] if labels[i] in index else 0.0
+                per_class.setdefault(labels[i], []).append(-float(np.log(max(got, 1e-9))))
+            loss[l2] += float(np.mean([np.mean(v) for v in per_class.values()]))
+    return min(PENALTIES, key=lambda l2: (loss[l2], -l2))  # ties: the stronger
 
 
 def fit(
     features: Array, labels: Sequence[str], steps: int = STEPS, l2: float | None = None
 ) -> LinearHead:
-    """Class-balanced multinomial logistic regression, full-batch Adam; deterministic."""
-    l2 = penalty(len(labels)) if l2 is None else l2
+    """Class-balanced multinomial logistic regression, full-batch Adam; deterministic. The L2
+    strength `l2`, when not given, is chosen by `choose_penalty` on these rows only."""
+    l2 = choose_penalty(np.asarray(features, dtype=np.float32), labels, steps) if l2 is None else l2
     classes = tuple(sorted(set(labels)))
     if len(classes) < 2:
         raise MakegoodError(f"a head needs at least two classes, got {list(classes)}")

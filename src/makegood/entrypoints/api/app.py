@@ -52,6 +52,7 @@ from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.entrypoints.api.tracing import current_request_id
 from makegood.service_layer.actions import Actions
+from makegood.service_layer.appender import GroupAppend, TakingTurns
 from makegood.service_layer.runner import EngineLoop
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     actions = Actions(
         app.store, app.policy, app.clock, app.engine.new_code, request_id=current_request_id
     )
-    services = Services(app, actions, telemetry)
+    # in the background one thread appends for every request (group commit)
+    appender = GroupAppend(app.engine) if background else None
+    if appender is not None:  # the engine's writes give appends their turn first
+        app.engine.store = TakingTurns(app.store, appender.turns)
+    services = Services(app, actions, telemetry, appender=appender)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -91,6 +96,12 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
                     target=app.dispatcher.run, args=(stop,), name="makegood-dispatcher", daemon=True
                 ),
             ]
+            if appender is not None:
+                threads.append(
+                    threading.Thread(
+                        target=appender.run, args=(stop,), name="makegood-appender", daemon=True
+                    )
+                )
             for thread in threads:
                 thread.start()
         try:

@@ -16,6 +16,7 @@ from makegood.bootstrap import App
 from makegood.domain.actions import Actor
 from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.service_layer.actions import Actions
+from makegood.service_layer.appender import GroupAppend
 
 READERS = ("agent", "lead", "admin")
 WRITERS = ("ingest", "admin")
@@ -27,6 +28,7 @@ class Services:
     app: App
     actions: Actions
     telemetry: Telemetry  # the application's metrics (GET /metrics)
+    appender: GroupAppend | None = None  # `serve`: appends of concurrent requests grouped
     # survey answers per client address: one application's, not the process's
     survey_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=30, burst=10))
     _auth: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)

@@ -90,6 +90,9 @@ def serve(
         api,
         host=host,
         port=port,
+        # not uvloop even where it is installed: with answers handed back from the appender's
+        # thread it doubled the median latency here (bench/api.py, docs/PERFORMANCE.md)
+        loop="asyncio",
         log_config=None,
         access_log=False,
         server_header=False,

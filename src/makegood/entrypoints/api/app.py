@@ -8,6 +8,8 @@
 With `background=True` the engine loop (the log and the timers, on the real clock) and the
 dispatcher (the outbox) run in threads for the application's lifetime: a request that posts
 events appends them to the log and answers, and the loop, woken by the append, acts on them.
+Appends are made by one more thread for all requests waiting (group commit,
+`service_layer/appender.py`), and take SQLite's writer before the engine's writes.
 Shutdown stops both after their current batch; what is appended and not yet acted on stays in
 the log for the next start, so nothing accepted is lost.
 """

@@ -32,6 +32,11 @@ from makegood.entrypoints.cli_common import settings as load_settings
 
 log = logging.getLogger(__name__)
 GRACE_S = 3  # seconds a stopping server gives requests in flight, twice at most
+# The engine's thread runs Python for long stretches; a request's threads (the event loop, the
+# appender) wait for the GIL at every hand-over, up to the switch interval each time (5 ms by
+# default). Measured with bench/api.py at 100 requests/s on this 2-core machine: 1 ms took
+# the served rate from 49-53 to 75-78 requests/s and the engine from 3.5k to 5.1-5.5k events/s.
+SWITCH_INTERVAL_S = 0.001
 
 token_app = typer.Typer(
     help="API and dashboard tokens (only a hash is stored).", no_args_is_help=True
@@ -85,6 +90,9 @@ def serve(
         api,
         host=host,
         port=port,
+        # not uvloop even where it is installed: with answers handed back from the appender's
+        # thread it doubled the median latency here (bench/api.py, docs/PERFORMANCE.md)
+        loop="asyncio",
         log_config=None,
         access_log=False,
         server_header=False,
@@ -92,6 +100,7 @@ def serve(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     # uvicorn re-raises the signal that stopped it once it is done; by then the engine has
     # stopped cleanly, so that second delivery only needs to be absorbed for a zero exit code
     for sig in (signal.SIGTERM, signal.SIGINT):

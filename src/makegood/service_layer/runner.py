@@ -30,7 +30,7 @@ class EngineLoop:
         self.on_tick = on_tick
 
     def seconds_to_next_timer(self) -> float:
-        with self.engine.store.session() as session:
+        with self.engine.store.reader() as session:  # a read: no write lock, no turn
             due = session.next_timer_due()
         if due is None:
             return self.max_sleep

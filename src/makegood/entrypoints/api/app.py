@@ -8,6 +8,8 @@
 With `background=True` the engine loop (the log and the timers, on the real clock) and the
 dispatcher (the outbox) run in threads for the application's lifetime: a request that posts
 events appends them to the log and answers, and the loop, woken by the append, acts on them.
+Appends are made by one more thread for all requests waiting (group commit,
+`service_layer/appender.py`), and take SQLite's writer before the engine's writes.
 Shutdown stops both after their current batch; what is appended and not yet acted on stays in
 the log for the next start, so nothing accepted is lost.
 """
@@ -52,6 +54,7 @@ from makegood.entrypoints.api.deps import Anyone, Services, Svc
 from makegood.entrypoints.api.middleware import Guard
 from makegood.entrypoints.api.tracing import current_request_id
 from makegood.service_layer.actions import Actions
+from makegood.service_layer.appender import GroupAppend, TakingTurns
 from makegood.service_layer.runner import EngineLoop
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,11 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
         request_id=current_request_id,
         engine=app.engine,
     )
-    services = Services(app, actions, telemetry)
+    # in the background one thread appends for every request (group commit)
+    appender = GroupAppend(app.engine) if background else None
+    if appender is not None:  # the engine's writes give appends their turn first
+        app.engine.store = TakingTurns(app.store, appender.turns)
+    services = Services(app, actions, telemetry, appender=appender)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +103,12 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
                     target=app.dispatcher.run, args=(stop,), name="makegood-dispatcher", daemon=True
                 ),
             ]
+            if appender is not None:
+                threads.append(
+                    threading.Thread(
+                        target=appender.run, args=(stop,), name="makegood-appender", daemon=True
+                    )
+                )
             for thread in threads:
                 thread.start()
         try:

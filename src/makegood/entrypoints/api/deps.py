@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from makegood.adapters.sql.auth import Principal, authenticate, hash_token
@@ -16,6 +17,7 @@ from makegood.bootstrap import App
 from makegood.domain.actions import Actor
 from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.service_layer.actions import Actions
+from makegood.service_layer.appender import GroupAppend
 
 READERS = ("agent", "lead", "admin")
 WRITERS = ("ingest", "admin")
@@ -27,9 +29,15 @@ class Services:
     app: App
     actions: Actions
     telemetry: Telemetry  # the application's metrics (GET /metrics)
+    appender: GroupAppend | None = None  # `serve`: appends of concurrent requests grouped
     # survey answers per client address: one application's, not the process's
     survey_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=30, burst=10))
     _auth: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
+
+    def cached(self, token: str) -> tuple[Principal | None] | None:
+        """What `authenticate` answered for `token` in the last seconds, if it did."""
+        cached = self._auth.get(hash_token(token))
+        return (cached[0],) if cached is not None and cached[1] > time.monotonic() else None
 
     def authenticate(self, token: str) -> Principal | None:
         key = hash_token(token)
@@ -52,22 +60,30 @@ def services(request: Request) -> Services:
 bearer = HTTPBearer(auto_error=False, description="A token from `makegood token create`")
 
 
-def principal(
+async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # async: a token seen in the last seconds costs no worker thread (two thread hops per
+    # request, each a wait for the GIL under load); only a look-up in the store takes one
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    found = services(request).authenticate(credentials.credentials)
+    svc = services(request)
+    cached = svc.cached(credentials.credentials)
+    found = (
+        cached[0]
+        if cached is not None
+        else await run_in_threadpool(svc.authenticate, credentials.credentials)
+    )
     if found is None:
         raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
     return found
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if who.role not in roles:
             raise HTTPException(
                 403, f"the {who.role} role may not do this (needs {' or '.join(roles)})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from makegood.domain.limits import printable
 from makegood.entrypoints.api import cloudevents
 from makegood.entrypoints.api.deps import Ingester, Services, Svc
 from makegood.entrypoints.api.models import IngestOut, Problem, event_schema
-from makegood.service_layer.engine import CONFLICT, CONFLICT_REASON
+from makegood.service_layer.engine import CONFLICT, CONFLICT_REASON, IngestReport
 
 MAX_BATCH = 1000
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -65,14 +66,24 @@ def quarantine_body(services: Services, body: bytes, reason: str) -> None:
 
 def ingest(services: Services, raws: list[Any], source: str = "api") -> tuple[int, dict[str, Any]]:
     """Each event's outcome comes from the engine, decided where the event is appended (in the
-    transaction that acts on it): accepted, duplicate (same id, same payload), conflict (same
-    id, another payload: quarantined, not acted on) or rejected."""
+    transaction that appends it): accepted, duplicate (same id, same payload), conflict (same
+    id, another payload: quarantined, not acted on) or rejected. In `serve` the append is made
+    with the other requests waiting (`services.appender`, group commit)."""
+    appender = services.appender
+    if appender is not None:
+        return answer_of(services, raws, appender.ingest(raws, source))
+    return answer_of(services, raws, services.app.engine.ingest(raws, source=source))
+
+
+def answer_of(
+    services: Services, raws: list[Any], report: IngestReport
+) -> tuple[int, dict[str, Any]]:
+    """The status and body for `raws` from what the engine reported of them."""
     # ids as they can be answered and looked up: a NUL or a lone surrogate escaped
     ids = [
         printable(r["id"]) if isinstance(r, dict) and isinstance(r.get("id"), str) else None
         for r in raws
     ]
-    report = services.app.engine.ingest(raws, source=source)
     rejected = dict(report.rejected)
     results: list[dict[str, Any]] = []
     for index, (event_id, outcome) in enumerate(zip(ids, report.outcomes, strict=True)):
@@ -173,5 +184,11 @@ async def post_events(request: Request, who: Ingester, services: Svc) -> JSONRes
         await run_in_threadpool(quarantine_body, services, body, "the batch is empty")
         services.telemetry.events(0, 0, 1)
         return _problem(422, "body", "the batch is empty")
-    status, result = await run_in_threadpool(ingest, services, [_fold(r) for r in raws])
+    folded = [_fold(r) for r in raws]
+    appender = services.appender
+    if appender is None:
+        status, result = await run_in_threadpool(ingest, services, folded)
+    else:  # no worker thread: the appender's thread does the work, the loop awaits it
+        report = await asyncio.wrap_future(appender.submit(folded))
+        status, result = answer_of(services, folded, report)
     return JSONResponse(result, status)

@@ -84,6 +84,9 @@ def fresh_store(database_url: str | None, name: str, folder: Path) -> Iterator[S
         admin.dispose()
 
 
+FLUSH: dict[str, Any] = {}  # Engine's flush_events / flush_seconds, from the command line
+
+
 def throughput(store: SqlStore, events: list[dict], batch: int, profile: bool) -> dict:
     engine = Engine(
         store,
@@ -92,13 +95,17 @@ def throughput(store: SqlStore, events: list[dict], batch: int, profile: bool) -
         event_time=True,
         new_code=new_voucher_code,
         batch_size=batch,
+        **FLUSH,
     )
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
+    # a feed that goes on (as `ingest FILE` or the API under load): the engine writes behind,
+    # a flush per `flush_events` events or `flush_seconds` of deciding, and one at the end
     for start in range(0, len(events), batch):
-        engine.ingest(events[start : start + batch], source="bench")
+        engine.ingest(events[start : start + batch], source="bench", flush=False)
+    engine.flush()
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
@@ -176,6 +183,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--lag-orders", type=int, default=400)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--flush-events", type=int, default=None, help="Engine(flush_events=)")
+    parser.add_argument("--flush-seconds", type=float, default=None, help="Engine(flush_seconds=)")
     parser.add_argument(
         "--volumes",
         default="",
@@ -185,6 +194,10 @@ def main() -> None:
     )
     parser.add_argument("--one-volume", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.flush_events is not None:
+        FLUSH["flush_events"] = args.flush_events
+    if args.flush_seconds is not None:
+        FLUSH["flush_seconds"] = args.flush_seconds
     if args.one_volume:
         one_volume(args)
         return
@@ -246,6 +259,8 @@ def volumes(args: argparse.Namespace) -> None:
         command = [sys.executable, __file__, "--one-volume", orders, "--batch", str(args.batch)]
         if args.database_url:
             command += ["--database-url", args.database_url]
+        for name, value in FLUSH.items():
+            command += [f"--{name.replace('_', '-')}", str(value)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode:
             print(done.stderr)

@@ -158,18 +158,35 @@ class World:
             self._index_compensation(compensation)
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
+        self.outbox_mark = 0  # where this batch's messages start in `changes.outbox`
 
     def begin(self) -> None:
-        """Start a new batch on state kept from the last one (committed: nothing pending)."""
-        self.changes = Changes()
+        """Start a new batch on state kept from the last ones. `changes` holds what earlier
+        batches decided and no store has written yet (written behind): they go on gathering
+        until `written`, so what several batches changed is written once."""
         self.new_failures = 0
         self.armed = []
+        self.outbox_mark = len(self.changes.outbox)
+
+    def batch_outbox(self) -> list[OutboxMessage]:
+        """The messages queued since `begin`."""
+        return self.changes.outbox[self.outbox_mark :]
+
+    def written(self) -> None:
+        """A store wrote `changes`: nothing is pending any more."""
+        self.changes = Changes()
+        self.outbox_mark = 0
 
     def refresh(self, fresh: Snapshot) -> None:
         """Take the state no partition owns from a fresh read: the global spend and the live
-        incidents, which other writers change between batches."""
+        incidents, which other writers change between batches, as they will be once what is
+        pending here is written (the spend added, the incidents changed here kept)."""
+        mine = {i: self.s.incidents[i] for i in self.changes.incidents if i in self.s.incidents}
         self.s.global_spent = dict(fresh.global_spent)
+        for day, amount in self.changes.global_spend.items():
+            self.s.global_spent[day] = self.s.global_spent.get(day, Decimal(0)) + amount
         self.s.incidents = dict(fresh.incidents)
+        self.s.incidents.update(mine)
 
     def evict(self, customer_ids: Collection[str]) -> set[str]:
         """Forget these customers' state (kept state that went stale or cold); answers the

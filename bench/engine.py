@@ -122,7 +122,11 @@ def throughput(store: SqlStore, events: list[dict], batch: int, profile: bool) -
     }
     if profiler:
         stats = pstats.Stats(profiler)
-        total = sum(v[3] for k, v in stats.stats.items() if k[2] == "ingest")  # type: ignore[attr-defined]
+        total = sum(
+            v[3]
+            for k, v in stats.stats.items()  # type: ignore[attr-defined]
+            if k[2] in ("ingest", "flush") and k[0].endswith("engine.py")  # the last flush too
+        )
         shares = {}
         for label, names in STAGES.items():
             names = (names,) if isinstance(names, str) else names

@@ -159,6 +159,7 @@ class World:
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
         self.outbox_mark = 0  # where this batch's messages start in `changes.outbox`
+        self.done: list[str] = []  # every timer key fired or cancelled, in order
 
     def begin(self) -> None:
         """Start a new batch on state kept from the last ones. `changes` holds what earlier
@@ -166,6 +167,7 @@ class World:
         until `written`, so what several batches changed is written once."""
         self.new_failures = 0
         self.armed = []
+        self.done = []
         self.outbox_mark = len(self.changes.outbox)
 
     def batch_outbox(self) -> list[OutboxMessage]:
@@ -358,6 +360,7 @@ class World:
     def cancel(self, key: str) -> None:
         self.changes.timers.pop(key, None)
         self.changes.timers_done.add(key)
+        self.done.append(key)
 
     # messages
     def messages_on(self, customer_id: str, day: date) -> int:

@@ -41,6 +41,7 @@ from makegood.domain.world import Snapshot, World
 from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
 from makegood.service_layer.text import TextAnalyzer, analyze_events
+from makegood.service_layer.timer_heap import TimerHeap
 
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
@@ -87,12 +88,14 @@ class Resident:
         self.subjects: set[str] = set()  # subjects whose failures are all in memory
         self.locked: set[int] = set()  # partitions this batch decides for
         self.seen: dict[int, int] = {}  # every partition's version, read as the batch began
+        self.timers = TimerHeap(partitions)  # every armed timer, in due order
 
     def begin(self, session: StoreSession) -> None:
         """A batch starts: the versions of every partition, read before anything else. The
         partitions claimed since the last flush stay claimed: their versions are checked when
         the flush writes them."""
         self.seen = session.lock_partitions(range(self.partitions))
+        self.timers.load(session, self.seen, self.locked)
 
     def claim(self, customer_ids: Collection[str]) -> None:
         """The batch decides for these customers: forget what changed under us."""
@@ -126,7 +129,9 @@ class Resident:
         """After a flush's writes, in its transaction: the versions it now matches, the
         customers it holds, the coldest forgotten beyond the limit (only now: a customer with
         changes not yet written is never forgotten)."""
-        self.versions.update(session.lock_partitions(self.locked))
+        written = session.lock_partitions(self.locked)
+        self.versions.update(written)
+        self.timers.settle(written)
         self.locked = set()
         self.touch(customer_ids)
         extra = len(self.customers) - self.limit
@@ -522,7 +527,7 @@ class Engine:
         decided.final = final
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
             return decided
-        due = self._due_timers(session, resident.world, final)
+        due = resident.timers.due(final)
         if not new and not due:
             return decided
         customers = self._prepare(session, resident, new, due, start, final)
@@ -554,19 +559,6 @@ class Engine:
         report.messages = world.batch_outbox()
         return decided
 
-    def _due_timers(self, session: StoreSession, world: World, until: datetime) -> list[Timer]:
-        """Timers due by `until`: those stored, as the changes not yet written leave them
-        (fired, cancelled or armed again since), and those armed and not yet written."""
-        stored = session.due_timers(until, limit=1_000_000)
-        pending = world.changes
-        if not pending.timers and not pending.timers_done:
-            return stored
-        due = [
-            t for t in stored if t.key not in pending.timers_done and t.key not in pending.timers
-        ]
-        due.extend(t for t in pending.timers.values() if t.due_at <= until)
-        return due
-
     def _keep(self, items: Sequence[Logged], decided: _Decided, seconds: float) -> None:
         """A batch decided: it joins the batches not yet written."""
         window = self._window
@@ -583,6 +575,8 @@ class Engine:
             window.resident = decided.resident
             window.customers |= decided.customers
             decided.resident.touch(decided.customers)
+            world = decided.resident.world
+            decided.resident.timers.decided(world.changes, world.armed, world.done)
         if items:
             window.place = self._applied = items[-1].seq
 
@@ -613,6 +607,7 @@ class Engine:
                 if not session.advance_partitions(resident.read_versions()):
                     raise Contended("a partition these batches read was changed meanwhile")
                 world = resident.world
+                resident.timers.written_by(world.changes)
                 session.save(world.changes, world.s, self.policy.policy.budgets)
             for quarantined, received in window.quarantined:
                 session.add_quarantined(quarantined, received)
@@ -624,6 +619,7 @@ class Engine:
                 world = resident.world
                 figures = batch_figures(world, self._deadlines)
                 resident.settle(session, world.changes.customers_written(world.s))
+                resident.timers.flushed(world.changes)
         self._window = None
         report = window.report
         if resident is not None:

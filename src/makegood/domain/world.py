@@ -219,6 +219,40 @@ class World:
             s.message_keys.pop(customer_id, None)
         return subjects
 
+    def trim(self, since: datetime) -> set[str]:
+        """Forget the history a store's `load` would not bring back for a batch starting after
+        `since` (resolved failures detected before it, their settled compensations, subjects
+        no case names, message counts of earlier days), so a customer kept for long holds what
+        a customer loaded today holds; answers the subjects whose state is no longer all here
+        (a batch touching one loads it again). Only between batches, with nothing pending."""
+        s = self.s
+        forgotten = {
+            f.subject_id
+            for f in s.failures.values()
+            if f.subject_id is not None and not keeps_failure(f, since, ())
+        }
+        s.failures = {i: f for i, f in s.failures.items() if keeps_failure(f, since, ())}
+        s.compensations = {
+            i: c for i, c in s.compensations.items() if keeps_compensation(c, since, s.failures)
+        }
+        named = {c.subject_key for c in s.cases.values()}
+        forgotten |= {i for i in s.subjects if i not in named}
+        s.subjects = {i: x for i, x in s.subjects.items() if i in named}
+        day = since.date()
+        s.messages_per_day = {k: n for k, n in s.messages_per_day.items() if k[1] >= day}
+        self._failures_by_case = defaultdict(list)
+        self._failures_by_customer = defaultdict(list)
+        self._failures_by_key = {f.key: f for f in s.failures.values()}
+        for failure in s.failures.values():
+            self._failures_by_case[failure.case_id].append(failure)
+            self._failures_by_customer[failure.customer_id].append(failure)
+        self._comp_by_key = {}
+        self._comps_by_customer = defaultdict(list)
+        self._comps_by_case = defaultdict(list)
+        for compensation in s.compensations.values():
+            self._index_compensation(compensation)
+        return forgotten
+
     def merge(self, extra: Snapshot) -> None:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""
         s = self.s

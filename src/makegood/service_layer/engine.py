@@ -89,6 +89,7 @@ class Resident:
         self.locked: set[int] = set()  # partitions this batch decides for
         self.seen: dict[int, int] = {}  # every partition's version, read as the batch began
         self.timers = TimerHeap(partitions)  # every armed timer, in due order
+        self.trimmed: date | None = None  # the day the kept history was last bounded
 
     def begin(self, session: StoreSession) -> None:
         """A batch starts: the versions of every partition, read before anything else. The
@@ -621,6 +622,12 @@ class Engine:
                 resident.settle(session, world.changes.customers_written(world.s))
                 resident.timers.flushed(world.changes)
         self._window = None
+        now = window.mark if self.event_time else self.clock.now()
+        if resident is not None and now is not None and now.date() != resident.trimmed:
+            # once a day: the kept customers' history bounded as `load` bounds it
+            resident.world.written()
+            resident.subjects -= resident.world.trim(now - self.history)
+            resident.trimmed = now.date()
         report = window.report
         if resident is not None:
             resident.world.written()

@@ -1,4 +1,10 @@
-"""The engine: events and timers in, decisions out, one transaction per batch.
+"""The engine: events and timers in, decisions out, written behind.
+
+Batches of the log are decided in memory, on the state the engine keeps (`Resident`, with its
+timers in a heap), and written together by a flush: one transaction with the place reached in
+the log, every `flush_events` events or `flush_seconds` of deciding and whenever `drain`,
+`tick` or `ingest` return. A crash loses only what was not flushed, which the next engine
+decides again from the committed place.
 
 Time comes from one of two places. In *event time* (historical files, replays) "now" is the
 watermark: the newest `occurred_at` seen less the policy's allowed lateness; timers fire when the

@@ -59,7 +59,7 @@ ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
 RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
-# changes are written behind: a flush when this many events or seconds of deciding gathered
+# changes are written behind: a flush when this many events or CPU-seconds of deciding gathered
 FLUSH_EVENTS = 20_000
 FLUSH_SECONDS = 1.0
 
@@ -198,7 +198,10 @@ class _Window:
     quarantined: list[tuple[list[Quarantined], datetime]] = field(default_factory=list)
     report: IngestReport = field(default_factory=IngestReport)
     events: int = 0
-    seconds: float = 0.0  # spent deciding
+    seconds: float = 0.0  # spent deciding, wall clock (what the observer is told)
+    # CPU time spent deciding (of the deciding thread): what bounds the window, so a busy
+    # machine does not shrink it to a batch, and a crash redoes at most that much work
+    work: float = 0.0
 
 
 class Engine:
@@ -449,14 +452,15 @@ class Engine:
         Texts are analysed first, outside any transaction."""
         analyses = self._analyze([item.event for item in items])
         for attempt in range(RETRIES):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             earlier = False  # batches decided before this one are not written yet
             try:
                 with self._batch:
                     earlier = self._window is not None
                     with self.store.reader() as reading:
                         decided = self._process(reading, items, analyses)
-                    self._keep(items, decided, time.perf_counter() - started)
+                    window = self._keep(items, decided, time.perf_counter() - started)
+                    window.work += time.thread_time() - cpu
                     if self._due(items):
                         return self._flush()
                 return IngestReport()
@@ -566,7 +570,7 @@ class Engine:
         report.messages = world.batch_outbox()
         return decided
 
-    def _keep(self, items: Sequence[Logged], decided: _Decided, seconds: float) -> None:
+    def _keep(self, items: Sequence[Logged], decided: _Decided, seconds: float) -> _Window:
         """A batch decided: it joins the batches not yet written."""
         window = self._window
         if window is None:
@@ -586,6 +590,7 @@ class Engine:
             decided.resident.timers.decided(world.changes, world.armed, world.done)
         if items:
             window.place = self._applied = items[-1].seq
+        return window
 
     def _due(self, items: Sequence[Logged]) -> bool:
         """Whether the batches kept are written now."""
@@ -594,7 +599,7 @@ class Engine:
             not items
             or items[-1].seq <= self._careful
             or window.events >= self.flush_events
-            or window.seconds >= self.flush_seconds
+            or window.work >= self.flush_seconds
         )
 
     def _flush(self) -> IngestReport:

@@ -158,18 +158,37 @@ class World:
             self._index_compensation(compensation)
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
+        self.outbox_mark = 0  # where this batch's messages start in `changes.outbox`
+        self.done: list[str] = []  # every timer key fired or cancelled, in order
 
     def begin(self) -> None:
-        """Start a new batch on state kept from the last one (committed: nothing pending)."""
-        self.changes = Changes()
+        """Start a new batch on state kept from the last ones. `changes` holds what earlier
+        batches decided and no store has written yet (written behind): they go on gathering
+        until `written`, so what several batches changed is written once."""
         self.new_failures = 0
         self.armed = []
+        self.done = []
+        self.outbox_mark = len(self.changes.outbox)
+
+    def batch_outbox(self) -> list[OutboxMessage]:
+        """The messages queued since `begin`."""
+        return self.changes.outbox[self.outbox_mark :]
+
+    def written(self) -> None:
+        """A store wrote `changes`: nothing is pending any more."""
+        self.changes = Changes()
+        self.outbox_mark = 0
 
     def refresh(self, fresh: Snapshot) -> None:
         """Take the state no partition owns from a fresh read: the global spend and the live
-        incidents, which other writers change between batches."""
+        incidents, which other writers change between batches, as they will be once what is
+        pending here is written (the spend added, the incidents changed here kept)."""
+        mine = {i: self.s.incidents[i] for i in self.changes.incidents if i in self.s.incidents}
         self.s.global_spent = dict(fresh.global_spent)
+        for day, amount in self.changes.global_spend.items():
+            self.s.global_spent[day] = self.s.global_spent.get(day, Decimal(0)) + amount
         self.s.incidents = dict(fresh.incidents)
+        self.s.incidents.update(mine)
 
     def evict(self, customer_ids: Collection[str]) -> set[str]:
         """Forget these customers' state (kept state that went stale or cold); answers the
@@ -199,6 +218,40 @@ class World:
         for customer_id in gone:
             s.message_keys.pop(customer_id, None)
         return subjects
+
+    def trim(self, since: datetime) -> set[str]:
+        """Forget the history a store's `load` would not bring back for a batch starting after
+        `since` (resolved failures detected before it, their settled compensations, subjects
+        no case names, message counts of earlier days), so a customer kept for long holds what
+        a customer loaded today holds; answers the subjects whose state is no longer all here
+        (a batch touching one loads it again). Only between batches, with nothing pending."""
+        s = self.s
+        forgotten = {
+            f.subject_id
+            for f in s.failures.values()
+            if f.subject_id is not None and not keeps_failure(f, since, ())
+        }
+        s.failures = {i: f for i, f in s.failures.items() if keeps_failure(f, since, ())}
+        s.compensations = {
+            i: c for i, c in s.compensations.items() if keeps_compensation(c, since, s.failures)
+        }
+        named = {c.subject_key for c in s.cases.values()}
+        forgotten |= {i for i in s.subjects if i not in named}
+        s.subjects = {i: x for i, x in s.subjects.items() if i in named}
+        day = since.date()
+        s.messages_per_day = {k: n for k, n in s.messages_per_day.items() if k[1] >= day}
+        self._failures_by_case = defaultdict(list)
+        self._failures_by_customer = defaultdict(list)
+        self._failures_by_key = {f.key: f for f in s.failures.values()}
+        for failure in s.failures.values():
+            self._failures_by_case[failure.case_id].append(failure)
+            self._failures_by_customer[failure.customer_id].append(failure)
+        self._comp_by_key = {}
+        self._comps_by_customer = defaultdict(list)
+        self._comps_by_case = defaultdict(list)
+        for compensation in s.compensations.values():
+            self._index_compensation(compensation)
+        return forgotten
 
     def merge(self, extra: Snapshot) -> None:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""
@@ -341,6 +394,7 @@ class World:
     def cancel(self, key: str) -> None:
         self.changes.timers.pop(key, None)
         self.changes.timers_done.add(key)
+        self.done.append(key)
 
     # messages
     def messages_on(self, customer_id: str, day: date) -> int:

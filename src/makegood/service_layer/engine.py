@@ -1,4 +1,10 @@
-"""The engine: events and timers in, decisions out, one transaction per batch.
+"""The engine: events and timers in, decisions out, written behind.
+
+Batches of the log are decided in memory, on the state the engine keeps (`Resident`, with its
+timers in a heap), and written together by a flush: one transaction with the place reached in
+the log, every `flush_events` events or `flush_seconds` of deciding and whenever `drain`,
+`tick` or `ingest` return. A crash loses only what was not flushed, which the next engine
+decides again from the committed place.
 
 Time comes from one of two places. In *event time* (historical files, replays) "now" is the
 watermark: the newest `occurred_at` seen less the policy's allowed lateness; timers fire when the
@@ -41,6 +47,7 @@ from makegood.domain.world import Snapshot, World
 from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
 from makegood.service_layer.text import TextAnalyzer, analyze_events
+from makegood.service_layer.timer_heap import TimerHeap
 
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
@@ -53,6 +60,9 @@ CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
 T = TypeVar("T")
 RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
+# changes are written behind: a flush when this many events or CPU-seconds of deciding gathered
+FLUSH_EVENTS = 20_000
+FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,8 @@ class Resident:
     """The state the engine keeps between batches: a `World` of the customers it has seen,
     valid while the versions of their partitions are the ones it last wrote or read (another
     writer, a person's action or another process, moves a version and the engine reloads that
-    partition's customers). Kept only after a batch commits: a batch that fails drops it all.
+    partition's customers). What batches decided and no flush has written yet stays in it
+    (written behind); a batch or a flush that fails drops it all.
     """
 
     def __init__(self, partitions: int, limit: int) -> None:
@@ -84,11 +95,15 @@ class Resident:
         self.subjects: set[str] = set()  # subjects whose failures are all in memory
         self.locked: set[int] = set()  # partitions this batch decides for
         self.seen: dict[int, int] = {}  # every partition's version, read as the batch began
+        self.timers = TimerHeap(partitions)  # every armed timer, in due order
+        self.trimmed: date | None = None  # the day the kept history was last bounded
 
     def begin(self, session: StoreSession) -> None:
-        """A batch starts: the versions of every partition, read before anything else."""
+        """A batch starts: the versions of every partition, read before anything else. The
+        partitions claimed since the last flush stay claimed: their versions are checked when
+        the flush writes them."""
         self.seen = session.lock_partitions(range(self.partitions))
-        self.locked = set()
+        self.timers.load(session, self.seen, self.locked)
 
     def claim(self, customer_ids: Collection[str]) -> None:
         """The batch decides for these customers: forget what changed under us."""
@@ -103,8 +118,15 @@ class Resident:
             self.versions[p] = self.seen.get(p, -1)
 
     def read_versions(self) -> dict[int, int]:
-        """The versions the batch decided on, of the partitions it decided for."""
+        """The versions the batches since the last flush decided on, of the partitions they
+        decided for."""
         return {p: self.versions[p] for p in self.locked}
+
+    def touch(self, customer_ids: Collection[str]) -> None:
+        """These customers were used last (least recently used evicted first)."""
+        for customer_id in sorted(customer_ids):  # sorted: the same evictions in every run
+            self.customers[customer_id] = None
+            self.customers.move_to_end(customer_id)
 
     def evict(self, customer_ids: Collection[str]) -> None:
         self.subjects -= self.world.evict(customer_ids)
@@ -112,13 +134,14 @@ class Resident:
             self.customers.pop(customer_id, None)
 
     def settle(self, session: StoreSession, customer_ids: Collection[str]) -> None:
-        """After the batch's writes, in its transaction: the versions it now matches, the
-        customers it holds, the coldest forgotten beyond the limit."""
-        self.versions.update(session.lock_partitions(self.locked))
+        """After a flush's writes, in its transaction: the versions it now matches, the
+        customers it holds, the coldest forgotten beyond the limit (only now: a customer with
+        changes not yet written is never forgotten)."""
+        written = session.lock_partitions(self.locked)
+        self.versions.update(written)
+        self.timers.settle(written)
         self.locked = set()
-        for customer_id in sorted(customer_ids):  # sorted: the same evictions in every run
-            self.customers[customer_id] = None
-            self.customers.move_to_end(customer_id)
+        self.touch(customer_ids)
         extra = len(self.customers) - self.limit
         if extra > 0:
             self.evict(list(itertools.islice(self.customers, extra)))
@@ -163,6 +186,25 @@ class _Decided:
     quarantined: list[Quarantined] = field(default_factory=list)
 
 
+@dataclass
+class _Window:
+    """Batches decided in memory since the last flush (written behind): the place in the log
+    and the watermark they reached, and what the flush writes besides `World.changes`."""
+
+    committed: int  # the place in the log the store holds (APPLIED): a crash goes on from it
+    place: int  # the place decided up to
+    mark: datetime | None  # the watermark reached (event time)
+    resident: Resident | None = None  # None: nothing decided yet
+    customers: set[str] = field(default_factory=set)
+    quarantined: list[tuple[list[Quarantined], datetime]] = field(default_factory=list)
+    report: IngestReport = field(default_factory=IngestReport)
+    events: int = 0
+    seconds: float = 0.0  # spent deciding, wall clock (what the observer is told)
+    # CPU time spent deciding (of the deciding thread): what bounds the window, so a busy
+    # machine does not shrink it to a batch, and a crash redoes at most that much work
+    work: float = 0.0
+
+
 class Engine:
     def __init__(
         self,
@@ -176,6 +218,8 @@ class Engine:
         batch_size: int = 2000,
         observer: EngineObserver | None = None,
         resident: int = RESIDENT,
+        flush_events: int = FLUSH_EVENTS,
+        flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -187,6 +231,9 @@ class Engine:
         self.observer: EngineObserver = observer or NoObserver()
         self.resident_limit = resident
         self._resident: Resident | None = None
+        self._window: _Window | None = None  # decided, not yet written
+        self.flush_events, self.flush_seconds = flush_events, flush_seconds
+        self._careful = 0  # after a failed flush: each batch up to this place flushes alone
         self._batch = threading.RLock()  # one batch at a time: they share the kept state
         self._applied: int | None = None  # the place in the log acted on, once read
         self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
@@ -201,13 +248,23 @@ class Engine:
 
     # inputs ---------------------------------------------------------------------------------
     def ingest(
-        self, raws: Iterable[object], source: str = "api", lines: Sequence[int | None] | None = None
+        self,
+        raws: Iterable[object],
+        source: str = "api",
+        lines: Sequence[int | None] | None = None,
+        *,
+        flush: bool = True,
     ) -> IngestReport:
         """Validate untrusted events, append them to the log (refused ones land in the
         quarantine), then act on the log — unless a loop does that (`acts_on_append` False:
         the append is the answer). `outcomes` answers for each raw input, in order: decided by
         the append, except an appended event the engine then refused to act on (`_refuse`),
-        answered rejected when this call acted on it."""
+        answered rejected when this call acted on it.
+
+        `flush` False (a feed that goes on: a long file, the bench): what is decided may stay
+        in memory, to be written with what the next calls decide (`flush`, `drain` and `tick`
+        write it); the report counts what was written, so a later call's report may count
+        what this one decided."""
         report = IngestReport()
         events: list[Event] = []
         where: list[tuple[str, int | None]] = []
@@ -233,15 +290,18 @@ class Engine:
                 where.append((source, line))
         for start in range(0, max(len(events), 1), self.batch_size):
             end = start + self.batch_size
+            last = end >= len(events)
             part = self.append(events[start:end], refused if start == 0 else (), where[start:end])
             for position, outcome in zip(positions[start:end], part.outcomes, strict=True):
                 outcomes[position] = outcome
             report.add(part)
             if not self.acts_on_append:
                 continue
-            acted = self.drain()
+            acted = self.drain(flush=flush and last)
             report.add(acted)
-            for position, event in zip(positions[start:end], events[start:end], strict=True):
+            if not acted.refused:
+                continue
+            for position, event in zip(positions[:end], events[:end], strict=True):
                 why = acted.refused.get(event.id)
                 if why is not None and outcomes[position] == ACCEPTED:
                     outcomes[position] = REJECTED
@@ -302,17 +362,41 @@ class Engine:
             with self.store.session() as session:
                 session.add_quarantined(items, self.clock.now())
 
-    def drain(self) -> IngestReport:
-        """Act on the log, from where the engine left it to its end, a batch at a time; each
-        batch's decisions and the place reached in the log are committed together, so after a
-        crash the engine goes on from there and nothing is acted on twice or lost."""
+    def drain(self, flush: bool = True) -> IngestReport:
+        """Act on the log, from where the engine left it to its end, a batch at a time; the
+        batches' decisions and the place reached in the log are committed together (written
+        behind: a flush every `flush_events` events or `flush_seconds` of deciding, and when
+        the log is drained unless `flush` is False), so after a crash the engine goes on from
+        the place committed and nothing is acted on twice or lost."""
         report = IngestReport()
         while True:
             with self._batch:
                 items = self._next()
             if not items:
-                return report
+                break
             report.add(self._act(items))
+        if flush:
+            report.add(self.flush())
+        return report
+
+    def flush(self) -> IngestReport:
+        """Write what was decided and not yet written, with the place in the log reached;
+        answers what it wrote. If the store refuses it (a person's action moved a partition
+        meanwhile, another worker spent the budget or did it first), the kept state is
+        dropped and the log is decided again from the committed place, a batch at a time."""
+        with self._batch:
+            try:
+                return self._flush()
+            except BaseException as error:
+                place = self._window.place if self._window else 0
+                self._drop()
+                if isinstance(error, Moved):
+                    return IngestReport()
+                if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
+                    raise
+                self._careful = max(self._careful, place)
+                log.info("state moved under unwritten batches (%s), deciding again", error)
+        return self.drain()
 
     def tick(self) -> IngestReport:
         """Act on what is waiting in the log, then fire the timers that are due now (wall
@@ -421,27 +505,38 @@ class Engine:
         retried on fresh state if something did, or if another worker spent the budget first
         or did first what this batch decided (`AlreadyDone`).
 
+        Written behind: the batch joins those decided since the last flush, and is written
+        with them when the flush is due (`_due`); answers what was written. A flush that fails
+        for a batch decided earlier drops them all and the log is decided again from the
+        committed place, each batch up to where it had reached written alone (`_careful`), so
+        the retries below meet the batch that fails.
+
         Texts are analysed first, outside any transaction."""
         analyses = self._analyze([item.event for item in items])
         for attempt in range(RETRIES):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
+            earlier = False  # batches decided before this one are not written yet
             try:
                 with self._batch:
+                    earlier = self._window is not None
                     with self.store.reader() as reading:
                         decided = self._process(reading, items, analyses)
-                    with self.store.session() as session:
-                        self._write(session, items, decided)
-                report = decided.report
-                if report.figures is not None:  # observed once committed
-                    self.observer.batch_done(time.perf_counter() - started, report.figures)
-                return report
+                    window = self._keep(items, decided, time.perf_counter() - started)
+                    window.work += time.thread_time() - cpu
+                    if self._due(items):
+                        return self._flush()
+                return IngestReport()
             except BaseException as error:
-                # the kept state may hold what the rolled-back batch decided
-                self._resident, self._applied = None, None
+                place = self._window.place if self._window else 0
+                self._drop()  # the kept state may hold what the rolled-back batches decided
                 if isinstance(error, Moved):
                     return IngestReport()  # another engine acted on this part: go on from there
                 if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
                     raise
+                self._careful = max(self._careful, place, items[-1].seq if items else 0)
+                if earlier:  # decide again from the committed place, a batch at a time
+                    log.info("state moved under unwritten batches (%s), deciding again", error)
+                    return IngestReport()
                 if attempt == RETRIES - 1:
                     if isinstance(error, AlreadyDone) and items:
                         return self._isolate(items, error)
@@ -493,7 +588,8 @@ class Engine:
         report = decided.report
         applied, stored = self._offset(session), session.get_value(APPLIED)
         decided.applied = applied
-        if (int(stored) if stored else 0) != applied or (items and items[0].seq <= applied):
+        committed = self._window.committed if self._window else applied
+        if (int(stored) if stored else 0) != committed or (items and items[0].seq <= applied):
             raise Moved("another engine acted on this part of the log")
         resident = self._resident
         if resident is None:
@@ -504,7 +600,7 @@ class Engine:
         decided.final = final
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
             return decided
-        due = session.due_timers(final, limit=1_000_000)
+        due = resident.timers.due(final)
         if not new and not due:
             return decided
         customers = self._prepare(session, resident, new, due, start, final)
@@ -533,32 +629,89 @@ class Engine:
             report.timers_fired += timers.fire_until(mark)
         report.timers_fired += timers.fire_until(final)
         report.failures = world.new_failures
-        report.messages = list(world.changes.outbox)
-        report.figures = batch_figures(world, self._deadlines)
+        report.messages = world.batch_outbox()
         return decided
 
-    def _write(self, session: StoreSession, items: Sequence[Logged], decided: _Decided) -> None:
-        """The batch's one write transaction: nothing it decided on may have moved."""
-        # held to the end: engines acting on one log take turns
-        stored = session.get_value(APPLIED, lock=True)
-        if (int(stored) if stored else 0) != decided.applied:
-            raise Moved("another engine acted on this part of the log")
-        resident = decided.resident
-        if resident is not None:
-            if not session.advance_partitions(resident.read_versions()):
-                raise Contended("a partition this batch read was changed meanwhile")
-            world = resident.world
-            session.save(world.changes, world.s, self.policy.policy.budgets)
-        session.add_quarantined(decided.quarantined, decided.received)
+    def _keep(self, items: Sequence[Logged], decided: _Decided, seconds: float) -> _Window:
+        """A batch decided: it joins the batches not yet written."""
+        window = self._window
+        if window is None:
+            window = self._window = _Window(decided.applied, decided.applied, None)
+        window.report.add(decided.report)
+        window.events += len(items)
+        window.seconds += seconds
+        if decided.quarantined:
+            window.quarantined.append((decided.quarantined, decided.received))
         if self.event_time and decided.final is not None:
-            session.set_value(WATERMARK, decided.final.isoformat())
+            window.mark = decided.final
+        if decided.resident is not None:
+            window.resident = decided.resident
+            window.customers |= decided.customers
+            decided.resident.touch(decided.customers)
+            world = decided.resident.world
+            decided.resident.timers.decided(world.changes, world.armed, world.done)
         if items:
-            session.set_value(APPLIED, str(items[-1].seq))
+            window.place = self._applied = items[-1].seq
+        return window
+
+    def _due(self, items: Sequence[Logged]) -> bool:
+        """Whether the batches kept are written now."""
+        window = self._window
+        return window is not None and (
+            not items
+            or items[-1].seq <= self._careful
+            or window.events >= self.flush_events
+            or window.work >= self.flush_seconds
+        )
+
+    def _flush(self) -> IngestReport:
+        """The one write transaction of the batches kept: nothing they decided on may have
+        moved."""
+        window = self._window
+        if window is None:
+            return IngestReport()
+        started = time.perf_counter()
+        resident = window.resident
+        with self.store.session() as session:
+            # held to the end: engines acting on one log take turns
+            stored = session.get_value(APPLIED, lock=True)
+            if (int(stored) if stored else 0) != window.committed:
+                raise Moved("another engine acted on this part of the log")
+            if resident is not None:
+                if not session.advance_partitions(resident.read_versions()):
+                    raise Contended("a partition these batches read was changed meanwhile")
+                world = resident.world
+                resident.timers.written_by(world.changes)
+                session.save(world.changes, world.s, self.policy.policy.budgets)
+            for quarantined, received in window.quarantined:
+                session.add_quarantined(quarantined, received)
+            if window.mark is not None:
+                session.set_value(WATERMARK, window.mark.isoformat())
+            if window.place != window.committed:
+                session.set_value(APPLIED, str(window.place))
+            if resident is not None:
+                world = resident.world
+                figures = batch_figures(world, self._deadlines)
+                resident.settle(session, world.changes.customers_written(world.s))
+                resident.timers.flushed(world.changes)
+        self._window = None
+        now = window.mark if self.event_time else self.clock.now()
+        if resident is not None and now is not None and now.date() != resident.trimmed:
+            # once a day: the kept customers' history bounded as `load` bounds it
+            resident.world.written()
+            resident.subjects -= resident.world.trim(now - self.history)
+            resident.trimmed = now.date()
+        report = window.report
         if resident is not None:
-            world = resident.world
-            resident.settle(session, decided.customers | world.changes.customers_written(world.s))
-        if items:
-            self._applied = items[-1].seq
+            resident.world.written()
+            report.figures = figures
+            # observed once committed
+            self.observer.batch_done(window.seconds + time.perf_counter() - started, figures)
+        return report
+
+    def _drop(self) -> None:
+        """Forget the kept state and what was decided and not written: the store is the truth."""
+        self._resident, self._applied, self._window = None, None, None
 
     def _prepare(
         self,
@@ -585,7 +738,10 @@ class Engine:
         resident.subjects |= unknown - stored  # new subjects: no history anywhere
         cold = {c for c in customers if c not in resident.customers}
         reload = cold | {owner[s] for s in stored}
-        resident.evict(reload & resident.customers.keys())  # reloaded whole, never half
+        # reloaded whole, never half; but one with changes not yet written is merged into
+        # (what is kept wins, what is missing is added), as an incident's fan-out does
+        unwritten = self._window.customers if self._window else set()
+        resident.evict((reload & resident.customers.keys()) - unwritten)
         unknown = set(owner) - resident.subjects  # now with the subjects of those reloaded
         fresh = session.load(
             reload,
@@ -669,8 +825,10 @@ class Engine:
         """`now` for each event, the first and the last `now` of the batch."""
         if not self.event_time:
             return [received] * len(new), received, received
-        stored = session.get_value(WATERMARK)
-        mark = datetime.fromisoformat(stored) if stored else None
+        mark = self._window.mark if self._window else None
+        if mark is None:
+            stored = session.get_value(WATERMARK)
+            mark = datetime.fromisoformat(stored) if stored else None
         first = mark
         marks: list[datetime] = []
         lateness = self.policy.allowed_lateness
@@ -690,6 +848,13 @@ class Engine:
         for event in events:
             first.setdefault(event.id, event)
         locales = self.store.profile_locales({e.customer_id for e in first.values()})
+        with self._batch:
+            window, resident = self._window, self._resident
+            if window is not None and resident is not None:  # profiles not yet written
+                kept = resident.world.s.customers
+                for event in first.values():
+                    if event.customer_id in window.customers and event.customer_id in kept:
+                        locales[event.customer_id] = kept[event.customer_id].locale
         return analyze_events(self.analyzer, list(first.values()), locales)
 
 

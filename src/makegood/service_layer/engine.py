@@ -425,15 +425,16 @@ class Engine:
         if not self._batch.acquire(timeout=-1 if wait is None else wait):
             raise Contended("the engine is busy with a batch; try again")
         try:
+            self.flush()  # what batches decided is written first: a refusal never undoes it
             for _ in range(RETRIES):
                 try:
                     with self.store.reader() as reading:
                         result, decided = self._command(reading, customer_ids, case_ids, change)
-                    with self.store.session() as session:
-                        self._write(session, (), decided)
+                    self._keep((), decided, 0.0)
+                    self._flush()
                     return result
                 except BaseException as error:
-                    self._resident, self._applied = None, None  # it may hold the change
+                    self._drop()  # the kept state may hold the change
                     if not isinstance(error, (BudgetConflict, AlreadyDone, Contended, Moved)):
                         raise
             raise BudgetConflict("the state kept moving under this action; try again")

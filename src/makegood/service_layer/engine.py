@@ -186,8 +186,14 @@ class Engine:
         self.observer: EngineObserver = observer or NoObserver()
         self.resident_limit = resident
         self._resident: Resident | None = None
+        self._partitions: int | None = None  # P, once read
         self._batch = threading.RLock()  # one batch at a time: they share the kept state
         self._applied: int | None = None  # the place in the log acted on, once read
+        # the partitions this engine acts on: None is every one (`serve`, `ingest`); a worker
+        # sets those it holds leases on (`own`) and then keeps a place in the log per partition
+        self.owned: frozenset[int] | None = None
+        self._places: dict[int, int] | None = None  # owned partition -> place acted on, once read
+        self.watermark = WATERMARK  # the name of the watermark kept (a worker keeps its own)
         self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
         self._log = threading.Lock()  # guards `_pending`
         # False where a loop acts on the log (`serve`): `ingest` then appends and returns
@@ -320,6 +326,20 @@ class Engine:
         report.add(self._act(()))
         return report
 
+    def own(self, partitions: Collection[int]) -> None:
+        """Act from now on only on the log of these partitions (a worker's leases); the
+        places reached in them are read again from the store before the next batch."""
+        with self._batch:
+            self.owned = frozenset(partitions)
+            self._places, self._applied = None, None
+            with self._log:
+                self._pending.clear()
+
+    def _owned_places(self, session: StoreSession) -> dict[int, int]:
+        if self._places is None:
+            self._places = session.places(self.owned or ())
+        return self._places
+
     def _offset(self, session: StoreSession | None = None) -> int:
         if self._applied is None:
             if session is None:
@@ -332,6 +352,8 @@ class Engine:
     def _next(self) -> list[Logged]:
         """The next batch of the log: what this process appended itself, taken from memory
         while it follows on from the place reached, else read back from the store."""
+        if self.owned is not None:
+            return self._next_owned()
         applied = self._offset()
         items: list[Logged] = []
         with self._log:
@@ -351,6 +373,75 @@ class Engine:
                 parsed = stored
             items.append(Logged(seq, parsed, _LOG))
         return items
+
+    def _next_owned(self) -> list[Logged]:
+        """A worker's next batch: the log of the partitions it owns, each from its own place,
+        read back from the store (other processes append to the log of its partitions too)."""
+        with self._log:
+            self._pending.clear()
+        if not self.owned:
+            return []
+        with self.store.reader() as session:
+            places = dict(self._owned_places(session))
+            logged = session.logged(min(places.values()), self.batch_size, places)
+        items: list[Logged] = []
+        for seq, stored in logged:
+            parsed = parse_event(event_to_json(stored))
+            if isinstance(parsed, Rejection):  # it passed once: only a changed limit refuses it
+                parsed = stored
+            items.append(Logged(seq, parsed, _LOG))
+        return items
+
+    def _check_log(self, session: StoreSession, items: Sequence[Logged]) -> int:
+        """Before deciding: this engine still follows on from the place(s) it last reached
+        (else another engine acted on this part of the log first: `Moved`)."""
+        if self.owned is None:
+            applied, stored = self._offset(session), session.get_value(APPLIED)
+            if (int(stored) if stored else 0) != applied or (items and items[0].seq <= applied):
+                raise Moved("another engine acted on this part of the log")
+            return applied
+        places = self._owned_places(session)
+        if session.places(self.owned) != places or any(
+            item.seq <= places.get(self._partition(item), item.seq) for item in items
+        ):
+            raise Moved("another engine acted on this part of the log")
+        return 0
+
+    def _commit_log(self, session: StoreSession, items: Sequence[Logged], applied: int) -> None:
+        """In the batch's write transaction, first: the place(s) still where the batch began,
+        held to the end (engines acting on one log take turns; a worker's rows are its
+        partitions', and holding them checks its leases' epochs: `Fenced`)."""
+        if self.owned is None:
+            stored = session.get_value(APPLIED, lock=True)
+            if (int(stored) if stored else 0) != applied:
+                raise Moved("another engine acted on this part of the log")
+            return
+        if session.places(self.owned) != self._owned_places(session):
+            raise Moved("another engine acted on this part of the log")
+
+    def _log_reached(self, session: StoreSession, items: Sequence[Logged]) -> None:
+        """The place reached in the log, written with the batch: per partition always (a
+        worker's, or `makegood partitions`' lag), and the one place where one engine acts on
+        the whole log."""
+        if not items:
+            return
+        reached: dict[int, int] = {}
+        for item in items:
+            reached[self._partition(item)] = item.seq
+        session.set_places(reached)
+        if self.owned is None:
+            session.set_value(APPLIED, str(items[-1].seq))
+        elif self._places is not None:
+            self._places.update(reached)
+
+    def _partition(self, item: Logged) -> int:
+        return partition_of(item.event.customer_id, self._count())
+
+    def _count(self) -> int:
+        if self._partitions is None:
+            with self.store.reader() as session:
+                self._partitions = session.partitions()
+        return self._partitions
 
     def _act(self, items: Sequence[Logged]) -> IngestReport:
         """One batch of the log: decided on what a read of the store shows (no write lock
@@ -375,7 +466,7 @@ class Engine:
                 return report
             except BaseException as error:
                 # the kept state may hold what the rolled-back batch decided
-                self._resident, self._applied = None, None
+                self._resident, self._applied, self._places = None, None, None
                 if isinstance(error, Moved):
                     return IngestReport()  # another engine acted on this part: go on from there
                 if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
@@ -396,7 +487,23 @@ class Engine:
             item = items[0]
             reason = f"conflicts with what is stored, not acted on: {error}"
             with self._batch, self.store.session() as session:
-                if self._offset(session) == item.seq - 1:
+                if self.owned is not None:
+                    p = self._partition(item)
+                    if session.places({p}).get(p, item.seq) < item.seq:
+                        session.add_quarantined(
+                            [
+                                Quarantined(
+                                    *item.where,
+                                    _text(event_to_json(item.event)),
+                                    "",
+                                    reason,
+                                    item.event.id,
+                                )
+                            ],
+                            self.clock.now(),
+                        )
+                        session.set_places({p: item.seq})
+                elif self._offset(session) == item.seq - 1:
                     session.add_quarantined(
                         [
                             Quarantined(
@@ -410,7 +517,8 @@ class Engine:
                         self.clock.now(),
                     )
                     session.set_value(APPLIED, str(item.seq))
-            self._applied = None
+                    session.set_places({self._partition(item): item.seq})
+            self._applied, self._places = None, None
             log.warning("event %s quarantined: %s", item.event.id, error)
             return IngestReport(refused={item.event.id: Rejection("", reason, item.event.id)})
         middle = len(items) // 2
@@ -429,10 +537,7 @@ class Engine:
         received = self.clock.now()
         decided = _Decided(received=received)
         report = decided.report
-        applied, stored = self._offset(session), session.get_value(APPLIED)
-        decided.applied = applied
-        if (int(stored) if stored else 0) != applied or (items and items[0].seq <= applied):
-            raise Moved("another engine acted on this part of the log")
+        decided.applied = self._check_log(session, items)
         resident = self._resident
         if resident is None:
             resident = self._resident = Resident(session.partitions(), self.resident_limit)
@@ -443,6 +548,8 @@ class Engine:
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
             return decided
         due = session.due_timers(final, limit=1_000_000)
+        if self.owned is not None:  # a worker fires the timers of its partitions only
+            due = [t for t in due if partition_of(t.customer_id, resident.partitions) in self.owned]
         if not new and not due:
             return decided
         customers = self._prepare(session, resident, new, due, start, final)
@@ -477,10 +584,7 @@ class Engine:
 
     def _write(self, session: StoreSession, items: Sequence[Logged], decided: _Decided) -> None:
         """The batch's one write transaction: nothing it decided on may have moved."""
-        # held to the end: engines acting on one log take turns
-        stored = session.get_value(APPLIED, lock=True)
-        if (int(stored) if stored else 0) != decided.applied:
-            raise Moved("another engine acted on this part of the log")
+        self._commit_log(session, items, decided.applied)
         resident = decided.resident
         if resident is not None:
             if not session.advance_partitions(resident.read_versions()):
@@ -489,13 +593,12 @@ class Engine:
             session.save(world.changes, world.s, self.policy.policy.budgets)
         session.add_quarantined(decided.quarantined, decided.received)
         if self.event_time and decided.final is not None:
-            session.set_value(WATERMARK, decided.final.isoformat())
-        if items:
-            session.set_value(APPLIED, str(items[-1].seq))
+            session.set_value(self.watermark, decided.final.isoformat())
+        self._log_reached(session, items)
         if resident is not None:
             world = resident.world
             resident.settle(session, decided.customers | world.changes.customers_written(world.s))
-        if items:
+        if items and self.owned is None:
             self._applied = items[-1].seq
 
     def _prepare(
@@ -607,7 +710,7 @@ class Engine:
         """`now` for each event, the first and the last `now` of the batch."""
         if not self.event_time:
             return [received] * len(new), received, received
-        stored = session.get_value(WATERMARK)
+        stored = session.get_value(self.watermark)
         mark = datetime.fromisoformat(stored) if stored else None
         first = mark
         marks: list[datetime] = []

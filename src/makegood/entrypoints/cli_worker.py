@@ -29,8 +29,15 @@ from makegood.service_layer.worker import Worker
 BusOption = typer.Option(
     None, "--bus", help="NATS URL (nats://host:4222; default: $MAKEGOOD_BUS_URL)"
 )
-StreamOption = typer.Option("MAKEGOOD", "--stream", help="the JetStream stream")
-PrefixOption = typer.Option("makegood.events", "--subject-prefix", help="subjects <prefix>.<p>")
+StreamOption = typer.Option(
+    "MAKEGOOD", "--stream", envvar="MAKEGOOD_BUS_STREAM", help="the JetStream stream"
+)
+PrefixOption = typer.Option(
+    "makegood.events",
+    "--subject-prefix",
+    envvar="MAKEGOOD_BUS_PREFIX",
+    help="subjects <prefix>.<partition>",
+)
 
 
 def _bus_url(bus: str | None) -> str:
@@ -217,7 +224,12 @@ def publish_file(file: Path, bus: str | None, fmt: str | None, db: str | None, q
             count = session.partitions()
     finally:
         store.dispose()
-    the_bus = NatsBus(_bus_url(bus), partitions=count)
+    the_bus = NatsBus(
+        _bus_url(bus),
+        stream=os.environ.get("MAKEGOOD_BUS_STREAM", "MAKEGOOD"),
+        prefix=os.environ.get("MAKEGOOD_BUS_PREFIX", "makegood.events"),
+        partitions=count,
+    )
     published = bad = 0
     batch: list[object] = []
     try:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from makegood.domain.errors import Fenced
 from makegood.service_layer.engine import Engine
+from makegood.service_layer.observer import BatchFigures, EngineObserver
 from makegood.service_layer.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Figures:
     duplicates: int = 0
     failures: int = 0  # failures recorded
     batches: int = 0
-    batch_seconds: float = 0.0  # the last step's acting time
+    batch_seconds: float = 0.0  # the last batch's time
     renewals: int = 0
     taken: int = 0  # partitions taken over
     given: int = 0  # partitions given back or lost
@@ -95,6 +96,7 @@ class Worker:
         self._lock = threading.Lock()  # the leases held: the acting and renewing threads
         self._balanced = 0.0
         engine.acts_on_append = False  # the worker acts itself, after acknowledging
+        engine.observer = _Counting(engine.observer, self.figures)
 
     # the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -118,12 +120,10 @@ class Worker:
             self._apply()
             if self.bus is not None:
                 self._take_in(self.bus)
-            started = time.monotonic()
-            report = self.engine.tick() if self.tick else self.engine.drain()
-            if report.figures is not None:
-                self.figures.batches += 1
-            self.figures.failures += report.failures
-            self.figures.batch_seconds = time.monotonic() - started
+            if self.tick:
+                self.engine.tick()
+            else:
+                self.engine.drain()
         except Fenced as error:
             log.warning("fenced: %s; dropping kept state and leases", error)
             self.figures.fenced += 1
@@ -189,3 +189,16 @@ class Worker:
             self._apply()
         except Exception:  # leaving: what is not released runs out with its lease
             log.exception("releasing leases failed")
+
+
+class _Counting:
+    """The engine's observer, counting batches for the worker's figures first."""
+
+    def __init__(self, inner: EngineObserver, figures: Figures) -> None:
+        self.inner, self.figures = inner, figures
+
+    def batch_done(self, seconds: float, figures: BatchFigures) -> None:
+        self.figures.batches += 1
+        self.figures.batch_seconds = seconds
+        self.figures.failures += figures.failures
+        self.inner.batch_done(seconds, figures)

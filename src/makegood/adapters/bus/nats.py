@@ -165,6 +165,9 @@ class NatsBus:
         wanting = [p for p in self._subs if len(self._held[p]) < each and p not in waiting]
         if not wanting and waiting:
             await asyncio.sleep(timeout)
+        for p in self._subs:  # what is held back stays ours: its ack_wait starts again
+            for delivery in self._held[p]:
+                await delivery.msg.in_progress()
         results = await asyncio.gather(
             *(self._fetch_one(p, each - len(self._held[p]), timeout) for p in wanting)
         )
@@ -195,13 +198,17 @@ class NatsBus:
         except (TimeoutError, nats.errors.TimeoutError):
             return [], True
         found = []
+        left = 0
         for msg in msgs:
             try:
                 raw: object = read_json(msg.data)
             except (BadJson, UnicodeDecodeError) as bad:
                 raw = msg.data.decode("utf-8", "backslashreplace") + f" ({bad})"
             found.append(Delivery(p, int(msg.metadata.sequence.stream), raw, msg))
-        return found, len(found) < batch
+            left = int(msg.metadata.num_pending or 0)
+        # read to its end (for now) when nothing is left after the last message: a short
+        # answer alone proves nothing (the server hands what it has at once)
+        return found, left == 0
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """After the append committed: the stream may forget them for these consumers."""

@@ -138,6 +138,7 @@ def _serve_health(running: Worker, owner: str, lease: float, port: int) -> Threa
                         ("partitions_taken", f.taken),
                         ("partitions_given", f.given),
                         ("fenced", f.fenced),
+                        ("step_errors", f.errors),
                     )
                 ]
                 lines.append(f'makegood_worker_batch_seconds{{worker="{owner}"}} {f.batch_seconds}')

@@ -307,17 +307,19 @@ class Engine:
             with self.store.session() as session:
                 session.add_quarantined(items, self.clock.now())
 
-    def drain(self) -> IngestReport:
-        """Act on the log, from where the engine left it to its end, a batch at a time; each
+    def drain(self, batches: int | None = None) -> IngestReport:
+        """Act on the log, from where the engine left it to its end (or for at most `batches`
+        batches: a worker looks after its leases in between), a batch at a time; each
         batch's decisions and the place reached in the log are committed together, so after a
         crash the engine goes on from there and nothing is acted on twice or lost."""
         report = IngestReport()
-        while True:
+        for _ in range(batches) if batches is not None else itertools.count():
             with self._batch:
                 items = self._next()
             if not items:
                 return report
             report.add(self._act(items))
+        return report
 
     def tick(self) -> IngestReport:
         """Act on what is waiting in the log, then fire the timers that are due now (wall

@@ -4,8 +4,9 @@ from a bus into the log, and acts on the log of the partitions it owns.
 One thread acts (the engine is CPU-bound Python: a thread per partition would give no
 parallelism under the GIL and would split the state kept in memory; a machine runs one worker
 per core instead). A second thread only renews the leases, so a long batch never lets them
-lapse; taking and giving back partitions happens on the acting thread, between batches, so the
-engine never acts on a partition while it changes hands.
+lapse, and takes free partitions (a dead worker's) at once; giving partitions back happens on
+the acting thread, between batches, so the engine never acts on a partition it gave back, and
+what was taken is acted on from the next step.
 
 The order of one step: fetch from the bus → append to the log (one transaction) → acknowledge
 the messages → act on the owned partitions' log (a transaction per batch, fenced: a lease lost
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 class Leases(Protocol):
     def balance(
-        self, held: dict[int, int], now: datetime, stopping: bool = False
+        self, held: dict[int, int], now: datetime, stopping: bool = False, give: bool = True
     ) -> dict[int, int]: ...
 
     def renew(self, held: dict[int, int], now: datetime) -> dict[int, int]: ...
@@ -69,6 +70,7 @@ class Figures:
     taken: int = 0  # partitions taken over
     given: int = 0  # partitions given back or lost
     fenced: int = 0
+    errors: int = 0
     stepped_at: float = field(default_factory=time.monotonic)  # liveness
     held: dict[int, int] = field(default_factory=dict)  # partition -> epoch
 
@@ -120,10 +122,10 @@ class Worker:
             self._apply()
             if self.bus is not None:
                 self._take_in(self.bus)
+            # a few batches a step: between them the worker follows its leases
+            self.engine.drain(batches=4)
             if self.tick:
                 self.engine.tick()
-            else:
-                self.engine.drain()
         except Fenced as error:
             log.warning("fenced: %s; dropping kept state and leases", error)
             self.figures.fenced += 1
@@ -132,6 +134,11 @@ class Worker:
                 self._held = {}
             self._apply()
             self._balanced = 0.0  # join again at once
+        except Exception:  # the database or the bus failed this step (the engine dropped
+            # what it kept of a failed batch): nothing was acknowledged that is not in the log
+            log.exception("step failed; trying again")
+            self.figures.errors += 1
+            time.sleep(self.poll)
         self.figures.stepped_at = time.monotonic()
 
     def _take_in(self, bus: Bus) -> None:
@@ -172,8 +179,11 @@ class Worker:
         while not stop.wait(period):
             try:
                 with self._lock:
-                    kept = self.leases.renew(self._held, self.clock.now())
+                    # renew, and take what is free (a dead worker's partitions) at once;
+                    # giving back waits for the acting thread (`_balance`)
+                    kept = self.leases.balance(self._held, self.clock.now(), give=False)
                     lost = set(self._held) - set(kept)
+                    self.figures.taken += len(set(kept) - set(self._held))
                     self._held = kept
                 self.figures.renewals += 1
                 if lost:  # the acting thread follows at its next step; the fence holds meanwhile

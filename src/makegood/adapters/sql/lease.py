@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -49,64 +48,59 @@ class SqlLeases:
     def __init__(self, writer: sa.Engine, owner: str, ttl: timedelta) -> None:
         self.writer, self.owner, self.ttl = writer, owner, ttl
 
-    def _rows(self, c: sa.Connection, lock: bool) -> list[Any]:
-        query = sa.select(
-            t.partitions.c.partition,
-            t.partitions.c.owner,
-            t.partitions.c.epoch,
-            t.partitions.c.lease_until,
-        ).order_by(t.partitions.c.partition)
-        if lock and c.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return list(c.execute(query))
-
     def balance(
-        self, held: dict[int, int], now: datetime, stopping: bool = False
+        self, held: dict[int, int], now: datetime, stopping: bool = False, give: bool = True
     ) -> dict[int, int]:
         """Renew this worker's row and the leases it holds (those whose epoch is still the
-        one in `held`), take free or expired partitions up to a fair share, give back those
-        above it. Answers what it holds now (partition: epoch). The caller acts on none of the
-        partitions while this runs (what it gives back is committed already)."""
+        one in `held`), take free or expired partitions up to a fair share and, with `give`,
+        give back those above it: the caller must act on none of them meanwhile. Answers what
+        it holds now (partition: epoch); what it took is acted on once the caller says so.
+
+        No lock on partitions it does not take: a free row is claimed with ``FOR UPDATE SKIP
+        LOCKED`` (two workers never take one partition, and neither waits for the other or
+        for a batch writing elsewhere); renewing waits at most for this worker's own batch."""
         until = now + self.ttl
         with self.writer.begin() as c:
-            rows = self._rows(c, lock=True)  # every partition's row: balancing takes turns
             self._beat(c, now, until)
             live = c.scalar(sa.select(sa.func.count()).where(t.workers.c.seen_until > now)) or 1
-            share = 0 if stopping else math.ceil(len(rows) / live)
-            mine = {
-                r.partition: int(r.epoch)
-                for r in rows
-                if r.owner == self.owner and held.get(r.partition) == int(r.epoch)
-            }
-            free = [
-                r
-                for r in rows
-                if r.partition not in mine
-                and (
-                    r.owner is None
-                    or r.lease_until is None
-                    or r.lease_until <= now
-                    or r.owner == self.owner
+            count = c.scalar(sa.select(sa.func.count()).select_from(t.partitions)) or 0
+            share = 0 if stopping else math.ceil(count / live)
+            mine = {p: held[p] for p in self._extend(c, held, until)}
+            if len(mine) < share:
+                free = (
+                    sa.select(t.partitions.c.partition, t.partitions.c.epoch)
+                    .where(
+                        sa.or_(
+                            t.partitions.c.owner.is_(None),
+                            t.partitions.c.lease_until.is_(None),
+                            t.partitions.c.lease_until <= now,
+                            sa.and_(
+                                t.partitions.c.owner == self.owner,
+                                t.partitions.c.partition.not_in(sorted(mine)),
+                            ),
+                        )
+                    )
+                    .order_by(t.partitions.c.partition)
+                    .limit(share - len(mine))
+                    .with_for_update(skip_locked=True)
                 )
-            ]
-            for r in free[: max(0, share - len(mine))]:
-                mine[r.partition] = int(r.epoch) + 1
-                c.execute(
-                    sa.update(t.partitions)
-                    .where(t.partitions.c.partition == r.partition)
-                    .values(owner=self.owner, epoch=r.epoch + 1, lease_until=until)
-                )
-            extra = sorted(mine)[share:] if len(mine) > share else []
+                for partition, epoch in c.execute(free).all():
+                    mine[int(partition)] = int(epoch) + 1
+                    c.execute(
+                        sa.update(t.partitions)
+                        .where(t.partitions.c.partition == partition)
+                        .values(owner=self.owner, epoch=int(epoch) + 1, lease_until=until)
+                    )
+            # given back only by a caller that acts on none of them meanwhile (`give`)
+            extra = sorted(mine)[share:] if give and len(mine) > share else []
             for p in extra:
                 del mine[p]
             if extra:
                 c.execute(
                     sa.update(t.partitions)
-                    .where(t.partitions.c.partition.in_(extra))
+                    .where(t.partitions.c.partition.in_(extra), t.partitions.c.owner == self.owner)
                     .values(owner=None, lease_until=None)
                 )
-            if mine:
-                self._extend(c, mine, until)
             if stopping:
                 c.execute(sa.delete(t.workers).where(t.workers.c.id == self.owner))
         return mine
@@ -128,20 +122,18 @@ class SqlLeases:
             c.execute(sa.insert(t.workers).values(id=self.owner, started_at=now, seen_until=until))
 
     def _extend(self, c: sa.Connection, held: dict[int, int], until: datetime) -> set[int]:
-        kept: set[int] = set()
-        for p, epoch in sorted(held.items()):
-            done = c.execute(
-                sa.update(t.partitions)
-                .where(
-                    t.partitions.c.partition == p,
-                    t.partitions.c.owner == self.owner,
-                    t.partitions.c.epoch == epoch,
-                )
-                .values(lease_until=until)
+        if not held:
+            return set()
+        done = c.execute(
+            sa.update(t.partitions)
+            .where(
+                t.partitions.c.owner == self.owner,
+                sa.tuple_(t.partitions.c.partition, t.partitions.c.epoch).in_(sorted(held.items())),
             )
-            if done.rowcount == 1:
-                kept.add(p)
-        return kept
+            .values(lease_until=until)
+            .returning(t.partitions.c.partition)
+        )
+        return {int(p) for p in done.scalars()}
 
 
 def partition_table(connection: sa.Connection) -> list[PartitionRow]:

@@ -125,7 +125,10 @@ class Cluster:
         """Seconds until `condition` holds of the partition table."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            if condition(self.table()):
+            rows = self.table()
+            with (self.folder / "wait.log").open("a") as trace:  # what a failure is read from
+                trace.write(f"{time.monotonic() - start:.1f} {owners(rows)}\n")
+            if condition(rows):
                 return time.monotonic() - start
             time.sleep(0.2)
         raise AssertionError(f"not within {timeout} s: {self.table()}")

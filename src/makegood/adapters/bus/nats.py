@@ -144,7 +144,7 @@ class NatsBus:
             self._held[p] = []
             # what a previous owner was handed and never acknowledged (it died) comes back
             # after ack_wait, and comes first then: reading before would put later messages
-            # of the partition ahead of those in the log
+            # ahead of those in the log (of this partition, and of the others in event time)
             info = await self._subs[p].consumer_info()
             later = self.ack_wait * 1.2 if info.num_ack_pending else 0.0
             self._ready[p] = asyncio.get_running_loop().time() + later
@@ -163,15 +163,20 @@ class NatsBus:
         now = asyncio.get_running_loop().time()
         waiting = {p for p in self._subs if self._ready.get(p, 0.0) > now}
         wanting = [p for p in self._subs if len(self._held[p]) < each and p not in waiting]
-        if not wanting and waiting:
+        if waiting:  # nothing of the others may go ahead of what comes back (module doc)
             await asyncio.sleep(timeout)
+            return []
         for p in self._subs:  # what is held back stays ours: its ack_wait starts again
             for delivery in self._held[p]:
                 await delivery.msg.in_progress()
+        # whatever is published from here on comes after `last` in the stream: a partition
+        # read to its end below holds nothing at or before it that was not handed over
+        info = await self._jetstream().stream_info(self.stream)
+        last = int(info.state.last_seq)
         results = await asyncio.gather(
             *(self._fetch_one(p, each - len(self._held[p]), timeout) for p in wanting)
         )
-        exhausted = set(waiting)  # behind already: they hold back no one
+        exhausted = set()
         for p, (got, done) in zip(wanting, results, strict=True):
             self._held[p].extend(got)
             if done:
@@ -183,9 +188,10 @@ class NatsBus:
         )
         if any(not held and p not in exhausted for p, held in self._held.items()):
             bound = 0  # a partition that may hold earlier messages answered nothing yet
+        bound = last if bound is None else min(bound, last)
         out: list[Delivery] = []
         for p, held in self._held.items():
-            cut = len(held) if bound is None else sum(1 for d in held if d.seq <= bound)
+            cut = sum(1 for d in held if d.seq <= bound)
             out.extend(held[:cut])
             self._held[p] = held[cut:]
         out.sort(key=lambda d: d.seq)

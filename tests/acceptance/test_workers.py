@@ -7,10 +7,11 @@ What is compared, and why:
   appends the events in the order they were published (the file's order) and its event time
   is its own, so it decides exactly what `ingest` decides.
 - three workers: failures (what was detected, for whom, of which kind and severity, with
-  which lateness) and cases (state and severity) are identical, and so are compensations and
-  messages outside the incident's fan-out. Not compared: the times a timer fired at (each
-  worker's event time follows its own partitions: `detected_at`, `created_at`, surveys at the
-  end of the day) and the incident's fan-out (who an incident reaches is read from the store
+  which lateness) and cases (which, with severity and category) are identical, and so are
+  compensations outside the incident's fan-out. Not compared: the times a timer fired at
+  (each worker's event time follows its own partitions: `detected_at`, `created_at`, and what
+  follows from them: the follow-up surveys due at the end of the day, so a case's last state)
+  and the incident's fan-out (who an incident reaches is read from the store
   when it is declared, where the other workers may be ahead or behind) — docs/SCALING.md
   says what is left for routing incidents through the bus.
 """
@@ -43,20 +44,21 @@ EXACT = {
 DECIDED = {  # what three workers decide as one process does (see the module's docstring)
     "failures": "id, key, detector, customer_id, subject_id, case_id, type, category, severity, "
     "occurred_at, lateness_s",
-    "cases": "id, customer_id, subject_key, state, severity, category",
+    "cases": "id, customer_id, subject_key, severity, category",
     "compensations": "key, customer_id, failure_id, kind, amount, status",
     "outbox": "key, customer_id, template",
     "incidents": "id, key, status, declared_at",
 }
 
 
+Tables = dict[str, set[tuple[object, ...]]]
 DEADLINES = {"late_delivery", "very_late_delivery"}  # the shipped policy's deadline detectors
 
 
 @pytest.fixture
 def stream(tmp_path: Path) -> tuple[Path, int]:
     path = tmp_path / "day.jsonl"
-    return path, demo_events(path, orders=600, customers=150)
+    return path, demo_events(path, orders=400, customers=120)
 
 
 def single(
@@ -113,8 +115,10 @@ def test_three_workers_decide_what_ingest_does(tmp_path: Path, stream: tuple[Pat
         return {r for r in rows if r[at] not in touched and not str(r[0]).startswith("inc-")}
 
     assert outside(found["compensations"], 1) == outside(expected["compensations"], 1)
-    assert {i for i in found["incidents"] if i[2] != "forming"} == {
-        i for i in expected["incidents"] if i[2] != "forming"
+    # the same incidents declared, when and where, and resolved (their ids name their first
+    # signal, which depends on which worker counted first: not compared)
+    assert {i[1:] for i in found["incidents"] if i[2] != "forming"} == {
+        i[1:] for i in expected["incidents"] if i[2] != "forming"
     }
 
 
@@ -159,7 +163,7 @@ def test_killed_workers_lose_and_repeat_nothing(tmp_path: Path, stream: tuple[Pa
     partitions are owned by a live worker again within 2 x the lease of each kill, every event
     lands in the log once and is acted on, and nothing one process detects is lost."""
     path, total = stream
-    kills = int(os.environ.get("MAKEGOOD_TEST_KILLS", "5"))
+    kills = int(os.environ.get("MAKEGOOD_TEST_KILLS", "4"))
     rng = random.Random(13)
     expected = single(tmp_path / "single", path, DECIDED)
     takeovers: list[float] = []
@@ -187,10 +191,40 @@ def test_killed_workers_lose_and_repeat_nothing(tmp_path: Path, stream: tuple[Pa
         found = read_tables(made, DECIDED)
     assert tuple(logged) == (total, total)
     assert max(takeovers) <= 2 * made.lease, takeovers
-    # nothing detected by one process is lost, nothing is detected twice (one row per natural
-    # key); a partition that moved mid-stream may have a deadline judged early: its new owner's
-    # event time was ahead of the partition's (a watermark per partition is the fix, see
-    # docs/SCALING.md), so extra failures may appear, and only deadline ones
-    assert expected["failures"] <= found["failures"]
-    assert len({f[1] for f in found["failures"]}) == len(found["failures"])
-    assert {f[2] for f in found["failures"] - expected["failures"]} <= DEADLINES
+    # nothing detected by one process is lost (by natural key: detector and subject), nothing
+    # is detected twice (one row per natural key). A partition that moved mid-stream may have
+    # a deadline judged early, its new owner's event time being ahead of the partition's (a
+    # watermark per partition is the fix, see docs/SCALING.md): extra failures may appear, only
+    # deadline ones, and with them a later failure of the customer may be one level more severe
+    nothing_lost(found, expected)
+
+
+def nothing_lost(found: Tables, expected: Tables) -> None:
+    keys = {f[1]: f[2] for f in found["failures"]}
+    assert len(keys) == len(found["failures"])
+    assert {f[1] for f in expected["failures"]} <= set(keys)
+    assert {keys[k] for k in set(keys) - {f[1] for f in expected["failures"]}} <= DEADLINES
+
+
+def test_two_workers_join_one_under_load(tmp_path: Path, stream: tuple[Path, int]) -> None:
+    """One worker takes the stream in; two more start meanwhile: partitions move to a fair
+    share each (given back between batches, taken at once), every event lands in the log
+    once and is acted on once, nothing one process detects is lost."""
+    path, total = stream
+    expected = single(tmp_path / "single", path, DECIDED)
+    with cluster(tmp_path / "workers") as made:
+        made.start("w1", "--clock", "event", "--batch-size", "100")
+        made.wait(lambda rows: owners(rows) == {"w1": 32}, 60)
+        made.run("ingest", path, "--bus", made.bus, "--quiet")
+        made.start("w2", "--clock", "event", "--batch-size", "100")
+        made.start("w3", "--clock", "event", "--batch-size", "100")
+        made.wait(lambda rows: sorted(owners(rows).values()) == [10, 11, 11], 60)
+        made.wait(caught_up(total), 240)
+        engine = made.engine()
+        with engine.connect() as c:
+            logged = c.exec_driver_sql("SELECT count(*), count(DISTINCT id) FROM events").one()
+        engine.dispose()
+        found = read_tables(made, DECIDED)
+        assert all(made.stop(name) == 0 for name in ("w1", "w2", "w3"))
+    assert tuple(logged) == (total, total)
+    nothing_lost(found, expected)

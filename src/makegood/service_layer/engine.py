@@ -332,17 +332,10 @@ class Engine:
         """Act from now on only on the log of these partitions (a worker's leases); the
         places reached in them are read again from the store before the next batch."""
         with self._batch:
-            gained = frozenset(partitions) - (self.owned or frozenset())
             self.owned = frozenset(partitions)
             self._places, self._applied = None, None
             with self._log:
                 self._pending.clear()
-            if gained and self.event_time and self.watermark != WATERMARK:
-                # a partition taken over is acted on from its own place in the log, whose
-                # events may be older than this engine's event time: that time starts again
-                # from the events it acts on next (else their deadlines would pass at once)
-                with self.store.session() as session:
-                    session.set_value(self.watermark, "")
 
     def _owned_places(self, session: StoreSession) -> dict[int, int]:
         if self._places is None:

@@ -404,7 +404,7 @@ class Engine:
             return applied
         places = self._owned_places(session)
         if session.places(self.owned) != places or any(
-            item.seq <= places.get(self._partition(item), item.seq) for item in items
+            item.seq <= places.get(self._partition(session, item), item.seq) for item in items
         ):
             raise Moved("another engine acted on this part of the log")
         return 0
@@ -429,21 +429,17 @@ class Engine:
             return
         reached: dict[int, int] = {}
         for item in items:
-            reached[self._partition(item)] = item.seq
+            reached[self._partition(session, item)] = item.seq
         session.set_places(reached)
         if self.owned is None:
             session.set_value(APPLIED, str(items[-1].seq))
         elif self._places is not None:
             self._places.update(reached)
 
-    def _partition(self, item: Logged) -> int:
-        return partition_of(item.event.customer_id, self._count())
-
-    def _count(self) -> int:
+    def _partition(self, session: StoreSession, item: Logged) -> int:
         if self._partitions is None:
-            with self.store.reader() as session:
-                self._partitions = session.partitions()
-        return self._partitions
+            self._partitions = session.partitions()
+        return partition_of(item.event.customer_id, self._partitions)
 
     def _act(self, items: Sequence[Logged]) -> IngestReport:
         """One batch of the log: decided on what a read of the store shows (no write lock
@@ -490,7 +486,7 @@ class Engine:
             reason = f"conflicts with what is stored, not acted on: {error}"
             with self._batch, self.store.session() as session:
                 if self.owned is not None:
-                    p = self._partition(item)
+                    p = self._partition(session, item)
                     if session.places({p}).get(p, item.seq) < item.seq:
                         session.add_quarantined(
                             [
@@ -519,7 +515,7 @@ class Engine:
                         self.clock.now(),
                     )
                     session.set_value(APPLIED, str(item.seq))
-                    session.set_places({self._partition(item): item.seq})
+                    session.set_places({self._partition(session, item): item.seq})
             self._applied, self._places = None, None
             log.warning("event %s quarantined: %s", item.event.id, error)
             return IngestReport(refused={item.event.id: Rejection("", reason, item.event.id)})

@@ -29,7 +29,7 @@ from makegood.domain.model import (
     TimelineEntry,
     Timer,
 )
-from makegood.domain.partition import DEFAULT_PARTITIONS, partitions_of
+from makegood.domain.partition import DEFAULT_PARTITIONS, partition_of, partitions_of
 from makegood.domain.policy import Budgets
 from makegood.domain.world import (
     Changes,
@@ -83,6 +83,7 @@ class _State:
     versions: dict[int, int] = field(
         default_factory=lambda: dict.fromkeys(range(DEFAULT_PARTITIONS), 0)
     )
+    places: dict[int, int] = field(default_factory=dict)  # partition -> place in the log
 
 
 class InMemorySession:
@@ -101,11 +102,25 @@ class InMemorySession:
                 new[event.id] = len(self.state.log)
         return new
 
-    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
-        return [
-            (after + 1 + i, self.state.events[event_id])
-            for i, event_id in enumerate(self.state.log[after : after + limit])
-        ]
+    def logged(
+        self, after: int, limit: int, partitions: Mapping[int, int] | None = None
+    ) -> list[tuple[int, Event]]:
+        found: list[tuple[int, Event]] = []
+        count = len(self.state.versions)
+        for i, event_id in enumerate(self.state.log[after:]):
+            if len(found) == limit:
+                break
+            seq, event = after + 1 + i, self.state.events[event_id]
+            p = partition_of(event.customer_id, count)
+            if partitions is None or (p in partitions and seq > partitions[p]):
+                found.append((seq, event))
+        return found
+
+    def places(self, partitions: Collection[int]) -> dict[int, int]:
+        return {p: self.state.places.get(p, 0) for p in partitions}
+
+    def set_places(self, places: Mapping[int, int]) -> None:
+        self.state.places.update(places)
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return {i: fingerprint(self.state.events[i]) for i in ids if i in self.state.events}

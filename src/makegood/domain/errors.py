@@ -7,6 +7,8 @@
      ├── BudgetConflict       another worker spent the budget first; the batch is retried
      ├── AlreadyDone          a failure or compensation this batch created exists already
      │                        (another transaction made it); the batch is retried on fresh state
+     ├── Fenced               a lease holder's epoch is no longer its own (another worker took
+     │                        the partition): nothing of the transaction is written
      └── NotFound             an id that names nothing
 
 A bad event is a value (`makegood.domain.event.Rejection`), not a crash; `EventRejected` exists
@@ -61,6 +63,12 @@ class AlreadyDone(MakegoodError):
 class Contended(MakegoodError):
     """Raised by a store when the database gave up this transaction for another's (a deadlock
     victim, a serialization failure): nothing of it was written; the caller retries it."""
+
+
+class Fenced(MakegoodError):
+    """Raised by a store when a transaction of a lease holder writes a partition whose lease
+    another worker has taken since (its epoch moved): nothing of it is written; the holder
+    drops what it keeps of those partitions and its leases (issue 13)."""
 
 
 class NotFound(MakegoodError):

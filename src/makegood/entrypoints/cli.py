@@ -17,6 +17,7 @@ from makegood.entrypoints import (
     cli_source,
     cli_store,
     cli_template,
+    cli_worker,
 )
 
 app = typer.Typer(
@@ -38,6 +39,8 @@ app.command("dispatch")(cli_store.dispatch)
 app.command("outbox")(cli_outbox.outbox)
 app.command("export")(cli_export.export)
 app.command("serve")(cli_serve.serve)
+app.command("worker")(cli_worker.worker)
+app.command("partitions")(cli_worker.partitions)
 app.command("report")(cli_report.report)
 app.command("replay")(cli_report.replay)
 app.add_typer(cli_policy.app, name="policy")

@@ -65,8 +65,16 @@ def ingest(
         help="the policy to decide with (default: $MAKEGOOD_POLICY or the shipped one); "
         "needed to switch a store to another policy",
     ),
+    bus: str = typer.Option(
+        None, "--bus", help="publish to NATS JetStream (nats://…) for workers instead"
+    ),
 ) -> None:
     """Ingest events from a JSONL or CSV file; bad lines are reported and quarantined."""
+    if bus:  # issue 13: the workers append and act; this answers once the stream has them
+        from makegood.entrypoints.cli_worker import publish_file
+
+        publish_file(file, bus, fmt, db, quiet)
+        return
     if clock not in ("event", "wall"):
         raise fail("--clock must be event or wall")
     config = load_settings(db)

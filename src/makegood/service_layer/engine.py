@@ -86,7 +86,7 @@ class Resident:
     (written behind); a batch or a flush that fails drops it all.
     """
 
-    def __init__(self, partitions: int, limit: int) -> None:
+    def __init__(self, partitions: int, limit: int, owned: Collection[int] | None = None) -> None:
         self.world = World(Snapshot())
         self.partitions = partitions
         self.limit = limit
@@ -96,6 +96,7 @@ class Resident:
         self.locked: set[int] = set()  # partitions this batch decides for
         self.seen: dict[int, int] = {}  # every partition's version, read as the batch began
         self.timers = TimerHeap(partitions)  # every armed timer, in due order
+        self.owned = owned  # the partitions whose timers it holds (None: every one)
         self.trimmed: date | None = None  # the day the kept history was last bounded
 
     def begin(self, session: StoreSession) -> None:
@@ -103,7 +104,9 @@ class Resident:
         partitions claimed since the last flush stay claimed: their versions are checked when
         the flush writes them."""
         self.seen = session.lock_partitions(range(self.partitions))
-        self.timers.load(session, self.seen, self.locked)
+        owned = self.owned
+        held = self.seen if owned is None else {p: self.seen[p] for p in owned if p in self.seen}
+        self.timers.load(session, held, self.locked)
 
     def claim(self, customer_ids: Collection[str]) -> None:
         """The batch decides for these customers: forget what changed under us."""
@@ -184,6 +187,7 @@ class _Decided:
     resident: Resident | None = None  # None: nothing was decided
     customers: set[str] = field(default_factory=set)
     quarantined: list[Quarantined] = field(default_factory=list)
+    reached: dict[int, int] = field(default_factory=dict)  # partition -> place in the log
 
 
 @dataclass
@@ -196,6 +200,7 @@ class _Window:
     mark: datetime | None  # the watermark reached (event time)
     resident: Resident | None = None  # None: nothing decided yet
     customers: set[str] = field(default_factory=set)
+    reached: dict[int, int] = field(default_factory=dict)  # partition -> place decided up to
     quarantined: list[tuple[list[Quarantined], datetime]] = field(default_factory=list)
     report: IngestReport = field(default_factory=IngestReport)
     events: int = 0
@@ -234,8 +239,14 @@ class Engine:
         self._window: _Window | None = None  # decided, not yet written
         self.flush_events, self.flush_seconds = flush_events, flush_seconds
         self._careful = 0  # after a failed flush: each batch up to this place flushes alone
+        self._partitions: int | None = None  # P, once read
         self._batch = threading.RLock()  # one batch at a time: they share the kept state
         self._applied: int | None = None  # the place in the log acted on, once read
+        # the partitions this engine acts on: None is every one (`serve`, `ingest`); a worker
+        # sets those it holds leases on (`own`) and then keeps a place in the log per partition
+        self.owned: frozenset[int] | None = None
+        self._places: dict[int, int] | None = None  # owned partition -> place acted on, once read
+        self.watermark = WATERMARK  # the name of the watermark kept (a worker keeps its own)
         self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
         self._log = threading.Lock()  # guards `_pending`
         # False where a loop acts on the log (`serve`): `ingest` then appends and returns
@@ -362,14 +373,15 @@ class Engine:
             with self.store.session() as session:
                 session.add_quarantined(items, self.clock.now())
 
-    def drain(self, flush: bool = True) -> IngestReport:
-        """Act on the log, from where the engine left it to its end, a batch at a time; the
+    def drain(self, batches: int | None = None, flush: bool = True) -> IngestReport:
+        """Act on the log, from where the engine left it to its end (or for at most `batches`
+        batches: a worker looks after its leases in between), a batch at a time; the
         batches' decisions and the place reached in the log are committed together (written
         behind: a flush every `flush_events` events or `flush_seconds` of deciding, and when
         the log is drained unless `flush` is False), so after a crash the engine goes on from
         the place committed and nothing is acted on twice or lost."""
         report = IngestReport()
-        while True:
+        for _ in range(batches) if batches is not None else itertools.count():
             with self._batch:
                 items = self._next()
             if not items:
@@ -452,7 +464,9 @@ class Engine:
         decided = _Decided(received=now, applied=self._offset(session))
         resident = self._resident
         if resident is None:
-            resident = self._resident = Resident(session.partitions(), self.resident_limit)
+            resident = self._resident = Resident(
+                session.partitions(), self.resident_limit, self.owned
+            )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         world = resident.world
         world.begin()
@@ -467,6 +481,21 @@ class Engine:
         result = change(world, Recovery(self.policy, world, self.new_code), now)
         return result, decided
 
+    def own(self, partitions: Collection[int]) -> None:
+        """Act from now on only on the log of these partitions (a worker's leases); the
+        places reached in them are read again from the store before the next batch."""
+        with self._batch:
+            self.flush()  # decided under the leases held until now: written (or fenced)
+            self.owned = frozenset(partitions)
+            self._drop()  # kept state and timers are loaded again for the partitions held
+            with self._log:
+                self._pending.clear()
+
+    def _owned_places(self, session: StoreSession) -> dict[int, int]:
+        if self._places is None:
+            self._places = session.places(self.owned or ())
+        return self._places
+
     def _offset(self, session: StoreSession | None = None) -> int:
         if self._applied is None:
             if session is None:
@@ -479,6 +508,8 @@ class Engine:
     def _next(self) -> list[Logged]:
         """The next batch of the log: what this process appended itself, taken from memory
         while it follows on from the place reached, else read back from the store."""
+        if self.owned is not None:
+            return self._next_owned()
         applied = self._offset()
         items: list[Logged] = []
         with self._log:
@@ -498,6 +529,70 @@ class Engine:
                 parsed = stored
             items.append(Logged(seq, parsed, _LOG))
         return items
+
+    def _next_owned(self) -> list[Logged]:
+        """A worker's next batch: the log of the partitions it owns, each from its own place,
+        read back from the store (other processes append to the log of its partitions too)."""
+        with self._log:
+            self._pending.clear()
+        if not self.owned:
+            return []
+        with self.store.reader() as session:
+            places = dict(self._owned_places(session))
+            logged = session.logged(min(places.values()), self.batch_size, places)
+        items: list[Logged] = []
+        for seq, stored in logged:
+            parsed = parse_event(event_to_json(stored))
+            if isinstance(parsed, Rejection):  # it passed once: only a changed limit refuses it
+                parsed = stored
+            items.append(Logged(seq, parsed, _LOG))
+        return items
+
+    def _check_log(self, session: StoreSession, items: Sequence[Logged]) -> int:
+        """Before deciding: this engine still follows on from the place(s) it last reached
+        (else another engine acted on this part of the log first: `Moved`)."""
+        if self.owned is None:
+            applied, stored = self._offset(session), session.get_value(APPLIED)
+            # the store holds the place of the last flush; batches since are written behind
+            committed = self._window.committed if self._window else applied
+            if (int(stored) if stored else 0) != committed or (items and items[0].seq <= applied):
+                raise Moved("another engine acted on this part of the log")
+            return applied
+        places = self._owned_places(session)
+        if session.places(self.owned) != places or any(
+            item.seq <= places.get(self._partition(session, item), item.seq) for item in items
+        ):
+            raise Moved("another engine acted on this part of the log")
+        return 0
+
+    def _commit_log(self, session: StoreSession, applied: int) -> None:
+        """In the batch's write transaction, first: the place(s) still where the batch began,
+        held to the end (engines acting on one log take turns; a worker's rows are its
+        partitions', and holding them checks its leases' epochs: `Fenced`)."""
+        if self.owned is None:
+            stored = session.get_value(APPLIED, lock=True)
+            if (int(stored) if stored else 0) != applied:
+                raise Moved("another engine acted on this part of the log")
+            return
+        if session.places(self.owned) != self._owned_places(session):
+            raise Moved("another engine acted on this part of the log")
+
+    def _log_reached(self, session: StoreSession, reached: Mapping[int, int], place: int) -> None:
+        """The places reached in the log (per partition, and the last), written with the
+        batches: per partition always (a worker's, or `makegood partitions`' lag), and the one
+        place where one engine acts on the whole log."""
+        if not reached:
+            return
+        session.set_places(reached)
+        if self.owned is None:
+            session.set_value(APPLIED, str(place))
+        elif self._places is not None:
+            self._places.update(reached)
+
+    def _partition(self, session: StoreSession, item: Logged) -> int:
+        if self._partitions is None:
+            self._partitions = session.partitions()
+        return partition_of(item.event.customer_id, self._partitions)
 
     def _act(self, items: Sequence[Logged]) -> IngestReport:
         """One batch of the log: decided on what a read of the store shows (no write lock
@@ -554,7 +649,23 @@ class Engine:
             item = items[0]
             reason = f"conflicts with what is stored, not acted on: {error}"
             with self._batch, self.store.session() as session:
-                if self._offset(session) == item.seq - 1:
+                if self.owned is not None:
+                    p = self._partition(session, item)
+                    if session.places({p}).get(p, item.seq) < item.seq:
+                        session.add_quarantined(
+                            [
+                                Quarantined(
+                                    *item.where,
+                                    _text(event_to_json(item.event)),
+                                    "",
+                                    reason,
+                                    item.event.id,
+                                )
+                            ],
+                            self.clock.now(),
+                        )
+                        session.set_places({p: item.seq})
+                elif self._offset(session) == item.seq - 1:
                     session.add_quarantined(
                         [
                             Quarantined(
@@ -568,7 +679,8 @@ class Engine:
                         self.clock.now(),
                     )
                     session.set_value(APPLIED, str(item.seq))
-            self._applied = None
+                    session.set_places({self._partition(session, item): item.seq})
+            self._applied, self._places = None, None
             log.warning("event %s quarantined: %s", item.event.id, error)
             return IngestReport(refused={item.event.id: Rejection("", reason, item.event.id)})
         middle = len(items) // 2
@@ -587,14 +699,14 @@ class Engine:
         received = self.clock.now()
         decided = _Decided(received=received)
         report = decided.report
-        applied, stored = self._offset(session), session.get_value(APPLIED)
-        decided.applied = applied
-        committed = self._window.committed if self._window else applied
-        if (int(stored) if stored else 0) != committed or (items and items[0].seq <= applied):
-            raise Moved("another engine acted on this part of the log")
+        decided.applied = self._check_log(session, items)
+        for item in items:  # the place reached in each partition's log
+            decided.reached[self._partition(session, item)] = item.seq
         resident = self._resident
         if resident is None:
-            resident = self._resident = Resident(session.partitions(), self.resident_limit)
+            resident = self._resident = Resident(
+                session.partitions(), self.resident_limit, self.owned
+            )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         new = [item.event for item in items]
         marks, start, final = self._times(session, new, received)
@@ -602,6 +714,8 @@ class Engine:
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
             return decided
         due = resident.timers.due(final)
+        if self.owned is not None:  # a worker fires the timers of its partitions only
+            due = [t for t in due if partition_of(t.customer_id, resident.partitions) in self.owned]
         if not new and not due:
             return decided
         customers = self._prepare(session, resident, new, due, start, final)
@@ -651,6 +765,7 @@ class Engine:
             decided.resident.touch(decided.customers)
             world = decided.resident.world
             decided.resident.timers.decided(world.changes, world.armed, world.done)
+        window.reached.update(decided.reached)
         if items:
             window.place = self._applied = items[-1].seq
         return window
@@ -661,6 +776,7 @@ class Engine:
         return window is not None and (
             not items
             or items[-1].seq <= self._careful
+            or self.owned is not None  # a worker writes each batch: its places move with it
             or window.events >= self.flush_events
             or window.work >= self.flush_seconds
         )
@@ -674,10 +790,7 @@ class Engine:
         started = time.perf_counter()
         resident = window.resident
         with self.store.session() as session:
-            # held to the end: engines acting on one log take turns
-            stored = session.get_value(APPLIED, lock=True)
-            if (int(stored) if stored else 0) != window.committed:
-                raise Moved("another engine acted on this part of the log")
+            self._commit_log(session, window.committed)
             if resident is not None:
                 if not session.advance_partitions(resident.read_versions()):
                     raise Contended("a partition these batches read was changed meanwhile")
@@ -687,9 +800,8 @@ class Engine:
             for quarantined, received in window.quarantined:
                 session.add_quarantined(quarantined, received)
             if window.mark is not None:
-                session.set_value(WATERMARK, window.mark.isoformat())
-            if window.place != window.committed:
-                session.set_value(APPLIED, str(window.place))
+                session.set_value(self.watermark, window.mark.isoformat())
+            self._log_reached(session, window.reached, window.place)
             if resident is not None:
                 world = resident.world
                 figures = batch_figures(world, self._deadlines)
@@ -712,7 +824,7 @@ class Engine:
 
     def _drop(self) -> None:
         """Forget the kept state and what was decided and not written: the store is the truth."""
-        self._resident, self._applied, self._window = None, None, None
+        self._resident, self._applied, self._window, self._places = None, None, None, None
 
     def _prepare(
         self,
@@ -828,7 +940,7 @@ class Engine:
             return [received] * len(new), received, received
         mark = self._window.mark if self._window else None
         if mark is None:
-            stored = session.get_value(WATERMARK)
+            stored = session.get_value(self.watermark)
             mark = datetime.fromisoformat(stored) if stored else None
         first = mark
         marks: list[datetime] = []

@@ -81,9 +81,22 @@ class StoreSession(Protocol):
         never committed out of order."""
         ...
 
-    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+    def logged(
+        self, after: int, limit: int, partitions: Mapping[int, int] | None = None
+    ) -> list[tuple[int, Event]]:
         """The log after place `after`, in order: (seq, event) with the attributes as
-        stored (JSON)."""
+        stored (JSON); with `partitions` (partition: place), only those partitions' events,
+        each after its own place."""
+        ...
+
+    def places(self, partitions: Collection[int]) -> dict[int, int]:
+        """The place in the log acted on for each of these partitions; in a writing
+        transaction held to its end and, for a lease holder, checked against the epochs it
+        was granted (`Fenced`)."""
+        ...
+
+    def set_places(self, places: Mapping[int, int]) -> None:
+        """Move these partitions' places in the log (with the batch that reached them)."""
         ...
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:

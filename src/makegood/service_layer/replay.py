@@ -100,10 +100,18 @@ class ReplaySession:
                 new[event.id] = len(self.s.events) + len(self.events)
         return new
 
-    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+    def logged(
+        self, after: int, limit: int, partitions: Mapping[int, int] | None = None
+    ) -> list[tuple[int, Event]]:
         """A replay's one engine acts on what it appended as it appends it (handed over in
         memory): the log itself is not kept, which would hold every event of a history."""
         return []
+
+    def places(self, partitions: Collection[int]) -> dict[int, int]:
+        return dict.fromkeys(partitions, 0)  # one engine, no workers: no place per partition
+
+    def set_places(self, places: Mapping[int, int]) -> None:
+        return None
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         known = {**self.s.events, **self.events}
@@ -363,8 +371,16 @@ class _RecordingSession:
     def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
         return self.inner.add_events(events, received_at)
 
-    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
-        return self.inner.logged(after, limit)
+    def logged(
+        self, after: int, limit: int, partitions: Mapping[int, int] | None = None
+    ) -> list[tuple[int, Event]]:
+        return self.inner.logged(after, limit, partitions)
+
+    def places(self, partitions: Collection[int]) -> dict[int, int]:
+        return self.inner.places(partitions)
+
+    def set_places(self, places: Mapping[int, int]) -> None:
+        self.inner.set_places(places)
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return self.inner.event_fingerprints(ids)

@@ -40,7 +40,7 @@ class TimerHeap:
         moved = {p for p, v in versions.items() if self.versions.get(p) != v and p not in keep}
         if not moved:
             return
-        everything = len(moved) == len(versions) and not self.armed
+        everything = len(moved) == self.partitions and not self.armed
         for key in [k for k, t in self.armed.items() if self._of(t) in moved]:
             del self.armed[key]
             self.stored.discard(key)

@@ -36,8 +36,11 @@ class ExportKind:
 
 
 KINDS: dict[str, ExportKind] = {
-    # the envelope only: `received_at` and the place in the log (`seq`) are this store's
-    "events": ExportKind(t.events, "occurred_at", "type", frozenset({"received_at", "seq"})),
+    # the envelope only: `received_at`, the place in the log (`seq`) and the partition (issue
+    # 13) are this store's
+    "events": ExportKind(
+        t.events, "occurred_at", "type", frozenset({"received_at", "seq", "partition"})
+    ),
     "cases": ExportKind(t.cases, "opened_at", "category"),
     "compensations": ExportKind(t.compensations, "created_at", "kind"),
     "messages": ExportKind(t.outbox, "created_at", "template"),

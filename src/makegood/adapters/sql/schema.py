@@ -67,6 +67,9 @@ events = sa.Table(
     _at("received_at", nullable=False),
     # the place in the log: the engine acts on events in this order (engine_state `applied`)
     sa.Column("seq", sa.BigInteger, nullable=False, index=True, unique=True),
+    # the customer's partition: a worker reads the log of the partitions it owns (issue 13)
+    sa.Column("partition", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_events_partition_seq", "partition", "seq"),
 )
 
 quarantine = sa.Table(
@@ -236,6 +239,23 @@ partitions = sa.Table(
     metadata,
     sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.BigInteger, nullable=False),
+    # the lease (issue 13): who owns the partition until when; taking it moves `epoch` on,
+    # and every write of the partition's state by a lease holder checks the epoch (fencing)
+    sa.Column("owner", sa.String(200)),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
+    _at("lease_until"),
+    # the place in the log (events.seq) acted on for this partition, committed with its state
+    sa.Column("applied", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# the workers alive (issue 13): each renews its row; a fair share of the partitions is P
+# divided by the workers whose row has not expired
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    _at("started_at", nullable=False),
+    _at("seen_until", nullable=False),
 )
 
 api_tokens = sa.Table(

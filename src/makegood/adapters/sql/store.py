@@ -8,7 +8,7 @@ every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -22,14 +22,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from makegood.adapters.sql import rows
 from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.database import create_engine, dumps, migrate, writer
+from makegood.adapters.sql.lease import Fence
 from makegood.adapters.sql.outbox import SqlOutbox, claim
-from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended
+from makegood.domain.errors import AlreadyDone, BudgetConflict, Contended, Fenced
 from makegood.domain.event import Event, Quarantined
 from makegood.domain.fingerprint import fingerprint
 from makegood.domain.message import ACTION, OutboxMessage
 from makegood.domain.model import Incident, Timer
 from makegood.domain.money import to_minor
-from makegood.domain.partition import DEFAULT_PARTITIONS, partitions_of
+from makegood.domain.partition import DEFAULT_PARTITIONS, partition_of, partitions_of
 from makegood.domain.policy import Budgets
 from makegood.domain.world import Changes, Snapshot, keeps_compensation, keeps_failure
 
@@ -44,7 +45,7 @@ _LIVE_INCIDENTS = sa.select(t.incidents).where(
     )
 )
 _VERSIONS = (
-    sa.select(t.partitions.c.partition, t.partitions.c.version)
+    sa.select(t.partitions.c.partition, t.partitions.c.version, t.partitions.c.epoch)
     .where(t.partitions.c.partition.in_(sa.bindparam("values", expanding=True)))
     .order_by(t.partitions.c.partition)
 )
@@ -52,6 +53,16 @@ _BUMP = (
     sa.update(t.partitions)
     .where(t.partitions.c.partition.in_(sa.bindparam("values", expanding=True)))
     .values(version=t.partitions.c.version + 1)
+)
+_PLACES = (
+    sa.select(t.partitions.c.partition, t.partitions.c.applied, t.partitions.c.epoch)
+    .where(t.partitions.c.partition.in_(sa.bindparam("values", expanding=True)))
+    .order_by(t.partitions.c.partition)
+)
+_SET_PLACE = (
+    sa.update(t.partitions)
+    .where(t.partitions.c.partition == sa.bindparam("p"))
+    .values(applied=sa.bindparam("a"))
 )
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 _HEAD = sa.select(sa.func.max(t.events.c.seq))
@@ -147,12 +158,17 @@ class SqlSession:
     SQLite a batch skips SQLAlchemy's per-row processing and goes to the driver's executemany
     (the contract tests read everything back through SQLAlchemy)."""
 
-    def __init__(self, connection: sa.Connection, writing: bool = True) -> None:
+    def __init__(
+        self, connection: sa.Connection, writing: bool = True, fence: Fence | None = None
+    ) -> None:
         self.c = connection
         self.dialect = connection.dialect.name
         self.postgres = self.dialect == "postgresql"
         self.locks = self.postgres and writing  # a reader takes no row lock
         self._partitions: int | None = None
+        # a lease holder's transaction: the epochs it was granted, checked on every write of
+        # a partition's state (a reader writes nothing and checks nothing)
+        self.fence = fence.epochs if fence is not None and writing else None
 
     # helpers ---------------------------------------------------------------------------------
     def upsert(self, table: sa.Table, items: list[dict[str, Any]], key: str) -> None:
@@ -200,6 +216,7 @@ class SqlSession:
             first.setdefault(event.id, event)
         known = self.known_event_ids(first)
         head = self.c.scalar(_HEAD) or 0
+        count = self.partitions()
         items, new = [], {}
         for event in first.values():
             if event.id in known:
@@ -216,13 +233,26 @@ class SqlSession:
                     "attributes": event.attributes,  # the JSON column's encoder writes them
                     "received_at": received_at,
                     "seq": head,
+                    "partition": partition_of(event.customer_id, count),
                 }
             )
         self.insert_new(t.events, items, "id")
         return new
 
-    def logged(self, after: int, limit: int) -> list[tuple[int, Event]]:
+    def logged(
+        self, after: int, limit: int, partitions: Mapping[int, int] | None = None
+    ) -> list[tuple[int, Event]]:
         query = sa.select(t.events).where(t.events.c.seq > after).order_by(t.events.c.seq)
+        if partitions is not None:  # each partition's log from its own place
+            query = query.where(
+                sa.or_(
+                    sa.false(),
+                    *(
+                        sa.and_(t.events.c.partition == p, t.events.c.seq > place)
+                        for p, place in sorted(partitions.items())
+                    ),
+                )
+            )
         return [
             (r.seq, Event(r.id, r.type, r.occurred_at, r.customer_id, r.subject_id, r.attributes))
             for r in self.c.execute(query.limit(limit))
@@ -277,11 +307,15 @@ class SqlSession:
         if not partitions:
             return {}
         query = _VERSIONS.with_for_update() if self.locks else _VERSIONS
-        return {int(p): int(v) for p, v in self.c.execute(query, {"values": sorted(partitions)})}
+        found = self.c.execute(query, {"values": sorted(partitions)}).all()
+        self._check_fence((p, e) for p, _, e in found)
+        return {int(p): int(v) for p, v, _ in found}
 
     def advance_partitions(self, versions: Mapping[int, int]) -> bool:
         if not versions:
             return True
+        if self.fence is not None:  # the rows held first, and still ours (fencing)
+            self.lock_partitions(versions.keys())
         pairs = sorted(versions.items())  # in partition order: two never deadlock here
         done = self.c.execute(
             sa.update(t.partitions)
@@ -289,6 +323,28 @@ class SqlSession:
             .values(version=t.partitions.c.version + 1)
         )
         return done.rowcount == len(pairs)
+
+    def _check_fence(self, epochs: Iterable[tuple[int, int]]) -> None:
+        """A lease holder writes only partitions whose epoch is still the one it was granted
+        (on PostgreSQL the rows are locked by the caller, so a taker waits for this
+        transaction, or this one sees the taker's epoch)."""
+        if self.fence is None:
+            return
+        fence = self.fence
+        stale = sorted(int(p) for p, e in epochs if p in fence and fence[p] != int(e))
+        if stale:
+            raise Fenced(f"partitions {stale} were taken by another worker (epoch moved)")
+
+    def places(self, partitions: Collection[int]) -> dict[int, int]:
+        """The place in the log (events.seq) acted on, of each of these partitions."""
+        query = _PLACES.with_for_update() if self.locks else _PLACES
+        found = self.c.execute(query, {"values": sorted(partitions)}).all() if partitions else []
+        self._check_fence((p, e) for p, _, e in found)
+        return {int(p): int(a) for p, a, _ in found}
+
+    def set_places(self, places: Mapping[int, int]) -> None:
+        if places:
+            self.c.execute(_SET_PLACE, [{"p": p, "a": a} for p, a in sorted(places.items())])
 
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         known: set[str] = set()
@@ -477,6 +533,7 @@ class SqlStore(SqlOutbox):
         self.url = url
         self.engine = create_engine(url, schema)
         self.writer = writer(self.engine)  # transactions that write (BEGIN IMMEDIATE on SQLite)
+        self.fence: Fence | None = None  # set by a worker holding leases (issue 13)
         self._claimed: dict[str, tuple[str | None, str, int]] = {}
 
     def migrate(self) -> None:
@@ -488,7 +545,7 @@ class SqlStore(SqlOutbox):
         this transaction as the victim; it was rolled back whole) is `Contended`, to retry."""
         try:
             with self.writer.begin() as connection:
-                yield SqlSession(connection)
+                yield SqlSession(connection, fence=self.fence)
         except sa.exc.DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
                 raise Contended(str(error.orig).splitlines()[0]) from error

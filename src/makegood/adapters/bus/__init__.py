@@ -1,0 +1,1 @@
+"""Message buses events travel on between producers and workers (NATS JetStream)."""

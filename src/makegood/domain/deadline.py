@@ -49,11 +49,14 @@ class Deadlines:
         self._references: dict[str, object] = {}
         self._until: dict[str, list[CompiledDetector]] = {}
         self._stops: dict[str, list[CompiledDetector]] = {}
+        # the event types that end a detector's wait, arrivals first
+        self._ends = {d.name: (*d.arrivals, *d.stops) for d in self._by_name.values()}
         for detector in self._by_name.values():
             for event_type in detector.arrivals:
                 self._until.setdefault(event_type, []).append(detector)
             for event_type in detector.stops:
                 self._stops.setdefault(event_type, []).append(detector)
+        self.ending = frozenset(self._until) | frozenset(self._stops)  # what `ended` acts on
 
     def ended(self, event: Event, subject: Subject, now: datetime) -> None:
         """An event that may end waits on its subject: an arrival or a stop."""
@@ -85,9 +88,10 @@ class Deadlines:
             return
         if not isinstance(due, datetime):
             return
-        data = {"detector": detector.name, "event_id": event.id, "reference": reference}
+        name = detector.name
+        data = {"detector": name, "event_id": event.id, "reference": reference}
         seen = subject.seen
-        ended = [(seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in seen]
+        ended = [(seen[t], t) for t in self._ends[name] if t in seen]
         if ended:  # the awaited event came first (out of order): late only if after the deadline
             ended_at, ended_by = min(ended)
             if ended_at > due:
@@ -99,7 +103,7 @@ class Deadlines:
             return
         self.world.arm(
             m.Timer(
-                f"deadline:{detector.name}:{subject.id}",
+                f"deadline:{name}:{subject.id}",
                 due,
                 TIMER,
                 subject.customer_id,

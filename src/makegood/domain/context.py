@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,18 +32,26 @@ def event_context(
     customer: Customer,
     subject: Subject | None,
     analysis: Mapping[str, Any] | None = None,
+    reads: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """What a detector's expressions see of an event. `reads`: the names the expressions that
+    will see it read (`Expr.names`; None: any). An expression reads nothing else of a context,
+    so the copies of the customer's profile and the subject are made only when one of them
+    is read; what is read is the same either way."""
+    context = {
         "id": event.id,
         "type": event.type,
         "occurred_at": event.occurred_at,
         "customer_id": event.customer_id,
         "subject_id": event.subject_id,
         "attributes": event.attributes,
-        "customer": customer.context(),
-        "order": subject.context() if subject else {},
-        **(analysis or NO_ANALYSIS),
     }
+    if reads is None or "customer" in reads:
+        context["customer"] = customer.context()
+    if reads is None or "order" in reads:
+        context["order"] = subject.context() if subject else {}
+    context.update(analysis or NO_ANALYSIS)
+    return context
 
 
 def lateness_of(failure: Failure, now: datetime, reference: datetime | None) -> timedelta | None:

@@ -56,7 +56,6 @@ class Deadlines:
                 self._until.setdefault(event_type, []).append(detector)
             for event_type in detector.stops:
                 self._stops.setdefault(event_type, []).append(detector)
-        self.ending = frozenset(self._until) | frozenset(self._stops)  # what `ended` acts on
 
     def ended(self, event: Event, subject: Subject, now: datetime) -> None:
         """An event that may end waits on its subject: an arrival or a stop."""
@@ -91,9 +90,13 @@ class Deadlines:
         name = detector.name
         data = {"detector": name, "event_id": event.id, "reference": reference}
         seen = subject.seen
-        ended = [(seen[t], t) for t in self._ends[name] if t in seen]
+        ended = None  # the earliest (time, type) of the events that end the wait, if seen
+        for end in self._ends[name]:
+            at = seen.get(end)
+            if at is not None and (ended is None or (at, end) < ended):
+                ended = (at, end)
         if ended:  # the awaited event came first (out of order): late only if after the deadline
-            ended_at, ended_by = min(ended)
+            ended_at, ended_by = ended
             if ended_at > due:
                 failure = self._deadline_failure(detector, subject, due, data, now)
                 if failure is not None and ended_by in detector.stops:

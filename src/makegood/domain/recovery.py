@@ -61,14 +61,14 @@ class Recovery:
         """React to one accepted event. Precondition: the event was not seen before (by id)."""
         world = self.world
         kind = event.type
+        plan = self.policy.plan_for(kind)
         customer = world.customer(event.customer_id)
         if kind == "customer.upserted":
             self._upsert_profile(customer, event)
-        arming = self.policy.detectors_on(kind)
         subject = None
         if event.subject_id is not None:
             subject = world.touch_subject(event.subject_id, event.customer_id)
-            if arming or kind in SUBJECT_SHAPING:
+            if plan.arming or kind in SUBJECT_SHAPING:
                 subject.attributes.update(event.attributes)
             first = subject.seen.get(kind)
             if first is None or event.occurred_at < first:
@@ -82,18 +82,19 @@ class Recovery:
             if written and not customer.locale:  # no profile locale: reply in their language
                 customer.locale = written
                 world.touch_customer(customer)
-        matching = self.policy.matchers_for(kind)
-        # the context only for a detector that reads it: most events arm or match nothing
+        matching = plan.matching
+        # a context only for detectors that read it (most events arm or match nothing), with
+        # only the costly parts they read
         context = (
-            event_context(event, customer, subject, analysis)
-            if matching or (arming and subject is not None)
+            event_context(event, customer, subject, analysis, plan.reads)
+            if matching or (plan.arming and subject is not None)
             else NO_CONTEXT
         )
         if subject is not None:
-            for detector in arming:
+            for detector in plan.arming:
                 if evaluate(detector.when, context):
                     self.deadlines.arm(detector, event, subject, context, now)
-            if kind in self.deadlines.ending:
+            if plan.ends:
                 self.deadlines.ended(event, subject, now)
         if matching:
             self.detection.match(event, customer, subject, context, analysis, now)

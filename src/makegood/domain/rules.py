@@ -120,6 +120,16 @@ class CompiledDetector:
         return self.spec.name
 
 
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    """What an event of one type can set off under a policy, worked out once per type."""
+
+    arming: tuple[CompiledDetector, ...]  # the deadline detectors it arms (`on` this type)
+    matching: tuple[CompiledDetector, ...]  # the match detectors that may hold on it
+    ends: bool  # whether it ends a deadline's wait (an `until` or `stopped_by` type)
+    reads: frozenset[str]  # every name those detectors' expressions read from its context
+
+
 @dataclass(frozen=True)
 class CompiledAmount:
     spec: Amount
@@ -230,6 +240,23 @@ class CompiledPolicy:
                 for d in self.detectors
                 if d.spec.kind == "match" and d.guard in (None, event_type)
             )
+        return found
+
+    def plan_for(self, event_type: str) -> EventPlan:
+        """The detectors an event of this type arms, may match or ends, and what they read."""
+        cache: dict[str, EventPlan] = self._cache("_plans")
+        found = cache.get(event_type)
+        if found is None:
+            arming, matching = self.detectors_on(event_type), self.matchers_for(event_type)
+            ends = any(
+                event_type in d.arrivals or event_type in d.stops
+                for d in self.detectors
+                if d.spec.kind == "deadline"
+            )
+            exprs = [d.when for d in matching]
+            exprs += [e for d in arming for e in (d.when, d.deadline, d.reference)]
+            reads = frozenset(name for e in exprs if e is not None for name in e.names)
+            found = cache[event_type] = EventPlan(arming, matching, ends, reads)
         return found
 
     def _cache(self, name: str) -> dict[Any, Any]:

@@ -46,11 +46,19 @@ def event_context(
         "subject_id": event.subject_id,
         "attributes": event.attributes,
     }
-    if reads is None or "customer" in reads:
+    if reads is None:
         context["customer"] = customer.context()
-    if reads is None or "order" in reads:
         context["order"] = subject.context() if subject else {}
-    context.update(analysis or NO_ANALYSIS)
+        context.update(analysis or NO_ANALYSIS)
+        return context
+    if "customer" in reads:
+        context["customer"] = customer.context()
+    if "order" in reads:
+        context["order"] = subject.context() if subject else {}
+    analysed = analysis or NO_ANALYSIS
+    for name in reads:  # the analysis goes last: what it names, it gives
+        if name in analysed:
+            context[name] = analysed[name]
     return context
 
 
@@ -99,8 +107,11 @@ def failure_context(
 
 def lifetime_value(customer: Customer) -> Decimal | None:
     """The profile's lifetime value as a number (a profile event may carry it as text)."""
+    value = customer.lifetime_value
+    if type(value) is Decimal:
+        return value
     try:
-        return to_decimal(customer.lifetime_value)
+        return to_decimal(value)
     except (TypeError, ArithmeticError):
         return None
 
@@ -133,16 +144,13 @@ def failure_context_in(
         failure, now, parse_datetime(reference, "reference") if reference else None
     )
     since = now - RECENT
-    earlier = [
-        c
-        for c in world.compensations_of(customer.id)
-        if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since
-    ]
-    total = sum((c.amount for c in earlier), Decimal(0))
+    total, count = Decimal(0), 0  # granted in the window: summed in order, as `sum` would
+    for c in world.compensations_of(customer.id):
+        if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since:
+            total += c.amount
+            count += 1
     recent = recent_failures_in(world, customer.id, failure.case_id, now)
-    return failure_context(
-        failure, customer, subject, lateness, (total, len(earlier)), attributes, recent
-    )
+    return failure_context(failure, customer, subject, lateness, (total, count), attributes, recent)
 
 
 def voice_context(

@@ -30,7 +30,7 @@ from makegood.domain.lifecycle import ENGINE, Lifecycle
 from makegood.domain.model import Case, Compensation, Customer
 from makegood.domain.outreach import Outreach
 from makegood.domain.playbook import Playbooks
-from makegood.domain.rules import CompiledPolicy, evaluate
+from makegood.domain.rules import CompiledPolicy, EventPlan, evaluate
 from makegood.domain.survey import Surveys
 from makegood.domain.text import written_in
 from makegood.domain.world import World
@@ -55,13 +55,16 @@ class Recovery:
         self.detection = Detection(policy, world, self.lifecycle, self.playbooks, self.incidents)
         self.deadlines = Deadlines(policy, world, self.lifecycle, self.detection, self.playbooks)
         self.surveys = Surveys(policy, world, self.lifecycle, self.outreach)
+        self._plans: dict[str, EventPlan] = {}  # this batch's, from the policy's
 
     # events ---------------------------------------------------------------------------------
     def apply(self, event: Event, now: datetime, analysis: Mapping[str, Any] | None = None) -> None:
         """React to one accepted event. Precondition: the event was not seen before (by id)."""
         world = self.world
         kind = event.type
-        plan = self.policy.plan_for(kind)
+        plan = self._plans.get(kind)
+        if plan is None:
+            plan = self._plans[kind] = self.policy.plan_for(kind)
         customer = world.customer(event.customer_id)
         if kind == "customer.upserted":
             self._upsert_profile(customer, event)

@@ -76,21 +76,33 @@ def main() -> None:
     best = min(runs)
     print(
         f"replay, {len(events):,} events: best {best:.2f} CPU-s of {args.repeat} "
-        f"({len(events) / best:,.0f} events per CPU-second)"
+        f"({len(events) / best:,.0f} events per CPU-second); stages, best of {args.repeat} "
+        "timed runs:"
     )
-    # one more run with the stages timed (the timing adds a little to each)
+    # the same number of runs with the stages timed (the timing adds a little to each); each
+    # stage's figure is its best run, so a busy moment in one run does not count
     timed(engine, "parse_event", "validate (parse_event)")
     timed(replay, "fingerprint", "dedupe (fingerprint)")
     timed(recovery.Recovery, "apply", "decide (Recovery.apply/fire)")
     timed(recovery.Recovery, "fire", "decide (Recovery.apply/fire)")
-    started = time.process_time()
-    again = replay.replay(events, policy, batch_size=5_000)
-    total = time.process_time() - started
-    assert again.figures == result.figures
-    for stage, seconds in SPENT.items():
-        print(f"  {stage:32} {seconds:6.2f} CPU-s {100 * seconds / total:5.1f} %")
-    rest = total - sum(SPENT.values())
-    print(f"  {'the rest (engine, store, world)':32} {rest:6.2f} CPU-s {100 * rest / total:5.1f} %")
+    best_stages: dict[str, float] = {}
+    totals = []
+    for _ in range(args.repeat):
+        SPENT.clear()
+        started = time.process_time()
+        again = replay.replay(events, policy, batch_size=5_000)
+        total = time.process_time() - started
+        assert again.figures == result.figures
+        totals.append(total)
+        SPENT["the rest (engine, store, world)"] = total - sum(SPENT.values())
+        for stage, seconds in SPENT.items():
+            best_stages[stage] = min(best_stages.get(stage, seconds), seconds)
+    total = min(totals)
+    for stage, seconds in best_stages.items():
+        print(
+            f"  {stage:32} {seconds:6.2f} CPU-s {100 * seconds / total:5.1f} %  "
+            f"{1e6 * seconds / len(events):5.1f} us/event"
+        )
     figures = result.figures
     print(
         f"decided: {figures['failures']:,} failures, {figures['cases']:,} cases, "

@@ -188,10 +188,10 @@ def message_context(
 ) -> dict[str, Any]:
     """The template context every message gets (JSON-able; no e-mail address or phone).
 
-    It is `jsonable` of the plain definition (`message_context_plain`), built already in
-    JSON-able form: the fields whose types are known are converted where they are read,
-    everything else (profile fields, order attributes, evidence, `extra`) through
-    `jsonable` itself, so the result is the same, object for object."""
+    Built already in JSON-able form (rather than built, then walked whole by `jsonable`):
+    each value goes through `jsonable` where it is read, unless it is a plain value, so the
+    result is what `jsonable` of the plain dict gives (tests/unit/test_decision_fast_paths.py
+    keeps that definition and compares the two on random input)."""
     order = None
     if subject is not None:
         attributes = subject.attributes
@@ -247,51 +247,3 @@ def message_context(
 def _json(value: Any) -> Any:
     """`jsonable(value)`, without the call for a plain value."""
     return value if type(value) in JSON_PLAIN else jsonable(value)
-
-
-def message_context_plain(
-    business: Business,
-    customer: Customer,
-    case: Case,
-    failure: Failure | None,
-    subject: Subject | None,
-    compensation: Compensation | None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The definition `message_context` computes faster (kept for its tests)."""
-    order = None
-    if subject is not None:
-        order = {
-            "id": subject.id,
-            "value": subject.attributes.get("value"),
-            "currency": subject.attributes.get("currency", business.currency),
-        }
-    fail = None
-    if failure is not None:
-        fail = {
-            "category": failure.category,
-            "type": failure.type,
-            "severity": failure.severity,
-            "lateness_minutes": round(failure.lateness_s / 60) if failure.lateness_s else None,
-            "evidence": failure.evidence,
-        }
-    comp = None
-    if compensation is not None:
-        comp = {
-            "kind": compensation.kind,
-            "amount": compensation.amount,
-            "currency": compensation.currency,
-            "code": compensation.code,
-            "expires_at": compensation.expires_at,
-        }
-    context = {
-        "customer": {"name": customer.name, "locale": customer.locale, "tier": customer.tier},
-        "case": {"id": case.id, "category": case.category, "severity": case.severity},
-        "failure": fail,
-        "order": order,
-        "compensation": comp,
-        "survey_url": None,
-        "business": {"name": business.name, "support_email": business.support_email},
-        **(extra or {}),
-    }
-    return jsonable(context)  # type: ignore[no-any-return]

@@ -89,12 +89,7 @@ class Deadlines:
             return
         name = detector.name
         data = {"detector": name, "event_id": event.id, "reference": reference}
-        seen = subject.seen
-        ended = None  # the earliest (time, type) of the events that end the wait, if seen
-        for end in self._ends[name]:
-            at = seen.get(end)
-            if at is not None and (ended is None or (at, end) < ended):
-                ended = (at, end)
+        ended = first_end(subject.seen, self._ends[name])
         if ended:  # the awaited event came first (out of order): late only if after the deadline
             ended_at, ended_by = ended
             if ended_at > due:
@@ -242,3 +237,14 @@ class Deadlines:
         return self.detection.detect(
             detector, customer, subject, subject.id, due, now, evidence, {}
         )
+
+
+def first_end(seen: Mapping[str, datetime], ends: tuple[str, ...]) -> tuple[datetime, str] | None:
+    """The earliest ``(time, type)`` of the `ends` types the subject has seen, or None: what
+    ``min((seen[t], t) for t in ends if t in seen)`` gives, without the list."""
+    ended = None
+    for end in ends:
+        at = seen.get(end)
+        if at is not None and (ended is None or (at, end) < ended):
+            ended = (at, end)
+    return ended

@@ -45,11 +45,59 @@ def timed(owner: Any, name: str, stage: str) -> None:
     setattr(owner, name, wrapper)
 
 
+def by_type(events: list[dict[str, Any]], policy: Any, repeat: int) -> None:
+    """CPU per call of `Recovery.apply` by event type and of `Recovery.fire` by timer kind."""
+    spent: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    apply, fire = recovery.Recovery.apply, recovery.Recovery.fire
+
+    def count(label: str, started: float) -> None:
+        spent[label] = spent.get(label, 0.0) + time.process_time() - started
+        calls[label] = calls.get(label, 0) + 1
+
+    def timed_apply(self: Any, event: Any, now: Any, analysis: Any = None) -> None:
+        started = time.process_time()
+        apply(self, event, now, analysis)
+        count(event.type, started)
+
+    def timed_fire(self: Any, timer: Any, now: Any) -> None:
+        started = time.process_time()
+        fire(self, timer, now)
+        count(f"timer {timer.kind}", started)
+
+    recovery.Recovery.apply, recovery.Recovery.fire = timed_apply, timed_fire
+    best: dict[str, float] = {}
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            spent.clear()
+            calls.clear()
+            replay.replay(events, policy, batch_size=5_000)
+            for label, seconds in spent.items():
+                best[label] = min(best.get(label, seconds), seconds)
+    finally:
+        gc.enable()
+        recovery.Recovery.apply, recovery.Recovery.fire = apply, fire
+    print(f"decisions by event type and timer kind, best of {repeat}, garbage collector off:")
+    for label in sorted(best, key=lambda k: -best[k]):
+        print(
+            f"  {label:24} {calls[label]:7,} calls {best[label]:6.3f} CPU-s "
+            f"{1e6 * best[label] / calls[label]:8.1f} us/call"
+        )
+    print(f"  {'all decisions':24} {sum(calls.values()):7,} calls {sum(best.values()):6.3f} CPU-s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--customers", type=int, default=3_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--by-type",
+        action="store_true",
+        help="also the decisions' CPU per event type and timer kind (best of --repeat runs, "
+        "the cyclic garbage collector off for them, so that its pauses land nowhere)",
+    )
     parser.add_argument(
         "--gc-threshold",
         type=int,
@@ -103,6 +151,8 @@ def main() -> None:
             f"  {stage:32} {seconds:6.2f} CPU-s {100 * seconds / total:5.1f} %  "
             f"{1e6 * seconds / len(events):5.1f} us/event"
         )
+    if args.by_type:
+        by_type(events, policy, args.repeat)
     figures = result.figures
     print(
         f"decided: {figures['failures']:,} failures, {figures['cases']:,} cases, "

@@ -87,6 +87,35 @@ def by_type(events: list[dict[str, Any]], policy: Any, repeat: int) -> None:
     print(f"  {'all decisions':24} {sum(calls.values()):7,} calls {sum(best.values()):6.3f} CPU-s")
 
 
+def gc_stats(events: list[dict[str, Any]], policy: Any) -> None:
+    """How many collections of each generation one replay makes, and their CPU time."""
+    spent: dict[int, float] = {}
+    runs: dict[int, int] = {}
+    began = [0.0]
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.process_time()
+            return
+        generation = info["generation"]
+        spent[generation] = spent.get(generation, 0.0) + time.process_time() - began[0]
+        runs[generation] = runs.get(generation, 0) + 1
+
+    gc.callbacks.append(watch)
+    started = time.process_time()
+    try:
+        replay.replay(events, policy, batch_size=5_000)
+    finally:
+        gc.callbacks.remove(watch)
+    total = time.process_time() - started
+    print(f"garbage collector in one replay of {total:.2f} CPU-s:")
+    for generation in sorted(runs):
+        print(
+            f"  generation {generation}: {runs[generation]:5,} collections "
+            f"{spent[generation]:6.3f} CPU-s {100 * spent[generation] / total:5.1f} %"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000)
@@ -97,6 +126,11 @@ def main() -> None:
         action="store_true",
         help="also the decisions' CPU per event type and timer kind (best of --repeat runs, "
         "the cyclic garbage collector off for them, so that its pauses land nowhere)",
+    )
+    parser.add_argument(
+        "--gc-stats",
+        action="store_true",
+        help="also one run with the garbage collector's collections counted and timed",
     )
     parser.add_argument(
         "--gc-threshold",
@@ -153,6 +187,8 @@ def main() -> None:
         )
     if args.by_type:
         by_type(events, policy, args.repeat)
+    if args.gc_stats:
+        gc_stats(events, policy)
     figures = result.figures
     print(
         f"decided: {figures['failures']:,} failures, {figures['cases']:,} cases, "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from makegood.domain import model as m
-from makegood.domain.event import Event, jsonable, parse_datetime
+from makegood.domain.event import JSON_PLAIN, Event, jsonable, parse_datetime
 from makegood.domain.model import Case, Compensation, Customer, Failure, Subject
 from makegood.domain.money import to_decimal
 from makegood.domain.policy import Business
@@ -32,18 +32,34 @@ def event_context(
     customer: Customer,
     subject: Subject | None,
     analysis: Mapping[str, Any] | None = None,
+    reads: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """What a detector's expressions see of an event. `reads`: the names the expressions that
+    will see it read (`Expr.names`; None: any). An expression reads nothing else of a context,
+    so the copies of the customer's profile and the subject are made only when one of them
+    is read; what is read is the same either way."""
+    context = {
         "id": event.id,
         "type": event.type,
         "occurred_at": event.occurred_at,
         "customer_id": event.customer_id,
         "subject_id": event.subject_id,
         "attributes": event.attributes,
-        "customer": customer.context(),
-        "order": subject.context() if subject else {},
-        **(analysis or NO_ANALYSIS),
     }
+    if reads is None:
+        context["customer"] = customer.context()
+        context["order"] = subject.context() if subject else {}
+        context.update(analysis or NO_ANALYSIS)
+        return context
+    if "customer" in reads:
+        context["customer"] = customer.context()
+    if "order" in reads:
+        context["order"] = subject.context() if subject else {}
+    analysed = analysis or NO_ANALYSIS
+    for name in reads:  # the analysis goes last: what it names, it gives
+        if name in analysed:
+            context[name] = analysed[name]
+    return context
 
 
 def lateness_of(failure: Failure, now: datetime, reference: datetime | None) -> timedelta | None:
@@ -91,8 +107,11 @@ def failure_context(
 
 def lifetime_value(customer: Customer) -> Decimal | None:
     """The profile's lifetime value as a number (a profile event may carry it as text)."""
+    value = customer.lifetime_value
+    if type(value) is Decimal:
+        return value
     try:
-        return to_decimal(customer.lifetime_value)
+        return to_decimal(value)
     except (TypeError, ArithmeticError):
         return None
 
@@ -125,16 +144,13 @@ def failure_context_in(
         failure, now, parse_datetime(reference, "reference") if reference else None
     )
     since = now - RECENT
-    earlier = [
-        c
-        for c in world.compensations_of(customer.id)
-        if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since
-    ]
-    total = sum((c.amount for c in earlier), Decimal(0))
+    total, count = Decimal(0), 0  # granted in the window: summed in order, as `sum` would
+    for c in world.compensations_of(customer.id):
+        if c.status == m.GRANTED and c.decided_at is not None and c.decided_at > since:
+            total += c.amount
+            count += 1
     recent = recent_failures_in(world, customer.id, failure.case_id, now)
-    return failure_context(
-        failure, customer, subject, lateness, (total, len(earlier)), attributes, recent
-    )
+    return failure_context(failure, customer, subject, lateness, (total, count), attributes, recent)
 
 
 def voice_context(
@@ -170,40 +186,64 @@ def message_context(
     compensation: Compensation | None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The template context every message gets (JSON-able; no e-mail address or phone)."""
+    """The template context every message gets (JSON-able; no e-mail address or phone).
+
+    Built already in JSON-able form (rather than built, then walked whole by `jsonable`):
+    each value goes through `jsonable` where it is read, unless it is a plain value, so the
+    result is what `jsonable` of the plain dict gives (tests/unit/test_decision_fast_paths.py
+    keeps that definition and compares the two on random input)."""
     order = None
     if subject is not None:
+        attributes = subject.attributes
         order = {
-            "id": subject.id,
-            "value": subject.attributes.get("value"),
-            "currency": subject.attributes.get("currency", business.currency),
+            "id": _json(subject.id),
+            "value": _json(attributes.get("value")),
+            "currency": _json(attributes.get("currency", business.currency)),
         }
     fail = None
     if failure is not None:
         fail = {
-            "category": failure.category,
-            "type": failure.type,
-            "severity": failure.severity,
+            "category": _json(failure.category),
+            "type": _json(failure.type),
+            "severity": _json(failure.severity),
             "lateness_minutes": round(failure.lateness_s / 60) if failure.lateness_s else None,
-            "evidence": failure.evidence,
+            "evidence": jsonable(failure.evidence),
         }
     comp = None
     if compensation is not None:
+        expires_at = compensation.expires_at
         comp = {
-            "kind": compensation.kind,
-            "amount": compensation.amount,
-            "currency": compensation.currency,
-            "code": compensation.code,
-            "expires_at": compensation.expires_at,
+            "kind": _json(compensation.kind),
+            "amount": _json(compensation.amount),
+            "currency": _json(compensation.currency),
+            "code": _json(compensation.code),
+            "expires_at": expires_at.isoformat()
+            if type(expires_at) is datetime
+            else _json(expires_at),
         }
     context = {
-        "customer": {"name": customer.name, "locale": customer.locale, "tier": customer.tier},
-        "case": {"id": case.id, "category": case.category, "severity": case.severity},
+        "customer": {
+            "name": _json(customer.name),
+            "locale": _json(customer.locale),
+            "tier": _json(customer.tier),
+        },
+        "case": {
+            "id": _json(case.id),
+            "category": _json(case.category),
+            "severity": _json(case.severity),
+        },
         "failure": fail,
         "order": order,
         "compensation": comp,
         "survey_url": None,
-        "business": {"name": business.name, "support_email": business.support_email},
-        **(extra or {}),
+        "business": {"name": _json(business.name), "support_email": _json(business.support_email)},
     }
-    return jsonable(context)  # type: ignore[no-any-return]
+    if extra:
+        for key, value in extra.items():
+            context[key if type(key) is str else str(key)] = _json(value)
+    return context
+
+
+def _json(value: Any) -> Any:
+    """`jsonable(value)`, without the call for a plain value."""
+    return value if type(value) in JSON_PLAIN else jsonable(value)

@@ -49,6 +49,8 @@ class Deadlines:
         self._references: dict[str, object] = {}
         self._until: dict[str, list[CompiledDetector]] = {}
         self._stops: dict[str, list[CompiledDetector]] = {}
+        # the event types that end a detector's wait, arrivals first
+        self._ends = {d.name: (*d.arrivals, *d.stops) for d in self._by_name.values()}
         for detector in self._by_name.values():
             for event_type in detector.arrivals:
                 self._until.setdefault(event_type, []).append(detector)
@@ -85,11 +87,11 @@ class Deadlines:
             return
         if not isinstance(due, datetime):
             return
-        data = {"detector": detector.name, "event_id": event.id, "reference": reference}
-        seen = subject.seen
-        ended = [(seen[t], t) for t in (*detector.arrivals, *detector.stops) if t in seen]
+        name = detector.name
+        data = {"detector": name, "event_id": event.id, "reference": reference}
+        ended = first_end(subject.seen, self._ends[name])
         if ended:  # the awaited event came first (out of order): late only if after the deadline
-            ended_at, ended_by = min(ended)
+            ended_at, ended_by = ended
             if ended_at > due:
                 failure = self._deadline_failure(detector, subject, due, data, now)
                 if failure is not None and ended_by in detector.stops:
@@ -99,7 +101,7 @@ class Deadlines:
             return
         self.world.arm(
             m.Timer(
-                f"deadline:{detector.name}:{subject.id}",
+                f"deadline:{name}:{subject.id}",
                 due,
                 TIMER,
                 subject.customer_id,
@@ -235,3 +237,14 @@ class Deadlines:
         return self.detection.detect(
             detector, customer, subject, subject.id, due, now, evidence, {}
         )
+
+
+def first_end(seen: Mapping[str, datetime], ends: tuple[str, ...]) -> tuple[datetime, str] | None:
+    """The earliest ``(time, type)`` of the `ends` types the subject has seen, or None: what
+    ``min((seen[t], t) for t in ends if t in seen)`` gives, without the list."""
+    ended = None
+    for end in ends:
+        at = seen.get(end)
+        if at is not None and (ended is None or (at, end) < ended):
+            ended = (at, end)
+    return ended

@@ -34,8 +34,6 @@ class Detection:
         self.lifecycle = lifecycle
         self.playbooks = playbooks
         self.incidents = incidents
-        self._match = [d for d in policy.detectors if d.spec.kind == "match"]
-        self._match_by_type: dict[str, list[CompiledDetector]] = {}
         self._repeat = [d for d in policy.detectors if d.spec.kind == "repeat"]
 
     def match(
@@ -48,12 +46,7 @@ class Detection:
         now: datetime,
     ) -> None:
         """Every match detector whose condition holds for the event records its failure."""
-        matching = self._match_by_type.get(event.type)
-        if matching is None:  # in policy order, those whose type guard admits this type
-            matching = self._match_by_type[event.type] = [
-                d for d in self._match if d.guard in (None, event.type)
-            ]
-        for detector in matching:
+        for detector in self.policy.matchers_for(event.type):
             if evaluate(detector.when, context):
                 self._on_match(detector, event, customer, subject, analysis, now)
 

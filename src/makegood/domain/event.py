@@ -434,6 +434,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 _PLAIN = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
+JSON_PLAIN = _PLAIN_TYPES  # exact types `jsonable` returns as they are
 
 
 def jsonable(value: Any) -> Any:

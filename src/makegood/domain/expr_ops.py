@@ -174,6 +174,8 @@ def _numbers(a: Any, b: Any) -> tuple[Any, Any] | None:
 def add(a: Any, b: Any) -> Any:
     if type(a) in _EXACT and type(b) in _EXACT:
         return a + b
+    if type(b) is timedelta and type(a) is datetime:  # a deadline: `promised_at + 15m`
+        return a + b
     if pair := _numbers(a, b):
         return pair[0] + pair[1]
     ta, tb = type(a), type(b)

@@ -61,6 +61,15 @@ class Incidents:
         self.lifecycle = lifecycle
         self.outreach = outreach
         self.ledger = ledger
+        self._times: dict[str, datetime] = {}  # signals' times read in this batch, by text
+
+    def _at(self, text: str) -> datetime:
+        """`parse_datetime` of a signal's time (pure), read once per batch: each new failure
+        in a forming incident's area filters all its signals again."""
+        at = self._times.get(text)
+        if at is None:
+            at = self._times[text] = parse_datetime(text, "signal")
+        return at
 
     # signals ---------------------------------------------------------------------------------
     def observe(self, failure: Failure, subject: Subject | None, now: datetime) -> Incident | None:
@@ -100,9 +109,7 @@ class Incidents:
                 joined = incident
             else:
                 since = now - spec.window
-                incident.signals = [
-                    s for s in incident.signals if parse_datetime(s[0], "signal") > since
-                ]
+                incident.signals = [s for s in incident.signals if self._at(s[0]) > since]
                 incident.signals.append([now.isoformat(), failure.customer_id, subject.id])
                 if len({s[2] for s in incident.signals}) >= spec.spec.threshold:
                     self.declare(incident, spec, now, "cluster")

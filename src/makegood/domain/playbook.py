@@ -152,7 +152,7 @@ class Playbooks:
         primary = max(
             round_failures or [failure], key=lambda f: (m.SEVERITY_RANK[f.severity], f.detected_at)
         )
-        playbook = next((p for p in self.policy.playbooks if p.spec.name == primary.playbook), None)
+        playbook = self.policy.playbook_named(primary.playbook)
         if playbook is not None:
             self.run(playbook, "resolved", primary, case, now)
         if not case.needs_person:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from makegood.domain import model as m
@@ -29,7 +30,7 @@ from makegood.domain.lifecycle import ENGINE, Lifecycle
 from makegood.domain.model import Case, Compensation, Customer
 from makegood.domain.outreach import Outreach
 from makegood.domain.playbook import Playbooks
-from makegood.domain.rules import CompiledPolicy, evaluate
+from makegood.domain.rules import CompiledPolicy, EventPlan, evaluate
 from makegood.domain.survey import Surveys
 from makegood.domain.text import written_in
 from makegood.domain.world import World
@@ -37,6 +38,7 @@ from makegood.domain.world import World
 __all__ = ["ENGINE", "Recovery"]
 
 SUBJECT_SHAPING = frozenset({"order.placed", "order.eta_updated"})
+NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})  # read by no detector
 PROFILE_FIELDS = ("name", "email", "phone", "locale", "tier", "lifetime_value", "channel")
 
 
@@ -53,37 +55,52 @@ class Recovery:
         self.detection = Detection(policy, world, self.lifecycle, self.playbooks, self.incidents)
         self.deadlines = Deadlines(policy, world, self.lifecycle, self.detection, self.playbooks)
         self.surveys = Surveys(policy, world, self.lifecycle, self.outreach)
+        self._plans: dict[str, EventPlan] = {}  # this batch's, from the policy's
 
     # events ---------------------------------------------------------------------------------
     def apply(self, event: Event, now: datetime, analysis: Mapping[str, Any] | None = None) -> None:
         """React to one accepted event. Precondition: the event was not seen before (by id)."""
         world = self.world
+        kind = event.type
+        plan = self._plans.get(kind)
+        if plan is None:
+            plan = self._plans[kind] = self.policy.plan_for(kind)
         customer = world.customer(event.customer_id)
-        if event.type == "customer.upserted":
+        if kind == "customer.upserted":
             self._upsert_profile(customer, event)
         subject = None
         if event.subject_id is not None:
             subject = world.touch_subject(event.subject_id, event.customer_id)
-            if event.type in SUBJECT_SHAPING or self.policy.detectors_on(event.type):
+            if plan.arming or kind in SUBJECT_SHAPING:
                 subject.attributes.update(event.attributes)
-            first = subject.seen.get(event.type)
+            first = subject.seen.get(kind)
             if first is None or event.occurred_at < first:
-                subject.seen[event.type] = event.occurred_at
-        if event.type == "survey.answered" and event.attributes.get("case_id"):
+                subject.seen[kind] = event.occurred_at
+        if kind == "survey.answered" and event.attributes.get("case_id"):
             self.surveys.answered(event, now)
-        if event.type == "service.alert":
+        if kind == "service.alert":
             self.incidents.alert(event, now)
-        written = written_in(analysis)
-        if written and not customer.locale:  # no profile locale: reply in the language they wrote
-            customer.locale = written
-            world.touch_customer(customer)
-        context = event_context(event, customer, subject, analysis)
-        for detector in self.policy.detectors_on(event.type):
-            if subject is not None and evaluate(detector.when, context):
-                self.deadlines.arm(detector, event, subject, context, now)
+        if analysis:
+            written = written_in(analysis)
+            if written and not customer.locale:  # no profile locale: reply in their language
+                customer.locale = written
+                world.touch_customer(customer)
+        matching = plan.matching
+        # a context only for detectors that read it (most events arm or match nothing), with
+        # only the costly parts they read
+        context = (
+            event_context(event, customer, subject, analysis, plan.reads)
+            if matching or (plan.arming and subject is not None)
+            else NO_CONTEXT
+        )
         if subject is not None:
-            self.deadlines.ended(event, subject, now)
-        self.detection.match(event, customer, subject, context, analysis, now)
+            for detector in plan.arming:
+                if evaluate(detector.when, context):
+                    self.deadlines.arm(detector, event, subject, context, now)
+            if plan.ends:
+                self.deadlines.ended(event, subject, now)
+        if matching:
+            self.detection.match(event, customer, subject, context, analysis, now)
 
     def _upsert_profile(self, customer: Customer, event: Event) -> None:
         for key, value in event.attributes.items():

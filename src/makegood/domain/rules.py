@@ -93,6 +93,7 @@ def expression(source: str | None, path: str, names: frozenset[str]) -> Expr | N
     return compiled
 
 
+_CACHED = 4_096  # keys a policy's lookup keeps
 _TYPE_GUARD = re.compile(r"""^\s*type\s*==\s*(?:"([^"\\]+)"|'([^'\\]+)')\s*(?:and\b|$)""")
 
 
@@ -117,6 +118,16 @@ class CompiledDetector:
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    """What an event of one type can set off under a policy, worked out once per type."""
+
+    arming: tuple[CompiledDetector, ...]  # the deadline detectors it arms (`on` this type)
+    matching: tuple[CompiledDetector, ...]  # the match detectors that may hold on it
+    ends: bool  # whether it ends a deadline's wait (an `until` or `stopped_by` type)
+    reads: frozenset[str]  # every name those detectors' expressions read from its context
 
 
 @dataclass(frozen=True)
@@ -199,10 +210,64 @@ class CompiledPolicy:
         return next((i for i in self.incidents if i.spec.name == name), None)
 
     def playbook_for(self, category: str, severity: str) -> CompiledPlaybook | None:
-        return next((p for p in self.playbooks if p.applies(category, severity)), None)
+        """The first playbook that applies to a failure of this category and severity."""
+        cache: dict[tuple[str, str], CompiledPlaybook | None] = self._cache("_playbook_for")
+        if (category, severity) not in cache:
+            cache[category, severity] = next(
+                (p for p in self.playbooks if p.applies(category, severity)), None
+            )
+        return cache[category, severity]
+
+    def playbook_named(self, name: str | None) -> CompiledPlaybook | None:
+        """The first playbook of this name (None for none)."""
+        cache: dict[str | None, CompiledPlaybook | None] = self._cache("_playbook_named")
+        if name not in cache:
+            cache[name] = next((p for p in self.playbooks if p.spec.name == name), None)
+        return cache[name]
 
     def detectors_on(self, event_type: str) -> tuple[CompiledDetector, ...]:
+        """The deadline detectors an event of this type arms, in policy order."""
         return self._by_on.get(event_type, ())
+
+    def matchers_for(self, event_type: str) -> tuple[CompiledDetector, ...]:
+        """The match detectors that may hold on an event of this type, in policy order: those
+        whose type guard admits it (the others' conditions are false on it)."""
+        cache: dict[str, tuple[CompiledDetector, ...]] = self._cache("_matchers")
+        found = cache.get(event_type)
+        if found is None:
+            found = cache[event_type] = tuple(
+                d
+                for d in self.detectors
+                if d.spec.kind == "match" and d.guard in (None, event_type)
+            )
+        return found
+
+    def plan_for(self, event_type: str) -> EventPlan:
+        """The detectors an event of this type arms, may match or ends, and what they read."""
+        cache: dict[str, EventPlan] = self._cache("_plans")
+        found = cache.get(event_type)
+        if found is None:
+            arming, matching = self.detectors_on(event_type), self.matchers_for(event_type)
+            ends = any(
+                event_type in d.arrivals or event_type in d.stops
+                for d in self.detectors
+                if d.spec.kind == "deadline"
+            )
+            exprs = [d.when for d in matching]
+            exprs += [e for d in arming for e in (d.when, d.deadline, d.reference)]
+            reads = frozenset(name for e in exprs if e is not None for name in e.names)
+            found = cache[event_type] = EventPlan(arming, matching, ends, reads)
+        return found
+
+    def _cache(self, name: str) -> dict[Any, Any]:
+        """A lookup kept with this (immutable) policy: answers computed once per key. Keys
+        come from input (any event type may arrive), so a cache that grows past
+        `_CACHED` keys starts again rather than grow without bound."""
+        cache: dict[Any, Any] | None = self.__dict__.get(name)
+        if cache is None or len(cache) >= _CACHED:
+            cache = {}
+            object.__setattr__(self, name, cache)
+        return cache
 
     @property
     def _by_on(self) -> Mapping[str, tuple[CompiledDetector, ...]]:

@@ -12,13 +12,19 @@ from makegood.domain.rules import CompiledContact, CompiledPolicy, CompiledTone,
 
 def tone_for(policy: CompiledPolicy, context: Mapping[str, Any]) -> CompiledTone | None:
     """The first tone whose `when` holds, or None (the plain templates)."""
-    return next((t for t in policy.tones if evaluate(t.when, context)), None)
+    for tone in policy.tones:
+        if evaluate(tone.when, context):
+            return tone
+    return None
 
 
 def contact_for(policy: CompiledPolicy, context: Mapping[str, Any]) -> CompiledContact | None:
     """The first contact rule whose `when` holds, or None (the customer's channel, else the
     policy's)."""
-    return next((c for c in policy.contact if evaluate(c.when, context)), None)
+    for rule in policy.contact:
+        if evaluate(rule.when, context):
+            return rule
+    return None
 
 
 def styled(tone: CompiledTone | None, template: str) -> tuple[str, dict[str, Any]]:

@@ -48,9 +48,16 @@ def escalated_case(server: Server, customer: str, tier: str = "standard") -> str
         ],
     )
     assert response.status_code == 200, response.text
+    # `serve` answers once the events are in the log; its engine loop acts on them just after
+    deadline = time.monotonic() + 10
     with server.client("agent") as client:
-        found = client.get("/v1/cases", params={"customer_id": customer}).json()
-    return str(found["items"][0]["id"])
+        while True:
+            found = client.get("/v1/cases", params={"customer_id": customer}).json()["items"]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert found, f"no case for {customer} within 10 s"
+    return str(found[0]["id"])
 
 
 def test_health_and_prometheus(server: Server) -> None:

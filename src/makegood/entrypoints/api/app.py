@@ -66,6 +66,7 @@ def static_dir() -> Path:
 
 
 STOP_S = 3  # how long shutdown waits for the engine's and dispatcher's current work
+LIVE_FLUSH_S = 0.2  # `serve`: the most CPU-seconds of decisions kept unwritten
 
 
 def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
@@ -73,6 +74,11 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
     app.engine.observer = telemetry  # the engine reports its batches to this application
     # in the background the engine loop acts on the log: a request appends and returns
     app.engine.acts_on_append = not background
+    if background:
+        # a live log may not run dry under load: what the loop decides is written at least
+        # every LIVE_FLUSH_S of deciding, so the desk, the metrics and a deadline's failure lag
+        # the decision by about that (a file's ingest keeps the engine's larger bound)
+        app.engine.flush_seconds = min(app.engine.flush_seconds, LIVE_FLUSH_S)
     actions = Actions(
         app.store,
         app.policy,

@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -22,6 +24,7 @@ from makegood.adapters.sql.store import SqlStore
 from makegood.adapters.survey_link import survey_token
 from makegood.domain.model import stable_id
 
+T = TypeVar("T")
 SECRET = "test-secret-for-the-api-suite"
 ROLES = ("ingest", "agent", "lead", "admin")
 
@@ -141,3 +144,14 @@ def make_server(directory: Path, database: Path | None = None) -> Server:
 
 def now_iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).isoformat()
+
+
+def acted_on(read: Callable[[], T], within: float = 15.0) -> T:
+    """What `read` answers once it answers something: `serve` answers a POST once the events
+    are in its log, and its engine loop acts on them just after (under load, not at once)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = read()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

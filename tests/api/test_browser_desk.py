@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .server import Server, make_server, now_iso
+from .server import Server, acted_on, make_server, now_iso
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,6 +63,8 @@ def desk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with server.client("ingest") as ingest:
         answer = ingest.post("/v1/events", json=events)
         assert answer.status_code in (200, 202), answer.text
+    with server.client("agent") as agent:  # the 12 cases, once the engine loop acted
+        assert acted_on(lambda: agent.get("/v1/cases", params={"limit": 1}).json()["total"] >= 12)
     yield server
     server.stop()
 

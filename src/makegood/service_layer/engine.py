@@ -649,23 +649,12 @@ class Engine:
             item = items[0]
             reason = f"conflicts with what is stored, not acted on: {error}"
             with self._batch, self.store.session() as session:
-                if self.owned is not None:
-                    p = self._partition(session, item)
-                    if session.places({p}).get(p, item.seq) < item.seq:
-                        session.add_quarantined(
-                            [
-                                Quarantined(
-                                    *item.where,
-                                    _text(event_to_json(item.event)),
-                                    "",
-                                    reason,
-                                    item.event.id,
-                                )
-                            ],
-                            self.clock.now(),
-                        )
-                        session.set_places({p: item.seq})
-                elif self._offset(session) == item.seq - 1:
+                p = self._partition(session, item)
+                if self.owned is not None:  # a worker: the partition's own place
+                    passed = session.places({p}).get(p, item.seq) >= item.seq
+                else:
+                    passed = self._offset(session) != item.seq - 1
+                if not passed:  # nobody passed over it meanwhile
                     session.add_quarantined(
                         [
                             Quarantined(
@@ -678,8 +667,9 @@ class Engine:
                         ],
                         self.clock.now(),
                     )
-                    session.set_value(APPLIED, str(item.seq))
-                    session.set_places({self._partition(session, item): item.seq})
+                    session.set_places({p: item.seq})
+                    if self.owned is None:
+                        session.set_value(APPLIED, str(item.seq))
             self._applied, self._places = None, None
             log.warning("event %s quarantined: %s", item.event.id, error)
             return IngestReport(refused={item.event.id: Rejection("", reason, item.event.id)})

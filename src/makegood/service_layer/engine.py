@@ -54,6 +54,8 @@ WATERMARK = "watermark"
 APPLIED = "applied"  # the place in the log (events.seq) the engine has acted on up to
 _LOG = ("log", None)  # where an event read back from the log came from
 RETRIES = 8
+# the store refused what was decided because the state moved under it: decide again on fresh state
+MOVED_UNDER = (BudgetConflict, AlreadyDone, Contended)
 # what became of each event handed to the engine
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "rejected"
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
@@ -400,13 +402,8 @@ class Engine:
             try:
                 return self._flush()
             except BaseException as error:
-                place = self._window.place if self._window else 0
-                self._drop()
-                if isinstance(error, Moved):
+                if not self._forget(error):
                     return IngestReport()
-                if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
-                    raise
-                self._careful = max(self._careful, place)
                 log.info("state moved under unwritten batches (%s), deciding again", error)
         return self.drain()
 
@@ -447,7 +444,7 @@ class Engine:
                     return result
                 except BaseException as error:
                     self._drop()  # the kept state may hold the change
-                    if not isinstance(error, (BudgetConflict, AlreadyDone, Contended, Moved)):
+                    if not isinstance(error, (*MOVED_UNDER, Moved)):
                         raise
             raise BudgetConflict("the state kept moving under this action; try again")
         finally:
@@ -623,13 +620,8 @@ class Engine:
                         return self._flush()
                 return IngestReport()
             except BaseException as error:
-                place = self._window.place if self._window else 0
-                self._drop()  # the kept state may hold what the rolled-back batches decided
-                if isinstance(error, Moved):
+                if not self._forget(error, items[-1].seq if items else 0):
                     return IngestReport()  # another engine acted on this part: go on from there
-                if not isinstance(error, (BudgetConflict, AlreadyDone, Contended)):
-                    raise
-                self._careful = max(self._careful, place, items[-1].seq if items else 0)
                 if earlier:  # decide again from the committed place, a batch at a time
                     log.info("state moved under unwritten batches (%s), deciding again", error)
                     return IngestReport()
@@ -811,6 +803,21 @@ class Engine:
             # observed once committed
             self.observer.batch_done(window.seconds + time.perf_counter() - started, figures)
         return report
+
+    def _forget(self, error: BaseException, reached: int = 0) -> bool:
+        """After a batch or a flush failed: the kept state and what was decided and not
+        written are dropped (they may hold what was rolled back). True where the log is to be
+        decided again, each batch written alone up to where it had reached (`_careful`);
+        False where another engine acted on this part of the log (`Moved`: go on from there);
+        anything else is raised."""
+        place = self._window.place if self._window else 0
+        self._drop()
+        if isinstance(error, Moved):
+            return False
+        if not isinstance(error, MOVED_UNDER):
+            raise error
+        self._careful = max(self._careful, place, reached)
+        return True
 
     def _drop(self) -> None:
         """Forget the kept state and what was decided and not written: the store is the truth."""

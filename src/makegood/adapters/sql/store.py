@@ -64,6 +64,9 @@ _SET_PLACE = (
     .where(t.partitions.c.partition == sa.bindparam("p"))
     .values(applied=sa.bindparam("a"))
 )
+_TIMELINE = sa.insert(t.timeline).values(  # the id is the database's
+    {name: sa.bindparam(name) for name in ("case_id", "at", "kind", "actor", "data")}
+)
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 _HEAD = sa.select(sa.func.max(t.events.c.seq))
 # appends to the log take turns on PostgreSQL (SQLite has one writer anyway), so the places
@@ -117,7 +120,14 @@ _MESSAGE_KEYS = sa.select(t.outbox.c.customer_id, t.outbox.c.key).where(
 )
 
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own storage format for SQLite datetimes
+def _sqlite_time(value: datetime | None) -> str | None:
+    """SQLAlchemy's own storage format for SQLite datetimes (``%Y-%m-%d %H:%M:%S.%f`` in UTC),
+    from `isoformat`, which is C and a third cheaper than `strftime`."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
@@ -125,7 +135,7 @@ def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
     (None: the value as it is)."""
     kind = column.type
     if isinstance(kind, t.UtcDateTime):
-        return lambda v: None if v is None else v.astimezone(UTC).strftime(_SQLITE_TIME)
+        return _sqlite_time
     if isinstance(kind, t.DecimalText):
         return lambda v: None if v is None else str(v)
     if isinstance(kind, sa.JSON):
@@ -475,8 +485,8 @@ class SqlSession:
             "id",
         )
         if changes.timeline:
-            self.c.execute(
-                sa.insert(t.timeline),
+            self._many(
+                _TIMELINE,
                 [
                     {
                         "case_id": e.case_id,

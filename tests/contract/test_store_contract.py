@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from makegood.domain.errors import BudgetConflict
+from makegood.domain.errors import AlreadyDone, BudgetConflict
 from makegood.domain.event import Quarantined
 
 from .conftest import read_back
@@ -306,3 +306,26 @@ def test_a_session_that_raises_writes_nothing(store: Any) -> None:
 def test_profile_locales_are_read_outside_a_session(store: Any) -> None:
     write(store, customer("c1"), customer("c2"))
     assert store.profile_locales({"c1", "c9"}) == {"c1": "es"}  # c9 has no profile yet
+
+
+# done once: a failure or compensation written a second time is "already done" --------------------
+@pytest.mark.parametrize("same", ["id", "key"])
+def test_a_failure_or_compensation_created_twice_is_already_done(store: Any, same: str) -> None:
+    """Another transaction (a worker, a person) created it first: the batch is refused whole
+    and retried on fresh state, never written a second time, whether the id or the natural
+    key is what is taken."""
+    write(store, customer(), case(), failure("f1"), compensation("v1"))
+    again_failure = failure("f1") if same == "id" else replace(failure("f2"), key=failure("f1").key)
+    again_compensation = (
+        compensation("v1")
+        if same == "id"
+        else replace(compensation("v2"), key=compensation("v1").key)
+    )
+    for again in (again_failure, again_compensation):
+        changes, snapshot = changes_of(again)
+        changes.created.add(again.id)
+        with pytest.raises(AlreadyDone), store.session() as s:
+            s.save(changes, snapshot, BUDGETS)
+    stored = read_back(store)
+    assert sorted(stored.failures) == ["f1"]
+    assert sorted(stored.compensations) == ["v1"]

@@ -104,6 +104,12 @@ def _insert_or_ignore(dialect: str, table: sa.Table) -> Any:
 
 
 @cache
+def _insert_new_anywhere(table: sa.Table) -> Any:
+    """SQLite: insert, or nothing if any unique key (id or natural key) is taken."""
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+@cache
 def _select_in(table: sa.Table, column: str) -> Any:
     return sa.select(table).where(table.c[column].in_(sa.bindparam("values", expanding=True)))
 
@@ -524,6 +530,16 @@ class SqlSession:
     def _create(self, table: sa.Table, items: list[dict[str, Any]]) -> None:
         """Insert rows new to this batch; a taken key means another transaction did it first."""
         if not items:
+            return
+        if self.dialect == "sqlite":  # the driver's executemany, counted by SQLite itself
+            driver: Any = self.c.connection.driver_connection
+            before = driver.total_changes
+            self._many(_insert_new_anywhere(table), items)
+            taken_count = len(items) - (driver.total_changes - before)
+            if taken_count:
+                raise AlreadyDone(
+                    f"{table.name}: {taken_count} of {len(items)} exist already; retry the batch"
+                )
             return
         inserted = set(self.c.execute(_insert_or_ignore(self.dialect, table), items).scalars())
         taken = sorted({item["id"] for item in items} - inserted)

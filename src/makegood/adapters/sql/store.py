@@ -137,13 +137,13 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 
 def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
-    """What SQLAlchemy's bind processing would make of a value, done once per column type
-    (None: the value as it is)."""
+    """What SQLAlchemy's bind processing would make of a value for SQLite, done once per
+    column type (None: the value as it is)."""
     kind = column.type
     if isinstance(kind, t.UtcDateTime):
         return _sqlite_time
     if isinstance(kind, t.DecimalText):
-        return lambda v: None if v is None else str(v)
+        return _text
     if isinstance(kind, sa.JSON):
         return dumps
     if isinstance(kind, sa.Boolean):
@@ -153,26 +153,52 @@ def _sqlite_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
     return None
 
 
+def _postgres_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """The same for psycopg, which adapts datetimes (aware), dates and booleans itself; JSON
+    goes as text into the statement's ``::JSONB`` cast."""
+    kind = column.type
+    if isinstance(kind, t.DecimalText):
+        return _text
+    if isinstance(kind, sa.JSON):
+        return dumps
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+_RAW_DIALECTS = {
+    "sqlite": (sqlite.dialect(), _sqlite_value),
+    "postgresql": (
+        postgresql.psycopg.dialect(paramstyle="format"),  # type: ignore[no-untyped-call]
+        _postgres_value,
+    ),
+}
+
+
 @cache
-def _sqlite_raw(
-    statement: Any,
+def _raw(
+    dialect: str, statement: Any
 ) -> tuple[str, Callable[[dict[str, Any]], Any], tuple[tuple[int, Callable[[Any], Any]], ...]]:
     """SQL text, what takes a row's parameters in order, and the converters of those that
-    need one, so a batch goes straight to executemany."""
-    compiled = statement.compile(dialect=sqlite.dialect())
+    need one, so a batch goes straight to the driver's executemany."""
+    compiler, value_of = _RAW_DIALECTS[dialect]
+    compiled = statement.compile(dialect=compiler)
     table = statement.table
     names = list(compiled.positiontup)
     take = itemgetter(*names) if len(names) > 1 else (lambda item: (item[names[0]],))
     convert = tuple(
-        (i, f) for i, name in enumerate(names) if (f := _sqlite_value(table.c[name])) is not None
+        (i, f) for i, name in enumerate(names) if (f := value_of(table.c[name])) is not None
     )
     return compiled.string, take, convert
 
 
 class SqlSession:
-    """Statements are built once per table (they are the hot path) and bound per batch; on
-    SQLite a batch skips SQLAlchemy's per-row processing and goes to the driver's executemany
-    (the contract tests read everything back through SQLAlchemy)."""
+    """Statements are built once per table (they are the hot path) and bound per batch; a
+    batch skips SQLAlchemy's per-row processing and goes to the driver's executemany (psycopg
+    pipelines it), with the values converted as SQLAlchemy's types would (the contract tests
+    read everything back through SQLAlchemy)."""
 
     def __init__(
         self, connection: sa.Connection, writing: bool = True, fence: Fence | None = None
@@ -196,10 +222,7 @@ class SqlSession:
             self._many(_insert_new(self.dialect, table, key), items)
 
     def _many(self, statement: Any, items: list[dict[str, Any]]) -> None:
-        if self.dialect != "sqlite":
-            self.c.execute(statement, items)
-            return
-        sql, take, convert = _sqlite_raw(statement)
+        sql, take, convert = _raw(self.dialect, statement)
         rows = []
         for item in items:
             row = list(take(item))

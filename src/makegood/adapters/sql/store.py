@@ -75,6 +75,9 @@ _APPEND_LOCK = sa.text("SELECT pg_advisory_xact_lock(469886594919)")
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
 _KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))
+_KNOWN_ANY = sa.select(t.events.c.id).where(
+    t.events.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
+)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -240,6 +243,8 @@ class SqlSession:
 
     # events ---------------------------------------------------------------------------------
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
+        if self.postgres:  # one statement, the ids as one array
+            return set(self.c.scalars(_KNOWN_ANY, {"ids": list(ids)}))
         known: set[str] = set()
         for part in _chunks(sorted(ids)):
             known.update(self.c.scalars(_KNOWN, {"values": list(part)}))
@@ -275,8 +280,30 @@ class SqlSession:
                     "partition": partition_of(event.customer_id, count),
                 }
             )
-        self.insert_new(t.events, items, "id")
+        if self.postgres:  # the ids are new (checked above, appends taking turns): COPY them
+            self._copy(t.events, items)
+        else:
+            self.insert_new(t.events, items, "id")
         return new
+
+    def _copy(self, table: sa.Table, items: list[dict[str, Any]]) -> None:
+        """PostgreSQL's COPY: the fastest way in for rows known to be new."""
+        if not items:
+            return
+        names = list(items[0])
+        take = itemgetter(*names)
+        convert = [(i, f) for i, name in enumerate(names) if (f := _postgres_value(table.c[name]))]
+        driver: Any = self.c.connection.driver_connection
+        columns = ", ".join(f'"{name}"' for name in names)
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy,
+        ):
+            for item in items:
+                row = list(take(item))
+                for i, f in convert:
+                    row[i] = f(row[i])
+                copy.write_row(row)
 
     def logged(
         self, after: int, limit: int, partitions: Mapping[int, int] | None = None

@@ -197,6 +197,15 @@ def _raw(
     return compiled.string, take, convert
 
 
+def _converted(
+    values: Sequence[Any], convert: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
+    row = list(values)
+    for i, f in convert:
+        row[i] = f(row[i])
+    return tuple(row)
+
+
 class SqlSession:
     """Statements are built once per table (they are the hot path) and bound per batch; a
     batch skips SQLAlchemy's per-row processing and goes to the driver's executemany (psycopg
@@ -226,13 +235,7 @@ class SqlSession:
 
     def _many(self, statement: Any, items: list[dict[str, Any]]) -> None:
         sql, take, convert = _raw(self.dialect, statement)
-        rows = []
-        for item in items:
-            row = list(take(item))
-            for i, f in convert:
-                row[i] = f(row[i])
-            rows.append(tuple(row))
-        self.c.exec_driver_sql(sql, rows)
+        self.c.exec_driver_sql(sql, [_converted(take(item), convert) for item in items])
 
     def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
         found: list[Any] = []
@@ -300,10 +303,7 @@ class SqlSession:
             cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy,
         ):
             for item in items:
-                row = list(take(item))
-                for i, f in convert:
-                    row[i] = f(row[i])
-                copy.write_row(row)
+                copy.write_row(_converted(take(item), convert))
 
     def logged(
         self, after: int, limit: int, partitions: Mapping[int, int] | None = None
@@ -591,7 +591,15 @@ class SqlSession:
                     f"{table.name}: {taken_count} of {len(items)} exist already; retry the batch"
                 )
             return
-        inserted = set(self.c.execute(_insert_or_ignore(self.dialect, table), items).scalars())
+        # PostgreSQL: psycopg's pipelined executemany, each row answering its id if inserted
+        sql, take, convert = _raw(self.dialect, _insert_or_ignore(self.dialect, table))
+        inserted: set[str] = set()
+        with self.c.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.executemany(sql, [_converted(take(i), convert) for i in items], returning=True)
+            while True:
+                inserted.update(row[0] for row in cursor.fetchall())
+                if not cursor.nextset():
+                    break
         taken = sorted({item["id"] for item in items} - inserted)
         if taken:
             raise AlreadyDone(f"{table.name} {', '.join(taken[:5])} exist already; retry the batch")

@@ -74,10 +74,6 @@ _HEAD = sa.select(sa.func.max(t.events.c.seq))
 _APPEND_LOCK = sa.text("SELECT pg_advisory_xact_lock(469886594919)")
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization
 CHUNK = 900  # stay below SQLite's limit of bound parameters per statement
-_KNOWN = sa.select(t.events.c.id).where(t.events.c.id.in_(sa.bindparam("values", expanding=True)))
-_KNOWN_ANY = sa.select(t.events.c.id).where(
-    t.events.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
-)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -112,21 +108,38 @@ def _insert_new_anywhere(table: sa.Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def _among(dialect: str, column: sa.Column[Any]) -> Any:
+    """`column` is one of the parameter ``values``: on PostgreSQL one array (one statement,
+    one plan, whatever the count), on SQLite an expanded IN list of at most `CHUNK`."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam("values", type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam("values", expanding=True))
+
+
 @cache
-def _select_in(table: sa.Table, column: str) -> Any:
-    return sa.select(table).where(table.c[column].in_(sa.bindparam("values", expanding=True)))
+def _select_in(dialect: str, table: sa.Table, column: str) -> Any:
+    return sa.select(table).where(_among(dialect, table.c[column]))
 
 
-_MESSAGES = sa.select(t.outbox.c.customer_id, t.outbox.c.created_at).where(
-    t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True)),
-    t.outbox.c.created_at >= sa.bindparam("start"),
-    t.outbox.c.channel != ACTION,
-)
+@cache
+def _known(dialect: str, column: sa.Column[Any]) -> Any:
+    return sa.select(column).where(_among(dialect, column))
 
 
-_MESSAGE_KEYS = sa.select(t.outbox.c.customer_id, t.outbox.c.key).where(
-    t.outbox.c.customer_id.in_(sa.bindparam("values", expanding=True))
-)
+@cache
+def _messages(dialect: str) -> Any:
+    return sa.select(t.outbox.c.customer_id, t.outbox.c.created_at).where(
+        _among(dialect, t.outbox.c.customer_id),
+        t.outbox.c.created_at >= sa.bindparam("start"),
+        t.outbox.c.channel != ACTION,
+    )
+
+
+@cache
+def _message_keys(dialect: str) -> Any:
+    return sa.select(t.outbox.c.customer_id, t.outbox.c.key).where(
+        _among(dialect, t.outbox.c.customer_id)
+    )
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -237,21 +250,31 @@ class SqlSession:
         sql, take, convert = _raw(self.dialect, statement)
         self.c.exec_driver_sql(sql, [_converted(take(item), convert) for item in items])
 
+    def _parts(self, values: Collection[str]) -> Iterator[list[str]]:
+        """`values` as `_among` takes them: all at once on PostgreSQL, in chunks on SQLite."""
+        if self.postgres:
+            if values:
+                yield sorted(values)
+            return
+        for part in _chunks(sorted(values)):
+            yield list(part)
+
     def _where_in(self, table: sa.Table, column: str, values: Collection[str]) -> list[Any]:
         found: list[Any] = []
-        statement = _select_in(table, column)
-        for part in _chunks(sorted(values)):
-            found.extend(self.c.execute(statement, {"values": list(part)}))
+        statement = _select_in(self.dialect, table, column)
+        for part in self._parts(values):
+            found.extend(self.c.execute(statement, {"values": part}))
         return found
+
+    def _known(self, column: sa.Column[Any], values: Collection[str]) -> set[str]:
+        known: set[str] = set()
+        for part in self._parts(values):
+            known.update(self.c.scalars(_known(self.dialect, column), {"values": part}))
+        return known
 
     # events ---------------------------------------------------------------------------------
     def known_event_ids(self, ids: Collection[str]) -> set[str]:
-        if self.postgres:  # one statement, the ids as one array
-            return set(self.c.scalars(_KNOWN_ANY, {"ids": list(ids)}))
-        known: set[str] = set()
-        for part in _chunks(sorted(ids)):
-            known.update(self.c.scalars(_KNOWN, {"values": list(part)}))
-        return known
+        return self._known(t.events.c.id, ids)
 
     def add_events(self, events: Sequence[Event], received_at: datetime) -> dict[str, int]:
         if not events:
@@ -413,13 +436,7 @@ class SqlSession:
             self.c.execute(_SET_PLACE, [{"p": p, "a": a} for p, a in sorted(places.items())])
 
     def known_subjects(self, ids: Collection[str]) -> set[str]:
-        known: set[str] = set()
-        query = sa.select(t.subjects.c.id).where(
-            t.subjects.c.id.in_(sa.bindparam("values", expanding=True))
-        )
-        for part in _chunks(sorted(ids)):
-            known.update(self.c.scalars(query, {"values": list(part)}))
-        return known
+        return self._known(t.subjects.c.id, ids)
 
     # timers and state -----------------------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
@@ -481,8 +498,8 @@ class SqlSession:
         for r in self._where_in(t.compensations, "customer_id", customer_ids):
             if keeps_compensation(r, since, snap.failures):
                 snap.compensations[r.id] = rows.compensation_of(r)
-        for part in _chunks(sorted(customer_ids)):
-            for customer_id, key in self.c.execute(_MESSAGE_KEYS, {"values": list(part)}):
+        for part in self._parts(customer_ids):
+            for customer_id, key in self.c.execute(_message_keys(self.dialect), {"values": part}):
                 snap.message_keys.setdefault(customer_id, set()).add(key)
         for r in self.c.execute(_LIVE_INCIDENTS, {"since": since}):
             snap.incidents[r.id] = rows.incident_of(r)
@@ -494,9 +511,9 @@ class SqlSession:
             ):
                 snap.global_spent[r.day] = Decimal(r.spent_minor) / 100
             start = datetime.combine(min(days), time(), tzinfo=since.tzinfo)
-            for part in _chunks(sorted(customer_ids)):
-                params = {"values": list(part), "start": start}
-                for customer_id, created_at in self.c.execute(_MESSAGES, params):
+            for part in self._parts(customer_ids):
+                params = {"values": part, "start": start}
+                for customer_id, created_at in self.c.execute(_messages(self.dialect), params):
                     key = (customer_id, created_at.date())
                     if key[1] in days:  # the query is bounded below only
                         snap.messages_per_day[key] = snap.messages_per_day.get(key, 0) + 1

@@ -16,5 +16,7 @@ def new_voucher_code(prefix: str = "MG", groups: int = 3, group_size: int = 4) -
     """A fresh code like ``MG-7KQ4-X9PW-2MDT``; ``groups * group_size * 5`` bits of entropy."""
     if groups < 1 or group_size < 1:
         raise ValueError("groups and group_size must be positive")
-    parts = ["".join(secrets.choice(ALPHABET) for _ in range(group_size)) for _ in range(groups)]
+    bits = secrets.randbits(5 * groups * group_size)  # one draw: 32 symbols are 5 bits each
+    symbols = [ALPHABET[(bits >> (5 * i)) & 31] for i in range(groups * group_size)]
+    parts = ["".join(symbols[g * group_size : (g + 1) * group_size]) for g in range(groups)]
     return "-".join([prefix, *parts]) if prefix else "-".join(parts)

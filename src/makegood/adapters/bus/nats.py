@@ -228,7 +228,7 @@ class NatsBus:
         exhausted = set()
         unsure = []
         for p, (got, done) in zip(wanting, results, strict=True):
-            self._held[p].extend(got)
+            self._held[p] = _merged(self._held[p], got)
             if done is None:
                 unsure.append(p)
             elif done:
@@ -326,3 +326,16 @@ class NatsBus:
         await self._assign(set())
         if self._nc is not None:
             await self._nc.drain()
+
+
+def _merged(held: list[Delivery], got: list[Delivery]) -> list[Delivery]:
+    """What a partition holds, in stream order, one delivery per message. A message whose
+    `ack_wait` ran out before it was acknowledged (a long step on a busy machine) is
+    delivered again, after later ones: in arrival order the cut in `_fetch` would hand a
+    later message over before it. The newer delivery of a message is kept (its reply subject
+    is the one the server expects the acknowledgement on)."""
+    if not got:
+        return held
+    by_seq = {d.seq: d for d in held}
+    by_seq.update((d.seq, d) for d in got)
+    return [by_seq[seq] for seq in sorted(by_seq)]

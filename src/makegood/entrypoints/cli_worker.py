@@ -41,6 +41,11 @@ PrefixOption = typer.Option(
 )
 
 
+# the most CPU-seconds of decisions a live worker keeps unwritten (`serve`'s bound, api/app.py):
+# the latency from an event published to its decision committed (docs/SCALING.md)
+LIVE_FLUSH_S = 0.2
+
+
 def _bus_url(bus: str | None) -> str:
     url = bus or os.environ.get("MAKEGOOD_BUS_URL")
     if not url:
@@ -87,6 +92,8 @@ def worker(
         store.fence = Fence(owner, dict(held))
 
     app.engine.watermark = f"watermark@{owner}"  # a worker's event time is its own
+    if clock == "wall":  # a live feed: decisions written within LIVE_FLUSH_S, as `serve` does
+        app.engine.flush_seconds = min(app.engine.flush_seconds, LIVE_FLUSH_S)
     the_bus = NatsBus(_bus_url(bus), stream=stream, prefix=prefix, partitions=count, ack_wait=lease)
     ttl = timedelta(seconds=lease)
 

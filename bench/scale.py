@@ -13,6 +13,15 @@ Death: with two workers on a lease of `--lease` seconds, one is SIGKILLed mid-st
 seconds until its partitions are owned by the other, and until all of them have moved on in
 the log (processed again).
 
+`--latency R1,R2`: end-to-end latency at each rate (events/s): `--latency-workers` workers on
+the wall clock (live: decisions written within 0.2 s; the day's deadlines, long past, fire as
+their orders arrive) on a lease of `--lease` s take the demo's day published at that rate
+(chunks every 20 ms); an
+event's latency runs from its PubAck (the stream has it) to the first poll (every 20 ms) of
+the partition table showing its partition's place at or past the event's place in the log
+(its batch committed). Printed: p50, p99 and max, the rate reached, and whether the workers
+kept up (the log's lag when publishing ended).
+
 `--kills N`: the long kill campaign (three workers, one SIGKILLed at random every 1-3 s and a
 new one started, N times), then the checks: every event in the log once, every event acted on,
 no failure twice (natural keys), what one `makegood ingest` detects is detected.
@@ -73,7 +82,7 @@ class Run:
             [str(MAKEGOOD), *map(str, args)], env=self.env, check=True, capture_output=True
         )
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, clock: str = "event") -> None:
         with (self.folder / f"{name}.log").open("ab") as out:
             self.workers[name] = subprocess.Popen(
                 [
@@ -84,7 +93,7 @@ class Run:
                     "--lease",
                     str(self.lease),
                     "--clock",
-                    "event",
+                    clock,
                 ],
                 env=self.env,
                 stdout=out,
@@ -237,6 +246,87 @@ def death(args: argparse.Namespace, path: Path, total: int) -> dict[str, Any]:
     }
 
 
+def latency(args: argparse.Namespace, events: list[dict[str, Any]], rate: int) -> dict[str, Any]:
+    import threading
+
+    from makegood.adapters.bus.nats import NatsBus
+
+    n = args.latency_workers
+    with tempfile.TemporaryDirectory() as tmp, run_on(args, Path(tmp), args.lease) as made:
+        for k in range(n):
+            made.start(f"w{k}", clock="wall")  # live: decisions written within 0.2 s
+        made.wait(lambda rows: sorted(owners(rows).values()) == fair(n), 120)
+        bus = NatsBus(args.nats, stream=made.stream, prefix=f"{made.stream.lower()}.events")
+        polls: list[tuple[float, dict[int, int]]] = []
+        stop = threading.Event()
+
+        def poll() -> None:
+            engine = sa.create_engine(
+                args.database_url, connect_args={"options": f"-csearch_path={made.schema}"}
+            )
+            with engine.connect() as c:
+                while not stop.is_set():
+                    rows = c.exec_driver_sql("SELECT partition, applied FROM partitions").all()
+                    c.commit()
+                    polls.append((time.monotonic(), {int(p): int(a) for p, a in rows}))
+                    time.sleep(0.02)
+            engine.dispose()
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        published: dict[str, float] = {}
+        chunk = max(1, round(rate * 0.02))
+        start = time.monotonic()
+        for k in range(0, len(events), chunk):
+            due = start + k / rate
+            time.sleep(max(0.0, due - time.monotonic()))
+            part = events[k : k + chunk]
+            bus.publish(part)
+            at = time.monotonic()
+            for event in part:
+                published.setdefault(str(event["id"]), at)
+        spent = time.monotonic() - start
+        lag = made.count("SELECT count(*) FROM events")[0]
+        made.wait(done(len(published)), 1800)
+        time.sleep(0.1)
+        stop.set()
+        poller.join()
+        bus.close()
+        with made.engine.connect() as c:
+            logged = c.exec_driver_sql("SELECT id, seq, partition FROM events").all()
+    import bisect
+
+    # per partition, the places seen in poll order (a place only moves on): the first poll at
+    # or past an event's place is a bisection
+    seen: dict[int, tuple[list[int], list[float]]] = {}
+    for t, places in polls:
+        for partition, place in places.items():
+            marks, times = seen.setdefault(partition, ([], []))
+            marks.append(place)
+            times.append(t)
+    latencies = []
+    for event_id, seq, partition in logged:
+        marks, times = seen.get(int(partition), ([], []))
+        k = bisect.bisect_left(marks, int(seq))
+        if k < len(marks):
+            latencies.append(max(0.0, times[k] - published[event_id]))
+    latencies.sort()
+
+    def at(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000)
+
+    return {
+        "workers": n,
+        "rate_asked": rate,
+        "rate_published": round(len(published) / spent),
+        "events": len(latencies),
+        "appended_when_publishing_ended": lag,
+        "p50_ms": at(0.50),
+        "p99_ms": at(0.99),
+        "max_ms": round(latencies[-1] * 1000),
+    }
+
+
 def kills(args: argparse.Namespace, path: Path, total: int) -> dict[str, Any]:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp, run_on(args, Path(tmp), args.lease) as made:
@@ -274,6 +364,9 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=2.0)
     parser.add_argument("--kills", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency", default="", help="rates (events/s), comma-separated")
+    parser.add_argument("--latency-workers", type=int, default=2)
+    parser.add_argument("--no-death", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "day.jsonl"
@@ -285,7 +378,10 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores; {total:,} events of the demo's day", flush=True)
         for n in (int(x) for x in args.workers.split(",") if x):
             print(json.dumps(throughput(args, path, total, n)), flush=True)
-        print(json.dumps({"death": death(args, path, total)}), flush=True)
+        if not args.no_death:
+            print(json.dumps({"death": death(args, path, total)}), flush=True)
+        for rate in (int(x) for x in args.latency.split(",") if x):
+            print(json.dumps({"latency": latency(args, events, rate)}), flush=True)
         if args.kills:
             print(json.dumps({"kill_campaign": kills(args, path, total)}), flush=True)
 

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from makegood.adapters.sql.lease import PartitionRow, partition_table
+from makegood.adapters.sql.store import SqlStore
 
 MAKEGOOD = Path(sys.executable).parent / "makegood"
 DB_VARIABLE, NATS_VARIABLE = "MAKEGOOD_TEST_DATABASE_URL", "MAKEGOOD_TEST_NATS_URL"
@@ -60,6 +61,7 @@ class Cluster:
     stream: str = field(default_factory=lambda: f"T{secrets.token_hex(6)}")
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     lease: float = 2.0
+    metrics_port: int = 0  # a worker's /metrics, where a test asks for one
 
     @property
     def env(self) -> dict[str, str]:
@@ -133,6 +135,19 @@ class Cluster:
             time.sleep(0.2)
         raise AssertionError(f"not within {timeout} s: {self.table()}")
 
+    def publish(self, path: Path) -> int:
+        """What `makegood ingest FILE --bus` does, in this process (the CLI is tested in the
+        equivalence tests; a process start costs seconds here): every line to its partition's
+        subject, answered once the stream has them all."""
+        from makegood.adapters.bus.nats import NatsBus
+
+        bus = NatsBus(self.bus, stream=self.stream, prefix=f"{self.stream.lower()}.events")
+        try:
+            lines = [json.loads(line) for line in path.read_text().splitlines() if line]
+            return sum(len(bus.publish(lines[i : i + 1000])) for i in range(0, len(lines), 1000))
+        finally:
+            bus.close()
+
     def stop(self, name: str, sig: int = signal.SIGTERM) -> int:
         process = self.workers.pop(name)
         process.send_signal(sig)
@@ -176,7 +191,11 @@ def cluster(folder: Path) -> Iterator[Cluster]:
     with admin.begin() as c:
         c.exec_driver_sql(f'CREATE SCHEMA "{made.schema}"')
     try:
-        made.run("migrate")
+        # in this process: a `makegood` process costs seconds to start on a busy machine, and
+        # `makegood migrate` is tested on its own
+        store = SqlStore(db, made.schema)
+        store.migrate()
+        store.dispose()
         yield made
     finally:
         made.stop_all()

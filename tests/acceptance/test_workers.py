@@ -1,5 +1,10 @@
 """Scale-out (issue 13): `makegood worker` processes on PostgreSQL and NATS JetStream, as real
-processes, against one `makegood ingest` of the same file.
+processes, against one `makegood ingest` of the same file (made once for the module).
+
+Four clusters, each proving several things, so the suite stays short (a process start takes
+seconds on a busy machine): one worker acting on the whole stream (the other one stopped
+past its lease: fencing), three workers from the start, and one worker joined by two more
+under load then killed and replaced (rebalance and kills).
 
 What is compared, and why:
 - one worker: every decision column of failures, cases, compensations (not the voucher code:
@@ -22,6 +27,7 @@ import os
 import random
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,19 +61,25 @@ Tables = dict[str, set[tuple[object, ...]]]
 DEADLINES = {"late_delivery", "very_late_delivery"}  # the shipped policy's deadline detectors
 
 
-@pytest.fixture
-def stream(tmp_path: Path) -> tuple[Path, int]:
-    path = tmp_path / "day.jsonl"
-    return path, demo_events(path, orders=400, customers=120)
+@dataclass(frozen=True)
+class Day:
+    """The demo's day as a file, and what one `makegood ingest` of it decides (made once for
+    the module: every test compares its workers with it)."""
+
+    path: Path
+    total: int
+    exact: Tables
+    decided: Tables
 
 
-def single(
-    tmp_path: Path, path: Path, columns: dict[str, str] = EXACT
-) -> dict[str, set[tuple[object, ...]]]:
-    """What one `makegood ingest` of the file decides."""
-    with cluster(tmp_path) as one:
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
+    folder = tmp_path_factory.mktemp("day")
+    path = folder / "day.jsonl"
+    total = demo_events(path, orders=400, customers=120)
+    with cluster(folder / "single") as one:
         one.run("ingest", path, "--quiet")
-        return read_tables(one, columns)
+        return Day(path, total, read_tables(one, EXACT), read_tables(one, DECIDED))
 
 
 def through_workers(made: Cluster, path: Path, total: int, names: list[str]) -> None:
@@ -83,24 +95,10 @@ def through_workers(made: Cluster, path: Path, total: int, names: list[str]) -> 
     assert set(owners(made.table())) == {None}  # SIGTERM released every lease
 
 
-def test_one_worker_decides_exactly_what_ingest_does(
-    tmp_path: Path, stream: tuple[Path, int]
-) -> None:
-    path, total = stream
-    expected = single(tmp_path / "single", path)
-    with cluster(tmp_path / "one") as made:
-        through_workers(made, path, total, ["w1"])
-        found = read_tables(made, EXACT)
-    assert expected["failures"] and expected["outbox"] and expected["compensations"]
-    for table in EXACT:
-        assert found[table] == expected[table], table
-
-
-def test_three_workers_decide_what_ingest_does(tmp_path: Path, stream: tuple[Path, int]) -> None:
-    path, total = stream
-    expected = single(tmp_path / "single", path, DECIDED)
+def test_three_workers_decide_what_ingest_does(tmp_path: Path, day: Day) -> None:
+    expected = day.decided
     with cluster(tmp_path / "three") as made:
-        through_workers(made, path, total, ["w1", "w2", "w3"])
+        through_workers(made, day.path, day.total, ["w1", "w2", "w3"])
         found = read_tables(made, DECIDED)
     assert found["failures"] == expected["failures"]
     assert found["cases"] == expected["cases"]
@@ -122,16 +120,16 @@ def test_three_workers_decide_what_ingest_does(tmp_path: Path, stream: tuple[Pat
     }
 
 
-def test_a_worker_stopped_past_its_lease_is_fenced_and_rejoins(
-    tmp_path: Path, stream: tuple[Path, int]
+def test_one_worker_decides_exactly_what_ingest_does_and_a_stopped_one_is_fenced(
+    tmp_path: Path, day: Day
 ) -> None:
     """SIGSTOP one of two workers past its lease: the other takes its partitions over (a new
-    epoch) and acts on the whole stream; SIGCONT: the stale worker's writes are refused (its
-    renewal finds the leases gone, a batch it had decided is fenced), it drops its state and
-    joins again. What was decided is what one process decides: nothing of the stale worker
-    landed."""
-    path, total = stream
-    expected = single(tmp_path / "single", path)
+    epoch) and acts on the whole stream, published by `makegood ingest --bus`; SIGCONT: the
+    stale worker's writes are refused (its renewal finds the leases gone, a batch it had
+    decided is fenced), it drops its state and joins again. What was decided is exactly what
+    one `makegood ingest` decides, every column: one worker appended the events in the
+    published order, and nothing of the stale worker landed."""
+    path, total, expected = day.path, day.total, day.exact
     with cluster(tmp_path / "workers") as made:
         made.start("a", "--clock", "event")
         made.start("b", "--clock", "event")
@@ -153,50 +151,52 @@ def test_a_worker_stopped_past_its_lease_is_fenced_and_rejoins(
         assert "leases lost" in made.log("a") or "fenced" in made.log("a")
         assert made.stop("a") == 0 and made.stop("b") == 0
         found = read_tables(made, EXACT)
+    assert expected["failures"] and expected["outbox"] and expected["compensations"]
     for table in EXACT:
         assert found[table] == expected[table], table
 
 
-def test_killed_workers_lose_and_repeat_nothing(tmp_path: Path, stream: tuple[Path, int]) -> None:
-    """Three workers; while the stream is taken in, a random one is SIGKILLed every few
-    seconds and a new one started (bench/scale.py --kills runs the long version): its
-    partitions are owned by a live worker again within 2 x the lease of each kill, every event
-    lands in the log once and is acted on, and nothing one process detects is lost."""
-    path, total = stream
-    kills = int(os.environ.get("MAKEGOOD_TEST_KILLS", "4"))
+def test_workers_join_under_load_and_killed_ones_lose_and_repeat_nothing(
+    tmp_path: Path, day: Day
+) -> None:
+    """One worker takes the stream in; two more start meanwhile: partitions move to a fair
+    share each (given back between batches, taken at once). Then a random one is SIGKILLed
+    every few seconds and a new one started (bench/scale.py --kills runs the long version):
+    its partitions are owned by a live worker again within 2 x the lease of each kill. Every
+    event lands in the log once and is acted on, and nothing one process detects is lost."""
+    kills = int(os.environ.get("MAKEGOOD_TEST_KILLS", "3"))
     rng = random.Random(13)
-    expected = single(tmp_path / "single", path, DECIDED)
     takeovers: list[float] = []
     with cluster(tmp_path / "workers") as made:
-        made.lease = 2.0
-        names = ["w1", "w2", "w3"]
-        for name in names:
-            made.start(name, "--clock", "event", "--batch-size", "100")
-        made.wait(lambda rows: set(owners(rows)) == set(names), 60)
-        made.run("ingest", path, "--bus", made.bus, "--quiet")
+        made.start("w1", "--clock", "event", "--batch-size", "100")
+        made.wait(lambda rows: owners(rows) == {"w1": 32}, 60)
+        made.publish(day.path)
+        made.start("w2", "--clock", "event", "--batch-size", "100")
+        made.start("w3", "--clock", "event", "--batch-size", "100")
+        made.wait(lambda rows: sorted(owners(rows).values()) == [10, 11, 11], 60)
         for n in range(kills):
             victim = rng.choice(sorted(made.workers))
             made.workers[victim].send_signal(signal.SIGKILL)
             made.workers.pop(victim).wait(timeout=30)
             takeovers.append(made.wait(lambda rows, v=victim: v not in owners(rows), 30))
             made.start(f"k{n}", "--clock", "event", "--batch-size", "100")
-            live = set(made.workers)
+            live = set(made.workers)  # the next kill once the new one holds its share
             made.wait(lambda rows, live=live: set(owners(rows)) == live, 60)
             time.sleep(rng.uniform(0.0, 1.0))
-        made.wait(caught_up(total), 240)
+        made.wait(caught_up(day.total), 240)
         engine = made.engine()
         with engine.connect() as c:
             logged = c.exec_driver_sql("SELECT count(*), count(DISTINCT id) FROM events").one()
         engine.dispose()
         found = read_tables(made, DECIDED)
-    assert tuple(logged) == (total, total)
+    assert tuple(logged) == (day.total, day.total)
     assert max(takeovers) <= 2 * made.lease, takeovers
     # nothing detected by one process is lost (by natural key: detector and subject), nothing
     # is detected twice (one row per natural key). A partition that moved mid-stream may have
     # a deadline judged early, its new owner's event time being ahead of the partition's (a
     # watermark per partition is the fix, see docs/SCALING.md): extra failures may appear, only
     # deadline ones, and with them a later failure of the customer may be one level more severe
-    nothing_lost(found, expected)
+    nothing_lost(found, day.decided)
 
 
 def nothing_lost(found: Tables, expected: Tables) -> None:
@@ -204,27 +204,3 @@ def nothing_lost(found: Tables, expected: Tables) -> None:
     assert len(keys) == len(found["failures"])
     assert {f[1] for f in expected["failures"]} <= set(keys)
     assert {keys[k] for k in set(keys) - {f[1] for f in expected["failures"]}} <= DEADLINES
-
-
-def test_two_workers_join_one_under_load(tmp_path: Path, stream: tuple[Path, int]) -> None:
-    """One worker takes the stream in; two more start meanwhile: partitions move to a fair
-    share each (given back between batches, taken at once), every event lands in the log
-    once and is acted on once, nothing one process detects is lost."""
-    path, total = stream
-    expected = single(tmp_path / "single", path, DECIDED)
-    with cluster(tmp_path / "workers") as made:
-        made.start("w1", "--clock", "event", "--batch-size", "100")
-        made.wait(lambda rows: owners(rows) == {"w1": 32}, 60)
-        made.run("ingest", path, "--bus", made.bus, "--quiet")
-        made.start("w2", "--clock", "event", "--batch-size", "100")
-        made.start("w3", "--clock", "event", "--batch-size", "100")
-        made.wait(lambda rows: sorted(owners(rows).values()) == [10, 11, 11], 60)
-        made.wait(caught_up(total), 240)
-        engine = made.engine()
-        with engine.connect() as c:
-            logged = c.exec_driver_sql("SELECT count(*), count(DISTINCT id) FROM events").one()
-        engine.dispose()
-        found = read_tables(made, DECIDED)
-        assert all(made.stop(name) == 0 for name in ("w1", "w2", "w3"))
-    assert tuple(logged) == (total, total)
-    nothing_lost(found, expected)

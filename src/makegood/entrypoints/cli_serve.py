@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -18,7 +18,7 @@ from makegood.adapters.sql.auth import ROLES, TokenError, create_token, list_tok
 from makegood.adapters.sql.store import SqlStore
 from makegood.adapters.survey_link import serving_site
 from makegood.adapters.text.schedule import scheduled_retraining
-from makegood.bootstrap import bootstrap
+from makegood.bootstrap import App, bootstrap
 from makegood.domain.errors import PolicyError
 from makegood.entrypoints.cli_common import (
     DatabaseOption,
@@ -29,6 +29,11 @@ from makegood.entrypoints.cli_common import (
     print_json,
 )
 from makegood.entrypoints.cli_common import settings as load_settings
+from makegood.entrypoints.cli_worker import PrefixOption, StreamOption
+from makegood.service_layer.actions import WAIT_S
+
+if TYPE_CHECKING:
+    from makegood.adapters.bus.nats import NatsBus
 
 log = logging.getLogger(__name__)
 GRACE_S = 3  # seconds a stopping server gives requests in flight, twice at most
@@ -60,6 +65,17 @@ def serve(
         envvar="MAKEGOOD_FORWARDED_ALLOW_IPS",
         help="Proxies trusted to set X-Forwarded-Proto/For (comma-separated); none by default",
     ),
+    bus: str | None = typer.Option(
+        None,
+        "--bus",
+        help="NATS URL: publish events to JetStream and send people's actions to the workers "
+        "owning their partitions (`makegood worker`), instead of deciding here",
+    ),
+    stream: str = StreamOption,
+    prefix: str = PrefixOption,
+    action_wait: float = typer.Option(
+        WAIT_S, "--action-wait", min=0.1, help="With --bus: seconds an action waits for its worker"
+    ),
 ) -> None:
     """Run the HTTP API, the dashboard and the engine (timers and outbox) in one process.
 
@@ -84,7 +100,10 @@ def serve(
         app = bootstrap(load_settings(db), event_time=False, site=serving_site(host, port))
     except (ValueError, PolicyError) as error:
         raise fail(escape(str(error))) from None
-    api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024))
+    producer = _producer(app, bus, stream, prefix) if bus else None
+    api = create_app(app, background=True, max_body=int(max_body_mb * 1024 * 1024), bus=producer)
+    if producer is not None:
+        api.state.services.actions.wait = action_wait
     scheduled_retraining(app.store.engine, app.policy, load_settings(db).policy)
     config = uvicorn.Config(
         api,
@@ -107,6 +126,8 @@ def serve(
         signal.signal(sig, lambda *_: None)
     uvicorn.Server(config).run()
     unfinished = _wait_for_requests(time.monotonic() + GRACE_S)
+    if producer is not None:
+        producer.close()
     app.store.dispose()
     err.print("makegood stopped")
     if unfinished:  # worker threads are not daemons: exiting normally would wait for them
@@ -115,6 +136,17 @@ def serve(
         sys.stderr.flush()
         sys.stdout.flush()
         os._exit(0)
+
+
+def _producer(app: App, url: str, stream: str, prefix: str) -> NatsBus:
+    from makegood.adapters.bus.nats import NatsBus
+
+    with app.store.reader() as session:
+        count = session.partitions()
+    try:
+        return NatsBus(url, stream=stream, prefix=prefix, partitions=count)
+    except Exception as error:  # connecting: nats-py raises its own kinds, and OSError
+        raise fail(escape(f"the bus at {url}: {error}")) from None
 
 
 def _wait_for_requests(deadline: float) -> int:

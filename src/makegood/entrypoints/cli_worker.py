@@ -24,6 +24,7 @@ from makegood.bootstrap import bootstrap
 from makegood.domain.errors import PolicyError
 from makegood.entrypoints.cli_common import DatabaseOption, console, err, fail, open_store
 from makegood.entrypoints.cli_common import settings as load_settings
+from makegood.service_layer.actions import Actions
 from makegood.service_layer.worker import Worker
 
 BusOption = typer.Option(
@@ -38,6 +39,11 @@ PrefixOption = typer.Option(
     envvar="MAKEGOOD_BUS_PREFIX",
     help="subjects <prefix>.<partition>",
 )
+
+
+# the most CPU-seconds of decisions a live worker keeps unwritten (`serve`'s bound, api/app.py):
+# the latency from an event published to its decision committed (docs/SCALING.md)
+LIVE_FLUSH_S = 0.2
 
 
 def _bus_url(bus: str | None) -> str:
@@ -86,8 +92,23 @@ def worker(
         store.fence = Fence(owner, dict(held))
 
     app.engine.watermark = f"watermark@{owner}"  # a worker's event time is its own
+    if clock == "wall":  # a live feed: decisions written within LIVE_FLUSH_S, as `serve` does
+        app.engine.flush_seconds = min(app.engine.flush_seconds, LIVE_FLUSH_S)
     the_bus = NatsBus(_bus_url(bus), stream=stream, prefix=prefix, partitions=count, ack_wait=lease)
     ttl = timedelta(seconds=lease)
+
+    def actions(request_id: str | None) -> Actions:
+        """What applies a person's action sent by `serve --bus`, on this worker's engine."""
+        return Actions(
+            store,
+            app.policy,
+            app.clock,
+            app.engine.new_code,
+            request_id=lambda: request_id,
+            engine=app.engine,
+            wait=None,  # the acting thread itself: no batch to wait for
+        )
+
     running = Worker(
         app.engine,
         SqlLeases(store.writer, owner, ttl),
@@ -97,6 +118,7 @@ def worker(
         lease=ttl,
         batch=batch_size,
         tick=clock == "wall",
+        actions=actions,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -139,6 +161,7 @@ def _serve_health(running: Worker, owner: str, lease: float, port: int) -> Threa
                         ("partitions_given", f.given),
                         ("fenced", f.fenced),
                         ("step_errors", f.errors),
+                        ("commands", f.commands),
                     )
                 ]
                 lines.append(f'makegood_worker_batch_seconds{{worker="{owner}"}} {f.batch_seconds}')

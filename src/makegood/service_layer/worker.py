@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from makegood.domain.errors import Fenced
+from makegood.service_layer.actions import Actions
+from makegood.service_layer.commands import perform
 from makegood.service_layer.engine import Engine
 from makegood.service_layer.observer import BatchFigures, EngineObserver
 from makegood.service_layer.ports import Clock
@@ -46,6 +48,11 @@ class Delivered(Protocol):
     @property
     def raw(self) -> object: ...
 
+    @property
+    def command(self) -> bool:
+        """A person's action (`service_layer.commands`), not an event."""
+        ...
+
 
 class Bus(Protocol):
     def assign(self, partitions: Sequence[int]) -> None: ...
@@ -54,6 +61,10 @@ class Bus(Protocol):
 
     def ack(self, deliveries: Sequence[Any]) -> None:
         """Once their events are in the log (what `fetch` answered)."""
+        ...
+
+    def answer(self, delivery: Any, body: object) -> None:
+        """A command's outcome, to whoever waits for it."""
         ...
 
 
@@ -71,6 +82,7 @@ class Figures:
     given: int = 0  # partitions given back or lost
     fenced: int = 0
     errors: int = 0
+    commands: int = 0  # people's actions applied (or refused) for the API
     stepped_at: float = field(default_factory=time.monotonic)  # liveness
     held: dict[int, int] = field(default_factory=dict)  # partition -> epoch
 
@@ -88,10 +100,12 @@ class Worker:
         batch: int = 2000,
         poll: float = 0.1,
         tick: bool = False,
+        actions: Callable[[str | None], Actions] | None = None,
     ) -> None:
         self.engine, self.leases, self.bus, self.clock = engine, leases, bus, clock
         self.fence, self.lease, self.batch, self.poll = fence, lease, batch, poll
         self.tick = tick  # wall time: fire due timers every step
+        self.actions = actions  # for a request id: what applies commands (None: dropped)
         self.figures = Figures()
         self._held: dict[int, int] = {}
         self._applied: dict[int, int] | None = None  # what the engine and the bus act on
@@ -142,13 +156,37 @@ class Worker:
         self.figures.stepped_at = time.monotonic()
 
     def _take_in(self, bus: Bus) -> None:
-        deliveries = bus.fetch(self.batch, self.poll)
+        """The fetched messages in stream order: runs of events appended, each command
+        applied after the events before it were appended and acted on."""
+        events: list[Delivered] = []
+        for delivery in bus.fetch(self.batch, self.poll):
+            if not delivery.command:
+                events.append(delivery)
+                continue
+            self._append(bus, events)
+            events = []
+            self._command(bus, delivery)
+        self._append(bus, events)
+
+    def _append(self, bus: Bus, deliveries: Sequence[Delivered]) -> None:
         if not deliveries:
             return
         report = self.engine.ingest([d.raw for d in deliveries], source="nats")
         bus.ack(deliveries)  # the append committed (or refused them into the quarantine)
         self.figures.appended += report.accepted
         self.figures.duplicates += report.duplicates
+
+    def _command(self, bus: Bus, delivery: Delivered) -> None:
+        # in order with the events: what was published before it is decided first. Fenced
+        # (raised by the command's commit) leaves it unacknowledged, for the next owner
+        self.engine.drain()
+        answer = None
+        if self.actions is not None:
+            answer = perform(self.actions, delivery.raw, time.time())
+        bus.ack([delivery])
+        self.figures.commands += 1
+        if answer is not None:
+            bus.answer(delivery, answer)
 
     # leases -------------------------------------------------------------------------------
     def _balance(self) -> None:

@@ -46,6 +46,11 @@ class Delivery:
     seq: int  # the stream's sequence
     raw: object  # the decoded event (or the text that did not decode: the engine refuses it)
     msg: Msg
+    command: bool = False  # a person's action for the partition's owner (`raw` its body)
+    reply: str | None = None  # where its outcome is awaited
+
+
+COMMAND = "Makegood-Command"  # header: the message is a command, its value the reply subject
 
 
 def subject_of(prefix: str, partition: int) -> str:
@@ -73,6 +78,7 @@ class NatsBus:
         self._subs: dict[int, JetStreamContext.PullSubscription] = {}
         self._held: dict[int, list[Delivery]] = {}  # fetched, not yet handed over
         self._ready: dict[int, float] = {}  # partition -> when its consumer may be read
+        self._received: dict[int, int] = {}  # partition -> last consumer sequence received
         self._run(self._connect())
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -96,9 +102,14 @@ class NatsBus:
     def publish(self, raws: Sequence[Mapping[str, Any] | object]) -> list[int]:
         """Publish events to their partitions' subjects; answers once the stream has every one
         (its PubAck: the stream sequence, or that of the earlier publish of the same id)."""
+        return [seq for seq, _ in self._run(self._publish(raws))]
+
+    def publish_acks(self, raws: Sequence[object]) -> list[tuple[int, bool]]:
+        """As `publish`, each answered (stream sequence, duplicate): a duplicate is an id the
+        stream had within its duplicate window."""
         return self._run(self._publish(raws))
 
-    async def _publish(self, raws: Sequence[Mapping[str, Any] | object]) -> list[int]:
+    async def _publish(self, raws: Sequence[Mapping[str, Any] | object]) -> list[tuple[int, bool]]:
         js = self._jetstream()
         futures = []
         for raw in raws:
@@ -114,7 +125,42 @@ class NatsBus:
                 )
             )
         acks = await asyncio.gather(*futures)
-        return [int(ack.seq) for ack in acks]
+        return [(int(ack.seq), bool(ack.duplicate)) for ack in acks]
+
+    # commands -------------------------------------------------------------------------------
+    def command(self, customer_id: str, body: Mapping[str, Any], wait: float) -> object | None:
+        """Publish a command on the customer's partition subject (in turn with its events) and
+        wait up to `wait` seconds for its owner's answer (decoded JSON); None if none came."""
+        return self._run(self._command(customer_id, body, wait))
+
+    async def _command(
+        self, customer_id: str, body: Mapping[str, Any], wait: float
+    ) -> object | None:
+        nc = self._nc
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, max_msgs=1)
+        try:
+            subject = subject_of(self.prefix, partition_of(customer_id, self.partitions))
+            headers = {COMMAND: inbox, "Nats-Msg-Id": str(body["id"])}
+            await self._jetstream().publish(
+                subject, json.dumps(body).encode(), headers=headers, timeout=wait
+            )
+            msg = await sub.next_msg(timeout=wait)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return None
+        finally:
+            await sub.unsubscribe()
+        answer: object = json.loads(msg.data)
+        return answer
+
+    def answer(self, delivery: Delivery, body: object) -> None:
+        """A command's outcome, to whoever waits for it (no one, if it gave up)."""
+        if delivery.reply:
+            self._run(self._answer(delivery.reply, json.dumps(body, default=str).encode()))
+
+    async def _answer(self, subject: str, data: bytes) -> None:
+        await self._nc.publish(subject, data)
+        await self._nc.flush()
 
     # consumers ------------------------------------------------------------------------------
     def assign(self, partitions: Iterable[int]) -> None:
@@ -129,6 +175,7 @@ class NatsBus:
                 await delivery.msg.nak()
             await self._subs.pop(p).unsubscribe()
             self._ready.pop(p, None)
+            self._received.pop(p, None)
         for p in sorted(wanted - set(self._subs)):
             self._subs[p] = await js.pull_subscribe(
                 subject_of(self.prefix, p),
@@ -146,6 +193,8 @@ class NatsBus:
             # after ack_wait, and comes first then: reading before would put later messages
             # ahead of those in the log (of this partition, and of the others in event time)
             info = await self._subs[p].consumer_info()
+            # what the consumer delivered before is a previous subscriber's, never ours
+            self._received[p] = int(info.delivered.consumer_seq or 0) if info.delivered else 0
             later = self.ack_wait * 1.2 if info.num_ack_pending else 0.0
             self._ready[p] = asyncio.get_running_loop().time() + later
 
@@ -177,10 +226,16 @@ class NatsBus:
             *(self._fetch_one(p, each - len(self._held[p]), timeout) for p in wanting)
         )
         exhausted = set()
+        unsure = []
         for p, (got, done) in zip(wanting, results, strict=True):
-            self._held[p].extend(got)
-            if done:
+            self._held[p] = _merged(self._held[p], got)
+            if done is None:
+                unsure.append(p)
+            elif done:
                 exhausted.add(p)
+        if unsure and any(self._held.values()):  # something to hand over that they may bound
+            ends = await asyncio.gather(*(self._at_end(p) for p in unsure))
+            exhausted.update(p for p, end in zip(unsure, ends, strict=True) if end)
         # a partition read to its end holds back nothing; the others bound what is handed over
         bound = min(
             (held[-1].seq for p, held in self._held.items() if p not in exhausted and held),
@@ -197,12 +252,19 @@ class NatsBus:
         out.sort(key=lambda d: d.seq)
         return out
 
-    async def _fetch_one(self, p: int, batch: int, timeout: float) -> tuple[list[Delivery], bool]:
+    async def _fetch_one(
+        self, p: int, batch: int, timeout: float
+    ) -> tuple[list[Delivery], bool | None]:
+        """The partition's next messages, and False if more are known to follow, None if it
+        may have been read to its end. No answer in time proves nothing either: a busy
+        server answers late, and what it sends then arrives at the next fetch (handing later
+        messages of other partitions over meanwhile would put them ahead of these in the
+        log)."""
         sub = self._subs[p]
         try:
             msgs = await sub.fetch(batch, timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError):
-            return [], True
+            return [], None
         found = []
         left = 0
         for msg in msgs:
@@ -210,11 +272,26 @@ class NatsBus:
                 raw: object = read_json(msg.data)
             except (BadJson, UnicodeDecodeError) as bad:
                 raw = msg.data.decode("utf-8", "backslashreplace") + f" ({bad})"
-            found.append(Delivery(p, int(msg.metadata.sequence.stream), raw, msg))
+            reply = (msg.headers or {}).get(COMMAND)
+            found.append(
+                Delivery(
+                    p, int(msg.metadata.sequence.stream), raw, msg, reply is not None, reply or None
+                )
+            )
             left = int(msg.metadata.num_pending or 0)
-        # read to its end (for now) when nothing is left after the last message: a short
-        # answer alone proves nothing (the server hands what it has at once)
-        return found, left == 0
+            self._received[p] = max(self._received.get(p, 0), int(msg.metadata.sequence.consumer))
+        # maybe read to its end when nothing was left after the last message: a short answer
+        # alone proves nothing (the server hands what it has at once), and neither does that
+        # count when the message waited in the subscription since an earlier fetch gave up
+        # (the count is of its delivery): `_at_end` asks the consumer
+        return found, None if left == 0 else False
+
+    async def _at_end(self, p: int) -> bool:
+        """Whether the partition's consumer has nothing more for us: nothing left to deliver,
+        and nothing delivered that has not reached us yet."""
+        info = await self._subs[p].consumer_info()
+        delivered = int(info.delivered.consumer_seq or 0) if info.delivered else 0
+        return not info.num_pending and delivered <= self._received.get(p, 0)
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """After the append committed: the stream may forget them for these consumers."""
@@ -242,8 +319,23 @@ class NatsBus:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self._loop.close()  # its self-pipe: a ResourceWarning when collected open
 
     async def _close(self) -> None:
         await self._assign(set())
         if self._nc is not None:
             await self._nc.drain()
+
+
+def _merged(held: list[Delivery], got: list[Delivery]) -> list[Delivery]:
+    """What a partition holds, in stream order, one delivery per message. A message whose
+    `ack_wait` ran out before it was acknowledged (a long step on a busy machine) is
+    delivered again, after later ones: in arrival order the cut in `_fetch` would hand a
+    later message over before it. The newer delivery of a message is kept (its reply subject
+    is the one the server expects the acknowledgement on)."""
+    if not got:
+        return held
+    by_seq = {d.seq: d for d in held}
+    by_seq.update((d.seq, d) for d in got)
+    return [by_seq[seq] for seq in sorted(by_seq)]

@@ -12,6 +12,10 @@ Appends are made by one more thread for all requests waiting (group commit,
 `service_layer/appender.py`), and take SQLite's writer before the engine's writes.
 Shutdown stops both after their current batch; what is appended and not yet acted on stays in
 the log for the next start, so nothing accepted is lost.
+
+With a `bus` (`serve --bus`, workers decide: docs/SCALING.md) events are published to the bus
+instead (`service_layer/publisher.py`) and people's actions travel to the partition's owner as
+commands (`service_layer/commands.py`); no engine loop runs here, the dispatcher still does.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
@@ -55,6 +59,8 @@ from makegood.entrypoints.api.middleware import Guard
 from makegood.entrypoints.api.tracing import current_request_id
 from makegood.service_layer.actions import Actions
 from makegood.service_layer.appender import GroupAppend, TakingTurns
+from makegood.service_layer.commands import BusActions, CommandBus
+from makegood.service_layer.publisher import BusIngest, Publisher
 from makegood.service_layer.runner import EngineLoop
 
 log = logging.getLogger(__name__)
@@ -69,7 +75,13 @@ STOP_S = 3  # how long shutdown waits for the engine's and dispatcher's current 
 LIVE_FLUSH_S = 0.2  # `serve`: the most CPU-seconds of decisions kept unwritten
 
 
-def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) -> FastAPI:
+class ProducerBus(Publisher, CommandBus, Protocol):
+    """What `serve --bus` needs of the bus: publishing events, sending commands."""
+
+
+def create_app(
+    app: App, *, background: bool = False, max_body: int = MAX_BODY, bus: ProducerBus | None = None
+) -> FastAPI:
     telemetry = Telemetry(app.store.engine, app.clock, app.policy.policy.budgets.global_per_day)
     app.engine.observer = telemetry  # the engine reports its batches to this application
     # in the background the engine loop acts on the log: a request appends and returns
@@ -79,17 +91,34 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
         # every LIVE_FLUSH_S of deciding, so the desk, the metrics and a deadline's failure lag
         # the decision by about that (a file's ingest keeps the engine's larger bound)
         app.engine.flush_seconds = min(app.engine.flush_seconds, LIVE_FLUSH_S)
-    actions = Actions(
-        app.store,
-        app.policy,
-        app.clock,
-        app.engine.new_code,
-        request_id=current_request_id,
-        engine=app.engine,
+    actions = (
+        Actions(
+            app.store,
+            app.policy,
+            app.clock,
+            app.engine.new_code,
+            request_id=current_request_id,
+            engine=app.engine,
+        )
+        if bus is None
+        else BusActions(
+            app.store,
+            app.policy,
+            app.clock,
+            app.engine.new_code,
+            request_id=current_request_id,
+            engine=app.engine,
+            bus=bus,
+        )
     )
-    # in the background one thread appends for every request (group commit)
-    appender = GroupAppend(app.engine) if background else None
-    if appender is not None:  # the engine's writes give appends their turn first
+    # in the background one thread appends for every request (group commit); with a bus,
+    # requests publish
+    appender: GroupAppend | BusIngest | None = None
+    if background and bus is not None:
+        appender = BusIngest(app.engine, bus)
+    elif background:
+        appender = GroupAppend(app.engine)
+        # the engine's writes give appends their turn first
         app.engine.store = TakingTurns(app.store, appender.turns)
     services = Services(app, actions, telemetry, appender=appender)
 
@@ -100,16 +129,19 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
         if background:
             threads = [
                 threading.Thread(
-                    target=EngineLoop(app.engine).run,
-                    args=(stop,),
-                    name="makegood-engine",
-                    daemon=True,
-                ),
-                threading.Thread(
                     target=app.dispatcher.run, args=(stop,), name="makegood-dispatcher", daemon=True
                 ),
             ]
-            if appender is not None:
+            if bus is None:  # else the workers decide
+                threads.append(
+                    threading.Thread(
+                        target=EngineLoop(app.engine).run,
+                        args=(stop,),
+                        name="makegood-engine",
+                        daemon=True,
+                    )
+                )
+            if isinstance(appender, GroupAppend):
                 threads.append(
                     threading.Thread(
                         target=appender.run, args=(stop,), name="makegood-appender", daemon=True
@@ -124,6 +156,8 @@ def create_app(app: App, *, background: bool = False, max_body: int = MAX_BODY) 
             deadline = time.monotonic() + STOP_S  # daemons: one stuck on a lock is abandoned
             for thread in threads:
                 thread.join(timeout=max(deadline - time.monotonic(), 0))
+            if isinstance(appender, BusIngest):
+                appender.close()
             log.info("engine and dispatcher stopped")
 
     api = FastAPI(

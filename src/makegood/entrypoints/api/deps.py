@@ -18,6 +18,7 @@ from makegood.domain.actions import Actor
 from makegood.entrypoints.api.middleware import RateLimiter
 from makegood.service_layer.actions import Actions
 from makegood.service_layer.appender import GroupAppend
+from makegood.service_layer.publisher import BusIngest
 
 READERS = ("agent", "lead", "admin")
 WRITERS = ("ingest", "admin")
@@ -29,7 +30,8 @@ class Services:
     app: App
     actions: Actions
     telemetry: Telemetry  # the application's metrics (GET /metrics)
-    appender: GroupAppend | None = None  # `serve`: appends of concurrent requests grouped
+    # `serve`: appends of concurrent requests grouped; `serve --bus`: published
+    appender: GroupAppend | BusIngest | None = None
     # survey answers per client address: one application's, not the process's
     survey_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=30, burst=10))
     _auth: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import count
 from pathlib import Path
 from typing import Any
 
 from makegood.adapters.policy_file import parse_policy
 from makegood.adapters.sql.store import SqlStore
 from makegood.domain.compensation import assign_arm
-from makegood.service_layer.engine import Engine
-from makegood.service_layer.replay import RecordingStore, ReplayStore, compare, replay
+from makegood.service_layer.replay import LogStore, RecordingStore, compare, replay, replay_engine
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -133,9 +131,8 @@ def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
         "experiment: level, arms: [{name: holdout, weight: 1}, "
         "{name: ten, weight: 1, amount: {fixed: 10}}]"
     )
-    recorder = RecordingStore(ReplayStore())
-    codes = count()
-    engine = Engine(recorder, p, _Clock(), event_time=True, new_code=lambda: f"C{next(codes)}")
+    recorder = RecordingStore(LogStore())
+    engine = replay_engine(recorder, p, keep_all=True)
     engine.ingest(history(late=40, on_time=0))
     cases = recorder.decisions.cases.values()
     arms = {c.customer_id: c.experiment.get("level") for c in cases}
@@ -144,8 +141,3 @@ def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
     assert paid == {customer for customer, arm in arms.items() if arm == "ten"}
     weights = (("holdout", Decimal(1)), ("ten", Decimal(1)))
     assert all(arm == assign_arm(c, "level", weights) for c, arm in arms.items())
-
-
-class _Clock:
-    def now(self) -> datetime:
-        return T

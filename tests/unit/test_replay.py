@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import count
 from pathlib import Path
+from random import Random
 from typing import Any
 
 from makegood.adapters.policy_file import parse_policy
 from makegood.adapters.sql.store import SqlStore
 from makegood.domain.compensation import assign_arm
+from makegood.service_layer.engine import Engine
 from makegood.service_layer.replay import LogStore, RecordingStore, compare, replay, replay_engine
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -141,3 +144,48 @@ def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
     assert paid == {customer for customer, arm in arms.items() if arm == "ten"}
     weights = (("holdout", Decimal(1)), ("ten", Decimal(1)))
     assert all(arm == assign_arm(c, "level", weights) for c, arm in arms.items())
+
+
+def test_an_engine_that_flushes_evicts_and_trims_decides_as_the_replay(tmp_path: Path) -> None:
+    """Four months of repeat orders, a per-customer 30-day budget that binds: the replay (every
+    customer kept, one flush) decides what an engine on SQLite decides while it flushes every
+    50 events, keeps 5 customers and trims the kept history daily. Found here: the recorder
+    read a flush's changes after the flush had evicted them from the engine's state."""
+    rng = Random(3)
+    events = []
+    for c in range(30):
+        for k in range(12):
+            placed = T + timedelta(days=k * 10 + rng.random() * 3, minutes=c)
+            promised = placed + timedelta(minutes=30)
+            delivered = promised + timedelta(minutes=20 if rng.random() < 0.6 else -5)
+            order = {"customer_id": f"c{c}", "subject_id": f"o{c}-{k}"}
+            attributes = {"promised_at": promised.isoformat(), "value": "20.00"}
+            events += [
+                {"id": f"p{c}-{k}", "type": "order.placed", "occurred_at": placed.isoformat(),
+                 **order, "attributes": attributes},
+                {"id": f"d{c}-{k}", "type": "order.delivered",
+                 "occurred_at": delivered.isoformat(), **order, "attributes": {}},
+            ]  # fmt: skip
+    events.sort(key=lambda e: e["occurred_at"])
+    end = T + timedelta(days=200)
+    events.append({"id": "end", "type": "order.placed", "occurred_at": end.isoformat(),
+                   "customer_id": "z", "attributes": {}})  # fmt: skip
+    p = policy("amount: {fixed: 40}")
+    replayed = replay(events, p, batch_size=50).figures
+    store = SqlStore(f"sqlite:///{tmp_path / 'often.db'}")
+    store.migrate()
+    recorder = RecordingStore(store)
+    codes = count(1)
+    engine = Engine(recorder, p, _Clock(), new_code=lambda: f"REPLAY-{next(codes):08d}",
+                    batch_size=50, resident=5, flush_events=50)  # fmt: skip
+    for start in range(0, len(events), 50):
+        engine.ingest(events[start : start + 50], source="replay", flush=False)
+    engine.flush()
+    store.dispose()
+    assert recorder.decisions.figures() == replayed
+    assert replayed["approvals_waiting"] > 0 and replayed["compensations_granted"] > 100
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -310,7 +310,15 @@ class _RecordingSession:
 
     def save(self, changes: Changes, snapshot: Snapshot, budgets: Budgets) -> None:
         self.inner.save(changes, snapshot, budgets)
-        self.pending.append((changes, snapshot))
+        # what was written, taken now: after the save, in the same transaction, the engine
+        # may forget customers it keeps (beyond its limit), and with them these objects
+        written = Snapshot(
+            failures={i: snapshot.failures[i] for i in changes.failures},
+            cases={i: snapshot.cases[i] for i in changes.cases},
+            compensations={i: snapshot.compensations[i] for i in changes.compensations},
+            incidents={i: snapshot.incidents[i] for i in changes.incidents},
+        )
+        self.pending.append((changes, written))
 
 
 class RecordingStore:

@@ -164,7 +164,7 @@ def main() -> None:
     # the same number of runs with the stages timed (the timing adds a little to each); each
     # stage's figure is its best run, so a busy moment in one run does not count
     timed(engine, "parse_event", "validate (parse_event)")
-    timed(replay, "fingerprint", "dedupe (fingerprint)")
+    timed(replay, "fingerprint", "dedupe (fingerprint, a repeated id only)")
     timed(recovery.Recovery, "apply", "decide (Recovery.apply/fire)")
     timed(recovery.Recovery, "fire", "decide (Recovery.apply/fire)")
     best_stages: dict[str, float] = {}

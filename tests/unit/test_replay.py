@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 from pathlib import Path
+from random import Random
 from typing import Any
+
+import typer
+from typer.testing import CliRunner
 
 from makegood.adapters.policy_file import parse_policy
 from makegood.adapters.sql.store import SqlStore
 from makegood.domain.compensation import assign_arm
+from makegood.entrypoints import cli_report
 from makegood.service_layer.engine import Engine
-from makegood.service_layer.replay import RecordingStore, ReplayStore, compare, replay
+from makegood.service_layer.replay import LogStore, RecordingStore, compare, replay, replay_engine
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -133,9 +139,8 @@ def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
         "experiment: level, arms: [{name: holdout, weight: 1}, "
         "{name: ten, weight: 1, amount: {fixed: 10}}]"
     )
-    recorder = RecordingStore(ReplayStore())
-    codes = count()
-    engine = Engine(recorder, p, _Clock(), event_time=True, new_code=lambda: f"C{next(codes)}")
+    recorder = RecordingStore(LogStore())
+    engine = replay_engine(recorder, p, keep_all=True)
     engine.ingest(history(late=40, on_time=0))
     cases = recorder.decisions.cases.values()
     arms = {c.customer_id: c.experiment.get("level") for c in cases}
@@ -146,6 +151,69 @@ def test_a_holdout_arm_gets_no_compensation_but_is_recorded() -> None:
     assert all(arm == assign_arm(c, "level", weights) for c, arm in arms.items())
 
 
+def test_an_engine_that_flushes_evicts_and_trims_decides_as_the_replay(tmp_path: Path) -> None:
+    """Four months of repeat orders, a per-customer 30-day budget that binds: the replay (every
+    customer kept, one flush) decides what an engine on SQLite decides while it flushes every
+    50 events, keeps 5 customers and trims the kept history daily. Found here: the recorder
+    read a flush's changes after the flush had evicted them from the engine's state."""
+    rng = Random(3)
+    events = []
+    for c in range(30):
+        for k in range(12):
+            placed = T + timedelta(days=k * 10 + rng.random() * 3, minutes=c)
+            promised = placed + timedelta(minutes=30)
+            delivered = promised + timedelta(minutes=20 if rng.random() < 0.6 else -5)
+            order = {"customer_id": f"c{c}", "subject_id": f"o{c}-{k}"}
+            attributes = {"promised_at": promised.isoformat(), "value": "20.00"}
+            events += [
+                {"id": f"p{c}-{k}", "type": "order.placed", "occurred_at": placed.isoformat(),
+                 **order, "attributes": attributes},
+                {"id": f"d{c}-{k}", "type": "order.delivered",
+                 "occurred_at": delivered.isoformat(), **order, "attributes": {}},
+            ]  # fmt: skip
+    events.sort(key=lambda e: e["occurred_at"])
+    end = T + timedelta(days=200)
+    events.append({"id": "end", "type": "order.placed", "occurred_at": end.isoformat(),
+                   "customer_id": "z", "attributes": {}})  # fmt: skip
+    p = policy("amount: {fixed: 40}")
+    replayed = replay(events, p, batch_size=50).figures
+    store = SqlStore(f"sqlite:///{tmp_path / 'often.db'}")
+    store.migrate()
+    recorder = RecordingStore(store)
+    codes = count(1)
+    engine = Engine(recorder, p, _Clock(), new_code=lambda: f"REPLAY-{next(codes):08d}",
+                    batch_size=50, resident=5, flush_events=50)  # fmt: skip
+    for start in range(0, len(events), 50):
+        engine.ingest(events[start : start + 50], source="replay", flush=False)
+    engine.flush()
+    store.dispose()
+    assert recorder.decisions.figures() == replayed
+    assert replayed["approvals_waiting"] > 0 and replayed["compensations_granted"] > 100
+
+
 class _Clock:
     def now(self) -> datetime:
-        return T
+        return datetime.now(UTC)
+
+
+def test_the_replay_command_compares_two_policies_on_a_file(tmp_path: Path) -> None:
+    """`makegood replay --json`: both runs' figures, the rows of differences, wall and CPU
+    seconds; a voucher of 5.50 instead of 3 costs 2.50 more per late order."""
+    events = tmp_path / "history.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in history(late=6, on_time=4)))
+    paths = []
+    for name, step in (("base", "amount: {fixed: 3}"), ("cand", "amount: {fixed: 5.50}")):
+        paths.append(tmp_path / f"{name}.yaml")
+        paths[-1].write_text(POLICY.replace("STEP", step))
+    app = typer.Typer()
+    app.command("replay")(cli_report.replay)
+    app.command("other")(cli_report.report)  # two commands: `replay` stays a subcommand
+    args = ["replay", "--events", str(events), "--policy", str(paths[1])]
+    done = CliRunner().invoke(app, [*args, "--baseline", str(paths[0]), "--json"])
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.output)
+    # history()'s closing event has no subject_id: refused, in a file as in memory
+    assert (out["events"], out["accepted"], out["rejected"]) == (21, 20, 1)
+    rows = {r["figure"]: r for r in out["rows"]}
+    assert (rows["spend"]["baseline"], rows["spend"]["difference"]) == ("18.00", "15.00")
+    assert out["cpu_seconds"]["baseline"] > 0 and out["seconds"]["candidate"] > 0

@@ -255,6 +255,10 @@ def replay(
                         "baseline": round(base.seconds, 3),
                         "candidate": round(cand.seconds, 3),
                     },
+                    "cpu_seconds": {
+                        "baseline": round(base.cpu_seconds, 3),
+                        "candidate": round(cand.cpu_seconds, 3),
+                    },
                     "baseline": jsonable(base.figures),
                     "candidate": jsonable(cand.figures),
                     "rows": jsonable(rows),
@@ -279,8 +283,9 @@ def replay(
         )
     console.print(table)
     speed = len(raws) / max(base.seconds + cand.seconds, 1e-9) * 2
+    cpu = base.cpu_seconds + cand.cpu_seconds
     console.print(
-        f"replayed twice in {base.seconds + cand.seconds:.1f} s "
+        f"replayed twice in {base.seconds + cand.seconds:.1f} s, {cpu:.1f} CPU-s "
         f"({speed:,.0f} events/s); nothing was sent. Spend in "
         f"{policies[1].policy.business.currency}."
     )

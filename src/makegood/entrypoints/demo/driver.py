@@ -17,6 +17,10 @@ from makegood.testing import FrozenClock
 
 DAY_STEP = timedelta(minutes=1)
 AFTER_STEP = timedelta(minutes=30)
+# decided every step, written behind (`Engine.ingest(flush=False)`) and flushed this often: the
+# simulated customers see what makegood sent when it is written, at most this late, and react
+# at the moment it was sent (a reaction already due comes with the next step)
+WRITE_EVERY = timedelta(minutes=10)
 
 
 @dataclass
@@ -43,14 +47,19 @@ def run_demo(
         event_time=False,
         channels={"email": channel, "file": channel, "webhook": channel, "action": channel},
     )
-    now, events = sim.start, 0
+    now, events, written = sim.start, 0, sim.start
     span = (simulator.horizon - sim.start).total_seconds()
     while now < simulator.horizon:
         now += DAY_STEP if now < simulator.end + timedelta(hours=3) else AFTER_STEP
         clock.set(now)
         batch = simulator.advance(now)
         events += len(batch)
-        report = app.engine.ingest(batch, source="demo")
+        flush = now - written >= WRITE_EVERY or now >= simulator.horizon
+        if not batch and not flush:
+            continue  # nothing to append or decide (timers fire with the next events)
+        report = app.engine.ingest(batch, source="demo", flush=flush)
+        if flush:
+            written = now
         simulator.observe(
             {
                 "customer_id": m.customer_id,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from makegood.adapters.text.combined import Calibration, Prototypes, combine
-from makegood.adapters.text.head import Heads
+from makegood.adapters.text.head import Heads, LinearHead
 from makegood.adapters.text.lexicon import LexiconAnalyzer
 from makegood.adapters.text.minilm import MiniLM
 from makegood.adapters.text.scoring import Evidence, analysis
@@ -29,6 +29,7 @@ from makegood.domain.text import CUES, LABELS, Analysis, TextRules, excerpt
 
 Array = Any
 # Mentions and links carry no meaning and cost tokens, the embedding's whole cost.
+SHARES = 3  # the lexicon's shares of positive, negative and neutral words
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
 
 
@@ -96,13 +97,16 @@ class EmbeddingAnalyzer:
     def features(
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence] | None = None
     ) -> Array:
-        """The heads' input: the embedding and the lexicon tier's reading of each text."""
+        """The heads' input: the embedding and the lexicon tier's reading of each text (its
+        scores, its shares of positive, negative and neutral words, the cues, which
+        categories' patterns matched)."""
         evidence = evidence or [self._lexicon.evidence(t) for t in texts]
         extra = np.array(
             [
                 [
                     e.lexicon,
                     e.sentiment,
+                    *e.shares,
                     *(float(e.cues[c]) for c in CUES),
                     *(float(e.hits.get(c, 0) > 0) for c in self.feature_categories),
                 ]
@@ -151,8 +155,12 @@ class EmbeddingAnalyzer:
         self, texts: Sequence[str], vectors: Array, evidence: Sequence[Evidence], heads: Heads
     ) -> list[Analysis]:
         features = self.features(texts, vectors, evidence)
-        moods = heads.sentiment.probabilities(features) if heads.sentiment else None
-        kinds = heads.category.probabilities(features) if heads.category else None
+        width = np.asarray(vectors).shape[1]  # the embedding's columns come first
+        moods = kinds = None
+        if heads.sentiment:
+            moods = heads.sentiment.probabilities(_for(heads.sentiment, features, width))
+        if heads.category:
+            kinds = heads.category.probabilities(_for(heads.category, features, width))
         results = []
         for i, e in enumerate(evidence):
             label, score = None, e.sentiment
@@ -181,6 +189,21 @@ class EmbeddingAnalyzer:
                 result = replace(result, label=label)  # the head's most likely class
             results.append(result)
         return results
+
+
+def _for(head: LinearHead, features: Array, width: int) -> Array:
+    """`features` as `head` was trained on them: a head saved before the lexicon's shares
+    were among its features reads them without those three columns (`width`: the
+    embedding's columns, which come first)."""
+    if head.mean.shape[0] == features.shape[1] - SHARES:
+        start = width + 2  # after the embedding, the lexicon's score and the sentiment
+        return np.delete(features, np.s_[start : start + SHARES], axis=1)
+    if head.mean.shape[0] != features.shape[1]:
+        raise MakegoodError(
+            f"the text head reads {head.mean.shape[0]} features, this version gives "
+            f"{features.shape[1]}: train it again (makegood text train)"
+        )
+    return features
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

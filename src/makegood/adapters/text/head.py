@@ -308,6 +308,9 @@ def feature_names(categories: Sequence[str]) -> list[str]:
     return [
         "lexicon",
         "sentiment",
+        "share:positive",
+        "share:negative",
+        "share:neutral",
         *(f"cue:{c}" for c in CUES),
         *(f"pattern:{c}" for c in categories),
     ]

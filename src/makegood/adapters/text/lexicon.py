@@ -57,8 +57,13 @@ class LexiconAnalyzer:
 
     def lexicon_score(self, text: str, language: str) -> float:
         """The lexicon's compound score in [-1, 1]; English's lexicon for other languages."""
+        return float(self.lexicon_scores(text, language)["compound"])
+
+    def lexicon_scores(self, text: str, language: str) -> Mapping[str, float]:
+        """The lexicon's reading: ``compound`` in [-1, 1] and the shares ``pos``, ``neg``,
+        ``neu`` of the text's words; English's lexicon for other languages."""
         lexicon = self._lexicons.get(language) or self._lexicons["en"]
-        return float(lexicon.polarity_scores(excerpt(text))["compound"])
+        return lexicon.polarity_scores(excerpt(text))
 
     def evidence(self, text: str, locale: str | None = None) -> Evidence:
         """What the lexicons and patterns read; `locale`, the writer's known locale, is the
@@ -66,9 +71,11 @@ class LexiconAnalyzer:
         text = excerpt(text)
         language, _ = self._detector.detect(text, language_of(locale))
         cues, hits, negated = self._matcher.match_negated(fold(text))
-        base = self.lexicon_score(text, language)
+        read = self.lexicon_scores(text, language)
+        base = float(read["compound"])
         score = adjust_sentiment(base, cues, sum(hits.values()), self.rules.sentiment, negated)
-        return Evidence(language, cues, hits, base, score, negated)
+        shares = (float(read.get("pos", 0)), float(read.get("neg", 0)), float(read.get("neu", 1)))
+        return Evidence(language, cues, hits, base, score, negated, shares)
 
     def analyze(self, text: str, locale: str | None = None) -> Analysis:
         e = self.evidence(text, locale)

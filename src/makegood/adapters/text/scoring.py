@@ -21,6 +21,10 @@ class Evidence:
     lexicon: float  # the lexicon's own score
     sentiment: float  # the lexicon's score pulled down by complaint evidence
     negated: int = 0  # category pattern matches a negation cancelled ("not late")
+    # the lexicon's shares of the text's words: positive, negative, neutral (VADER's and
+    # LeIA's ``pos``, ``neg``, ``neu``); one strong word and one weak word among twenty
+    # differ here even where the compound score is the same
+    shares: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
 
 def adjust_sentiment(

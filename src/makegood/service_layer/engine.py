@@ -37,7 +37,8 @@ from makegood.domain.event import (
     parse_event,
 )
 from makegood.domain.fingerprint import fingerprint
-from makegood.domain.incident import DECLARED, FANOUT, SYSTEM, incident_targets
+from makegood.domain.incident import DECLARED, FANOUT, SYSTEM, Incidents, incident_targets
+from makegood.domain.incident_route import Route
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
 from makegood.domain.partition import partition_of, partitions_of
@@ -272,6 +273,10 @@ class Engine:
         # not the order events were sent in: several workers appending from a bus)
         self.follow_log = True
         self._marks: dict[int, tuple[datetime | None, int]] | None = None  # owned: time, place
+        # where incident signals and notices go (`domain/incident_route.py`): None, at once in
+        # this engine's World (every partition here); a bus sets a route that publishes what
+        # belongs to partitions owned elsewhere
+        self.incident_route: Callable[[Incidents], Route] | None = None
         self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
         self._log = threading.Lock()  # guards `_pending`
         # False where a loop acts on the log (`serve`): `ingest` then appends and returns
@@ -498,7 +503,9 @@ class Engine:
         world.merge(fresh)
         world.refresh(fresh)
         decided.resident, decided.customers = resident, customers
-        result = change(world, Recovery(self.policy, world, self.new_code), now)
+        result = change(
+            world, Recovery(self.policy, world, self.new_code, self.incident_route), now
+        )
         return result, decided
 
     def own(self, partitions: Collection[int]) -> None:
@@ -752,7 +759,7 @@ class Engine:
         customers = self._prepare(session, resident, new, due, start, final)
         decided.resident, decided.customers = resident, customers
         world = resident.world
-        recovery = Recovery(self.policy, world, self.new_code)
+        recovery = Recovery(self.policy, world, self.new_code, self.incident_route)
 
         def prepare(timer: Timer) -> None:
             if timer.kind == FANOUT:

@@ -138,3 +138,31 @@ def test_a_partition_moved_to_another_engine_goes_on_at_its_own_time(
     second.drain()
     first.drain()
     assert decided(database.stores[-1]) == expected
+
+
+def test_workers_taking_over_from_one_engine_go_on_at_its_time(
+    tmp_path: Path, database: Database, policy: Any
+) -> None:
+    """One engine acts on the first half of the log (its time is the log's, kept as one
+    watermark); then two engines, restarted halfway, own the partitions: every timer fires
+    as one engine acting on the whole log fires it."""
+    events = stream()
+    expected = decided(one_engine(tmp_path, policy, events))
+    whole = engine(database.store(), policy)
+    third = len(events) // 3
+    whole.ingest(events[:third])  # appended and acted on
+    producer = engine(database.store(), policy)
+    producer.acts_on_append = False
+    producer.ingest(events[third : 2 * third])
+    low, high = engine(database.store(), policy, 6), engine(database.store(), policy, 9)
+    low.own(LOW)
+    high.own(HIGH)
+    high.drain()
+    low.drain()
+    producer.ingest(events[2 * third :])
+    low, high = engine(database.store(), policy, 6), engine(database.store(), policy, 9)
+    low.own(LOW)  # restarted: the partitions' time is read back from the store
+    high.own(HIGH)
+    low.drain()
+    high.drain()
+    assert decided(database.stores[-1]) == expected

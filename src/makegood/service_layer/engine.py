@@ -566,7 +566,7 @@ class Engine:
             self._pending.clear()
         if not self.owned:
             return [], None
-        following = self.event_time and self.follow_log
+        following = self._following
         times: list[tuple[int, datetime]] = []
         start = 0
         with self.store.reader() as session:
@@ -741,7 +741,7 @@ class Engine:
         resident.begin(session)  # the partitions' versions first: all read after is as new
         new = [item.event for item in items]
         plan: Sequence[tuple[datetime, Logged | None]]
-        if self.owned is not None and self.event_time and self.follow_log:
+        if self._following:
             plan, start, final, decided.follows = self._follow_times(
                 session, items, follow, received
             )
@@ -840,7 +840,7 @@ class Engine:
                 session.save(world.changes, world.s, self.policy.policy.budgets)
             for quarantined, received in window.quarantined:
                 session.add_quarantined(quarantined, received)
-            if window.mark is not None:
+            if window.mark is not None and not self._following:  # a worker's: per partition
                 session.set_value(self.watermark, window.mark.isoformat())
             self._log_reached(session, window.reached, window.place)
             if window.follows:
@@ -992,6 +992,11 @@ class Engine:
             for customer_id in cold | owners:
                 resident.customers[customer_id] = None
         timer.data["targets"] = [list(pair) for pair in targets]
+
+    @property
+    def _following(self) -> bool:
+        """Event time per partition, following the whole log (a worker's, `follow_log`)."""
+        return self.owned is not None and self.event_time and self.follow_log
 
     def _owned_marks(self, session: StoreSession) -> dict[int, tuple[datetime | None, int]]:
         """Each owned partition's time and the place in the log it follows up to. Where one

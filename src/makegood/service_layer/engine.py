@@ -67,7 +67,6 @@ RESIDENT = 100_000  # customers whose state the engine keeps in memory between b
 # changes are written behind: a flush when this many events or CPU-seconds of deciding gathered
 FLUSH_EVENTS = 20_000
 FLUSH_SECONDS = 1.0
-FOLLOW_SPAN = 10  # a worker reads the times of at most this many batches of the log at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,7 +572,9 @@ class Engine:
             places = dict(self._owned_places(session))
             if following:  # read first: every own event up to the last time read is logged
                 start = self._followed(session)
-                times = session.log_times(start, self.batch_size * FOLLOW_SPAN)
+                # about the stretch of the log that holds a batch of its own partitions' events
+                span = self.batch_size * (session.partitions() // len(self.owned) + 1)
+                times = session.log_times(start, span)
             logged = session.logged(min(places.values()), self.batch_size, places)
         items: list[Logged] = []
         for seq, stored in logged:

@@ -84,6 +84,7 @@ class _State:
         default_factory=lambda: dict.fromkeys(range(DEFAULT_PARTITIONS), 0)
     )
     places: dict[int, int] = field(default_factory=dict)  # partition -> place in the log
+    marks: dict[int, tuple[datetime, int]] = field(default_factory=dict)  # time, followed to
 
 
 class InMemorySession:
@@ -121,6 +122,18 @@ class InMemorySession:
 
     def set_places(self, places: Mapping[int, int]) -> None:
         self.state.places.update(places)
+
+    def marks(self, partitions: Collection[int]) -> dict[int, tuple[datetime | None, int]]:
+        return {p: self.state.marks.get(p, (None, 0)) for p in partitions}
+
+    def set_marks(self, marks: Mapping[int, tuple[datetime, int]]) -> None:
+        self.state.marks.update(marks)
+
+    def log_times(self, after: int, limit: int) -> list[tuple[int, datetime]]:
+        return [
+            (after + 1 + i, self.state.events[event_id].occurred_at)
+            for i, event_id in enumerate(self.state.log[after : after + limit])
+        ]
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return {i: fingerprint(self.state.events[i]) for i in ids if i in self.state.events}

@@ -9,11 +9,14 @@ that customer hears the incident message instead of an individual acknowledgemen
 communication, not two). After `quiet` without a signal, or a `service.alert` restored, or by
 hand, it resolves and everyone affected hears that too. Failures within `quiet` after it
 resolved are its tail (the backlog), not a new incident: a cool-down.
+
+Signals travel to the owner of the incident's key and notices to the owner of each customer
+through a `Route` (`domain/incident_route.py`): at once in one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +24,7 @@ from makegood.domain import model as m
 from makegood.domain.compensation import compute_amount
 from makegood.domain.context import lifetime_value, recent_failures_in
 from makegood.domain.event import Event, parse_datetime
+from makegood.domain.incident_route import LocalRoute, Notice, Route, Signal
 from makegood.domain.ledger import Ledger
 from makegood.domain.lifecycle import ENGINE, Lifecycle
 from makegood.domain.model import Compensation, Failure, Incident, Subject
@@ -55,6 +59,7 @@ class Incidents:
         lifecycle: Lifecycle,
         outreach: Outreach,
         ledger: Ledger,
+        route: Callable[[Incidents], Route] | None = None,
     ) -> None:
         self.policy = policy
         self.world = world
@@ -62,6 +67,7 @@ class Incidents:
         self.outreach = outreach
         self.ledger = ledger
         self._times: dict[str, datetime] = {}  # signals' times read in this batch, by text
+        self.route: Route = route(self) if route is not None else LocalRoute(self)
 
     def _at(self, text: str) -> datetime:
         """`parse_datetime` of a signal's time (pure), read once per batch: each new failure
@@ -73,8 +79,9 @@ class Incidents:
 
     # signals ---------------------------------------------------------------------------------
     def observe(self, failure: Failure, subject: Subject | None, now: datetime) -> Incident | None:
-        """Count a new failure; the open incident it belongs to, if any (it then speaks for the
-        customer instead of the failure's own acknowledgement)."""
+        """Signal a new failure to each incident whose key its subject carries; the open
+        incident it belongs to, if any (it then speaks for the customer instead of the
+        failure's own acknowledgement)."""
         if subject is None:
             return None
         joined = None
@@ -84,37 +91,50 @@ class Incidents:
                 spec.spec.categories and failure.category not in spec.spec.categories
             ):
                 continue
-            incident = self.world.live_incident(spec.spec.name, str(value))
-            if (
-                incident is None
-                and self.world.resolved_since(spec.spec.name, str(value), now - spec.quiet)
-                is not None
-            ):
-                continue  # the tail of an incident just resolved is not a new one (cool-down)
-            if incident is None:
-                incident = Incident(
-                    m.stable_id("inc", spec.spec.name, str(value), now.isoformat()),
-                    spec.spec.name,
-                    str(value),
-                    "forming",
-                    now,
-                    now,
-                )
-            # a subject is one customer's: look among what that customer was told, not all
-            told = incident.affected.get(subject.customer_id, ())
-            if not any(s[2] == subject.id for s in incident.signals) and subject.id not in told:
-                incident.last_at = now  # a new subject failing keeps the incident going
-            if incident.status == "open":
-                self._tell(incident, spec, failure.customer_id, subject.id, DECLARED, now)
+            signal = Signal(spec.spec.name, str(value), failure.customer_id, subject.id, now)
+            found = self.route.signal(signal)
+            if found is not None:
+                joined = found
+        return joined
+
+    def receive(self, signal: Signal) -> Incident | None:
+        """At the owner of the incident's key: count the signal (declare at the threshold, or
+        tell the customer of the open incident); the incident the customer joined, if any."""
+        spec = self.policy.incident(signal.spec)
+        if spec is None:
+            return None
+        now, customer_id, subject_id = signal.at, signal.customer_id, signal.subject_id
+        joined = None
+        incident = self.world.live_incident(signal.spec, signal.key)
+        if (
+            incident is None
+            and self.world.resolved_since(signal.spec, signal.key, now - spec.quiet) is not None
+        ):
+            return None  # the tail of an incident just resolved is not a new one (cool-down)
+        if incident is None:
+            incident = Incident(
+                m.stable_id("inc", signal.spec, signal.key, now.isoformat()),
+                signal.spec,
+                signal.key,
+                "forming",
+                now,
+                now,
+            )
+        # a subject is one customer's: look among what that customer was told, not all
+        told = incident.affected.get(customer_id, ())
+        if not any(s[2] == subject_id for s in incident.signals) and subject_id not in told:
+            incident.last_at = now  # a new subject failing keeps the incident going
+        if incident.status == "open":
+            self._tell(incident, spec, customer_id, subject_id, DECLARED, now)
+            joined = incident
+        else:
+            since = now - spec.window
+            incident.signals = [s for s in incident.signals if self._at(s[0]) > since]
+            incident.signals.append([now.isoformat(), customer_id, subject_id])
+            if len({s[2] for s in incident.signals}) >= spec.spec.threshold:
+                self.declare(incident, spec, now, "cluster")
                 joined = incident
-            else:
-                since = now - spec.window
-                incident.signals = [s for s in incident.signals if self._at(s[0]) > since]
-                incident.signals.append([now.isoformat(), failure.customer_id, subject.id])
-                if len({s[2] for s in incident.signals}) >= spec.spec.threshold:
-                    self.declare(incident, spec, now, "cluster")
-                    joined = incident
-            self.world.touch_incident(incident)
+        self.world.touch_incident(incident)
         return joined
 
     def alert(self, event: Event, now: datetime) -> None:
@@ -245,7 +265,8 @@ class Incidents:
         stage: int,
         now: datetime,
     ) -> None:
-        """One message per customer and stage; the first subject names the order."""
+        """One message per customer and stage; the first subject names the order. Who was
+        told is the incident's (its owner's); the telling is the customer's (a notice)."""
         subjects = incident.affected.get(customer_id)
         if stage == DECLARED:
             if subjects is not None:
@@ -256,6 +277,20 @@ class Incidents:
         elif subjects is None:
             return
         self.world.touch_incident(incident)
+        self.route.notify(Notice(incident.id, customer_id, subject_id, stage, now))
+
+    def deliver(self, notice: Notice) -> None:
+        """At the owner of the customer: the incident's message, with its compensation."""
+        incident = self.world.incident(notice.incident_id)
+        spec = self.policy.incident(incident.spec) if incident is not None else None
+        if incident is None or spec is None:
+            return
+        customer_id, subject_id, stage, now = (
+            notice.customer_id,
+            notice.subject_id,
+            notice.stage,
+            notice.at,
+        )
         customer = self.world.customer(customer_id)
         subject = self.world.subject(subject_id)
         case = self.world.case_for(customer_id, subject_id)

@@ -25,6 +25,7 @@ from makegood.domain.deadline import Deadlines
 from makegood.domain.detection import Detection
 from makegood.domain.event import Event
 from makegood.domain.incident import FANOUT, QUIET, Incidents
+from makegood.domain.incident_route import Route
 from makegood.domain.ledger import Ledger
 from makegood.domain.lifecycle import ENGINE, Lifecycle
 from makegood.domain.model import Case, Compensation, Customer
@@ -43,7 +44,13 @@ PROFILE_FIELDS = ("name", "email", "phone", "locale", "tier", "lifetime_value", 
 
 
 class Recovery:
-    def __init__(self, policy: CompiledPolicy, world: World, new_code: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        world: World,
+        new_code: Callable[[], str],
+        route: Callable[[Incidents], Route] | None = None,
+    ) -> None:
         self.policy = policy
         self.world = world
         self.new_code = new_code
@@ -51,7 +58,7 @@ class Recovery:
         self.outreach = Outreach(policy, world)
         self.ledger = Ledger(policy, world, new_code, self.lifecycle)
         self.playbooks = Playbooks(policy, world, self.lifecycle, self.outreach, self.ledger)
-        self.incidents = Incidents(policy, world, self.lifecycle, self.outreach, self.ledger)
+        self.incidents = Incidents(policy, world, self.lifecycle, self.outreach, self.ledger, route)
         self.detection = Detection(policy, world, self.lifecycle, self.playbooks, self.incidents)
         self.deadlines = Deadlines(policy, world, self.lifecycle, self.detection, self.playbooks)
         self.surveys = Surveys(policy, world, self.lifecycle, self.outreach)

@@ -94,6 +94,10 @@ def worker(
     app.engine.watermark = f"watermark@{owner}"  # a worker's event time is its own
     if clock == "wall":  # a live feed: decisions written within LIVE_FLUSH_S, as `serve` does
         app.engine.flush_seconds = min(app.engine.flush_seconds, LIVE_FLUSH_S)
+    # workers append from the bus each in its own turn, so the log's order is not the order
+    # events were sent in: event time follows each worker's own partitions, not the whole log
+    # (docs/ARCHITECTURE.md, "Partitions": what following the log needs of the bus)
+    app.engine.follow_log = False
     the_bus = NatsBus(_bus_url(bus), stream=stream, prefix=prefix, partitions=count, ack_wait=lease)
     ttl = timedelta(seconds=lease)
 

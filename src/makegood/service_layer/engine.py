@@ -37,12 +37,14 @@ from makegood.domain.event import (
     parse_event,
 )
 from makegood.domain.fingerprint import fingerprint
-from makegood.domain.incident import DECLARED, FANOUT, SYSTEM, incident_targets
+from makegood.domain.incident import DECLARED, FANOUT, SYSTEM, Incidents, incident_targets
+from makegood.domain.incident_route import Route
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
 from makegood.domain.partition import partition_of, partitions_of
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
+from makegood.domain.watermark import follow as follow_log
 from makegood.domain.world import Snapshot, World
 from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
@@ -74,6 +76,19 @@ class Logged:
     seq: int
     event: Event
     where: tuple[str, int | None] = _LOG  # (source, line), for a quarantine
+
+
+@dataclass(frozen=True, slots=True)
+class _Follow:
+    """How far a worker's batch follows the whole log (every partition's events, not only its
+    own): the place it reaches, and the times of the log's events up to there from where its
+    partitions' time stood (`domain/watermark.py`)."""
+
+    until: int
+    times: tuple[tuple[int, datetime], ...]  # (seq, occurred_at)
+
+    def upto(self, seq: int) -> _Follow:
+        return _Follow(min(self.until, seq), tuple(t for t in self.times if t[0] <= seq))
 
 
 class Moved(Exception):
@@ -190,6 +205,7 @@ class _Decided:
     customers: set[str] = field(default_factory=set)
     quarantined: list[Quarantined] = field(default_factory=list)
     reached: dict[int, int] = field(default_factory=dict)  # partition -> place in the log
+    follows: dict[int, tuple[datetime, int]] = field(default_factory=dict)  # time, followed to
 
 
 @dataclass
@@ -203,6 +219,7 @@ class _Window:
     resident: Resident | None = None  # None: nothing decided yet
     customers: set[str] = field(default_factory=set)
     reached: dict[int, int] = field(default_factory=dict)  # partition -> place decided up to
+    follows: dict[int, tuple[datetime, int]] = field(default_factory=dict)  # time, followed to
     quarantined: list[tuple[list[Quarantined], datetime]] = field(default_factory=list)
     report: IngestReport = field(default_factory=IngestReport)
     events: int = 0
@@ -249,6 +266,16 @@ class Engine:
         self.owned: frozenset[int] | None = None
         self._places: dict[int, int] | None = None  # owned partition -> place acted on, once read
         self.watermark = WATERMARK  # the name of the watermark kept (a worker keeps its own)
+        # event time of a worker (`owned`): True, each partition's time follows the whole log
+        # (every partition's events, in the log's order: the same moments as one engine acting
+        # on that log); False, the engine's own partitions' events only (a log whose order is
+        # not the order events were sent in: several workers appending from a bus)
+        self.follow_log = True
+        self._marks: dict[int, tuple[datetime | None, int]] | None = None  # owned: time, place
+        # where incident signals and notices go (`domain/incident_route.py`): None, at once in
+        # this engine's World (every partition here); a bus sets a route that publishes what
+        # belongs to partitions owned elsewhere
+        self.incident_route: Callable[[Incidents], Route] | None = None
         self._pending: dict[int, Logged] = {}  # appended by this process, not yet acted on
         self._log = threading.Lock()  # guards `_pending`
         # False where a loop acts on the log (`serve`): `ingest` then appends and returns
@@ -385,10 +412,10 @@ class Engine:
         report = IngestReport()
         for _ in range(batches) if batches is not None else itertools.count():
             with self._batch:
-                items = self._next()
-            if not items:
+                items, follow = self._next()
+            if not items and follow is None:
                 break
-            report.add(self._act(items))
+            report.add(self._act(items, follow))
         if flush:
             report.add(self.flush())
         return report
@@ -475,7 +502,9 @@ class Engine:
         world.merge(fresh)
         world.refresh(fresh)
         decided.resident, decided.customers = resident, customers
-        result = change(world, Recovery(self.policy, world, self.new_code), now)
+        result = change(
+            world, Recovery(self.policy, world, self.new_code, self.incident_route), now
+        )
         return result, decided
 
     def own(self, partitions: Collection[int]) -> None:
@@ -502,7 +531,7 @@ class Engine:
             self._applied = int(stored) if stored else 0
         return self._applied
 
-    def _next(self) -> list[Logged]:
+    def _next(self) -> tuple[list[Logged], _Follow | None]:
         """The next batch of the log: what this process appended itself, taken from memory
         while it follows on from the place reached, else read back from the store."""
         if self.owned is not None:
@@ -517,7 +546,7 @@ class Engine:
                 items.append(self._pending[seq])
                 seq += 1
         if items:
-            return items
+            return items, None
         with self.store.session() as session:
             logged = session.logged(applied, self.batch_size)
         for seq, stored in logged:
@@ -525,17 +554,27 @@ class Engine:
             if isinstance(parsed, Rejection):  # it passed once: only a changed limit refuses it
                 parsed = stored
             items.append(Logged(seq, parsed, _LOG))
-        return items
+        return items, None
 
-    def _next_owned(self) -> list[Logged]:
+    def _next_owned(self) -> tuple[list[Logged], _Follow | None]:
         """A worker's next batch: the log of the partitions it owns, each from its own place,
-        read back from the store (other processes append to the log of its partitions too)."""
+        read back from the store (other processes append to the log of its partitions too);
+        in event time following the log, with the times of the whole log up to where the
+        batch ends (the log's end when the batch is not full: idle partitions follow)."""
         with self._log:
             self._pending.clear()
         if not self.owned:
-            return []
+            return [], None
+        following = self._following
+        times: list[tuple[int, datetime]] = []
+        start = 0
         with self.store.reader() as session:
             places = dict(self._owned_places(session))
+            if following:  # read first: every own event up to the last time read is logged
+                start = self._followed(session)
+                # about the stretch of the log that holds a batch of its own partitions' events
+                span = self.batch_size * (session.partitions() // len(self.owned) + 1)
+                times = session.log_times(start, span)
             logged = session.logged(min(places.values()), self.batch_size, places)
         items: list[Logged] = []
         for seq, stored in logged:
@@ -543,7 +582,15 @@ class Engine:
             if isinstance(parsed, Rejection):  # it passed once: only a changed limit refuses it
                 parsed = stored
             items.append(Logged(seq, parsed, _LOG))
-        return items
+        if not following:
+            return items, None
+        until = times[-1][0] if times else start
+        if len(items) == self.batch_size and items[-1].seq < until:
+            until = items[-1].seq  # the batch ends there for every partition it owns
+        items = [item for item in items if item.seq <= until]
+        if not items and until <= start:
+            return [], None
+        return items, _Follow(until, tuple(t for t in times if t[0] <= until))
 
     def _check_log(self, session: StoreSession, items: Sequence[Logged]) -> int:
         """Before deciding: this engine still follows on from the place(s) it last reached
@@ -591,7 +638,7 @@ class Engine:
             self._partitions = session.partitions()
         return partition_of(item.event.customer_id, self._partitions)
 
-    def _act(self, items: Sequence[Logged]) -> IngestReport:
+    def _act(self, items: Sequence[Logged], follow: _Follow | None = None) -> IngestReport:
         """One batch of the log: decided on what a read of the store shows (no write lock
         held while deciding), then written in one short transaction that first checks nothing
         it read has changed since — the partitions' versions and the place in the log — and is
@@ -613,7 +660,7 @@ class Engine:
                 with self._batch:
                     earlier = self._window is not None
                     with self.store.reader() as reading:
-                        decided = self._process(reading, items, analyses)
+                        decided = self._process(reading, items, analyses, follow)
                     window = self._keep(items, decided, time.perf_counter() - started)
                     window.work += time.thread_time() - cpu
                     if self._due(items):
@@ -627,12 +674,14 @@ class Engine:
                     return IngestReport()
                 if attempt == RETRIES - 1:
                     if isinstance(error, AlreadyDone) and items:
-                        return self._isolate(items, error)
+                        return self._isolate(items, error, follow)
                     raise
                 log.info("state moved under batch (%s), retrying (attempt %d)", error, attempt + 1)
         raise AssertionError("unreachable")
 
-    def _isolate(self, items: Sequence[Logged], error: AlreadyDone) -> IngestReport:
+    def _isolate(
+        self, items: Sequence[Logged], error: AlreadyDone, follow: _Follow | None = None
+    ) -> IngestReport:
         """A batch that meets `AlreadyDone` on every retry holds an event the stored state
         refuses: not a race but bad input. Its halves are acted on alone (results do not depend
         on batch boundaries) and the one event that still fails is quarantined with the reason
@@ -666,8 +715,8 @@ class Engine:
             log.warning("event %s quarantined: %s", item.event.id, error)
             return IngestReport(refused={item.event.id: Rejection("", reason, item.event.id)})
         middle = len(items) // 2
-        first = self._act(items[:middle])
-        first.add(self._act(items[middle:]))
+        first = self._act(items[:middle], follow and follow.upto(items[middle - 1].seq))
+        first.add(self._act(items[middle:], follow))
         return first
 
     # the batch ------------------------------------------------------------------------------
@@ -676,6 +725,7 @@ class Engine:
         session: StoreSession,
         items: Sequence[Logged],
         analyses: Mapping[str, Mapping[str, Any]],
+        follow: _Follow | None = None,
     ) -> _Decided:
         """Decide a batch on a read of the store (`session` writes nothing)."""
         received = self.clock.now()
@@ -691,7 +741,14 @@ class Engine:
             )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         new = [item.event for item in items]
-        marks, start, final = self._times(session, new, received)
+        plan: Sequence[tuple[datetime, Logged | None]]
+        if self._following:
+            plan, start, final, decided.follows = self._follow_times(
+                session, items, follow, received
+            )
+        else:
+            marks, start, final = self._times(session, new, received)
+            plan = list(zip(marks, items, strict=True))
         decided.final = final
         if final is None:  # event time with nothing seen yet: no clock to fire timers by
             return decided
@@ -703,16 +760,18 @@ class Engine:
         customers = self._prepare(session, resident, new, due, start, final)
         decided.resident, decided.customers = resident, customers
         world = resident.world
-        recovery = Recovery(self.policy, world, self.new_code)
+        recovery = Recovery(self.policy, world, self.new_code, self.incident_route)
 
         def prepare(timer: Timer) -> None:
             if timer.kind == FANOUT:
                 self._resolve_fanout(session, resident, timer, start, final)
 
         timers = _Timers(recovery, world, due, prepare)
-        for item, mark in zip(items, marks, strict=True):
-            event = item.event
+        for mark, logged in plan:
             report.timers_fired += timers.fire_until(mark)
+            if logged is None:  # another partition's event: the log's time moves on
+                continue
+            item, event = logged, logged.event
             owner = world.subject(event.subject_id) if event.subject_id else None
             if owner is not None and owner.customer_id != event.customer_id:
                 # not a race but bad input: never act on another customer's subject
@@ -748,6 +807,7 @@ class Engine:
             world = decided.resident.world
             decided.resident.timers.decided(world.changes, world.armed, world.done)
         window.reached.update(decided.reached)
+        window.follows.update(decided.follows)
         if items:
             window.place = self._applied = items[-1].seq
         return window
@@ -781,9 +841,13 @@ class Engine:
                 session.save(world.changes, world.s, self.policy.policy.budgets)
             for quarantined, received in window.quarantined:
                 session.add_quarantined(quarantined, received)
-            if window.mark is not None:
+            if window.mark is not None and not self._following:  # a worker's: per partition
                 session.set_value(self.watermark, window.mark.isoformat())
             self._log_reached(session, window.reached, window.place)
+            if window.follows:
+                session.set_marks(window.follows)
+                if self._marks is not None:
+                    self._marks.update(window.follows)
             if resident is not None:
                 world = resident.world
                 figures = batch_figures(world, self._deadlines)
@@ -822,6 +886,7 @@ class Engine:
     def _drop(self) -> None:
         """Forget the kept state and what was decided and not written: the store is the truth."""
         self._resident, self._applied, self._window, self._places = None, None, None, None
+        self._marks = None
 
     def _prepare(
         self,
@@ -928,6 +993,77 @@ class Engine:
             for customer_id in cold | owners:
                 resident.customers[customer_id] = None
         timer.data["targets"] = [list(pair) for pair in targets]
+
+    @property
+    def _following(self) -> bool:
+        """Event time per partition, following the whole log (a worker's, `follow_log`)."""
+        return self.owned is not None and self.event_time and self.follow_log
+
+    def _owned_marks(self, session: StoreSession) -> dict[int, tuple[datetime | None, int]]:
+        """Each owned partition's time and the place in the log it follows up to. Where one
+        engine acting on the whole log went further (`APPLIED`, before workers took over), its
+        watermark is every partition's time there."""
+        if self._marks is None:
+            marks = session.marks(self.owned or ())
+            stored, applied = session.get_value(WATERMARK), session.get_value(APPLIED)
+            if stored and applied:
+                whole = (datetime.fromisoformat(stored), int(applied))
+                places = self._owned_places(session)
+                for p, (_, followed) in marks.items():
+                    if followed < whole[1] and places.get(p, 0) <= whole[1]:
+                        marks[p] = whole
+            self._marks = marks
+        return self._marks
+
+    def _followed(self, session: StoreSession) -> int:
+        """The place in the log the owned partitions' times follow on from (the least)."""
+        places, marks = self._owned_places(session), self._owned_marks(session)
+        return min(max(places.get(p, 0), marks[p][1]) for p in marks) if marks else 0
+
+    def _follow_times(
+        self,
+        session: StoreSession,
+        items: Sequence[Logged],
+        follow: _Follow | None,
+        received: datetime,
+    ) -> tuple[
+        list[tuple[datetime, Logged | None]],
+        datetime,
+        datetime | None,
+        dict[int, tuple[datetime, int]],
+    ]:
+        """A worker's batch in the log's time (`domain/watermark.py`): the watermark at each
+        event of the log from where its partitions' time stands to where the batch ends, its
+        own events' and the others' (at which timers fire, as one engine acting on the whole
+        log fires them); the first and last watermark, and each partition's new time."""
+        places, marks = self._owned_places(session), self._owned_marks(session)
+        start = self._followed(session)
+        # the time at `start`: that of the partitions following on from there
+        base = max(
+            (
+                w
+                for p, (w, f) in marks.items()
+                if w is not None and max(places.get(p, 0), f) == start
+            ),
+            default=None,
+        )
+        until = follow.until if follow is not None else start
+        times = dict(t for t in follow.times if start < t[0] <= until) if follow else {}
+        for item in items:  # each is in the times read; in case one is not, its own time
+            times.setdefault(item.seq, item.event.occurred_at)
+            until = max(until, item.seq)
+        seqs = sorted(times)
+        own = {item.seq: item for item in items}
+        found = follow_log(base, (times[s] for s in seqs), self.policy.allowed_lateness)
+        plan = [(mark, own.get(seq)) for seq, mark in zip(seqs, found, strict=True) if mark]
+        final = found[-1] if found else base
+        follows: dict[int, tuple[datetime, int]] = {}
+        if final is not None:
+            for p, (w, f) in marks.items():
+                if max(places.get(p, 0), f) < until:
+                    follows[p] = (max(final, w) if w is not None else final, until)
+        first = next((m for m in [base, *found] if m is not None), received)
+        return plan, first, final, follows
 
     def _times(
         self, session: StoreSession, new: Sequence[Event], received: datetime

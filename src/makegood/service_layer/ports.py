@@ -99,6 +99,20 @@ class StoreSession(Protocol):
         """Move these partitions' places in the log (with the batch that reached them)."""
         ...
 
+    def marks(self, partitions: Collection[int]) -> dict[int, tuple[datetime | None, int]]:
+        """Each partition's time in event time (None: never set) and the place in the whole
+        log that time follows up to (0: never followed; see `Engine.follow_log`)."""
+        ...
+
+    def set_marks(self, marks: Mapping[int, tuple[datetime, int]]) -> None:
+        """Move these partitions' times and the places they follow up to (with the batch)."""
+        ...
+
+    def log_times(self, after: int, limit: int) -> list[tuple[int, datetime]]:
+        """(seq, occurred_at) of every event of the log after place `after`, in order, at most
+        `limit` (the times a partition with nothing new follows)."""
+        ...
+
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         """`makegood.domain.fingerprint` of the stored events with these ids."""
         ...

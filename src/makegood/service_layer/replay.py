@@ -90,6 +90,15 @@ class LogSession:
     def set_places(self, places: Mapping[int, int]) -> None:
         return None
 
+    def marks(self, partitions: Collection[int]) -> dict[int, tuple[datetime | None, int]]:
+        return dict.fromkeys(partitions, (None, 0))  # one engine: its time is the log's
+
+    def set_marks(self, marks: Mapping[int, tuple[datetime, int]]) -> None:
+        return None
+
+    def log_times(self, after: int, limit: int) -> list[tuple[int, datetime]]:
+        return []  # the log is not kept (see `logged`)
+
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         known = self.log.events
         return {i: fingerprint(known[i]) for i in ids if i in known}
@@ -260,6 +269,15 @@ class _RecordingSession:
 
     def set_places(self, places: Mapping[int, int]) -> None:
         self.inner.set_places(places)
+
+    def marks(self, partitions: Collection[int]) -> dict[int, tuple[datetime | None, int]]:
+        return self.inner.marks(partitions)
+
+    def set_marks(self, marks: Mapping[int, tuple[datetime, int]]) -> None:
+        self.inner.set_marks(marks)
+
+    def log_times(self, after: int, limit: int) -> list[tuple[int, datetime]]:
+        return self.inner.log_times(after, limit)
 
     def event_fingerprints(self, ids: Collection[str]) -> dict[str, str]:
         return self.inner.event_fingerprints(ids)

@@ -246,6 +246,10 @@ partitions = sa.Table(
     _at("lease_until"),
     # the place in the log (events.seq) acted on for this partition, committed with its state
     sa.Column("applied", sa.BigInteger, nullable=False, server_default="0"),
+    # the partition's time in event time (issue 12) and the place in the whole log it follows
+    # up to: a worker's partitions follow the log (every partition's events), not only their own
+    _at("watermark"),
+    sa.Column("followed", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # the workers alive (issue 13): each renews its row; a fair share of the partitions is P

@@ -67,6 +67,22 @@ _SET_PLACE = (
 _TIMELINE = sa.insert(t.timeline).values(  # the id is the database's
     {name: sa.bindparam(name) for name in ("case_id", "at", "kind", "actor", "data")}
 )
+_MARKS = (
+    sa.select(t.partitions.c.partition, t.partitions.c.watermark, t.partitions.c.followed)
+    .where(t.partitions.c.partition.in_(sa.bindparam("values", expanding=True)))
+    .order_by(t.partitions.c.partition)
+)
+_SET_MARK = (
+    sa.update(t.partitions)
+    .where(t.partitions.c.partition == sa.bindparam("p"))
+    .values(watermark=sa.bindparam("w"), followed=sa.bindparam("f"))
+)
+_LOG_TIMES = (
+    sa.select(t.events.c.seq, t.events.c.occurred_at)
+    .where(t.events.c.seq > sa.bindparam("after"))
+    .order_by(t.events.c.seq)
+    .limit(sa.bindparam("limit"))
+)
 _NEXT_DUE = sa.select(sa.func.min(t.timers.c.due_at).label("due"))
 _HEAD = sa.select(sa.func.max(t.events.c.seq))
 # appends to the log take turns on PostgreSQL (SQLite has one writer anyway), so the places
@@ -434,6 +450,24 @@ class SqlSession:
     def set_places(self, places: Mapping[int, int]) -> None:
         if places:
             self.c.execute(_SET_PLACE, [{"p": p, "a": a} for p, a in sorted(places.items())])
+
+    def marks(self, partitions: Collection[int]) -> dict[int, tuple[datetime | None, int]]:
+        if not partitions:
+            return {}
+        found = self.c.execute(_MARKS, {"values": sorted(partitions)})
+        return {int(p): (w, int(f)) for p, w, f in found}
+
+    def set_marks(self, marks: Mapping[int, tuple[datetime, int]]) -> None:
+        if marks:
+            self.c.execute(
+                _SET_MARK, [{"p": p, "w": w, "f": f} for p, (w, f) in sorted(marks.items())]
+            )
+
+    def log_times(self, after: int, limit: int) -> list[tuple[int, datetime]]:
+        return [
+            (int(seq), at)
+            for seq, at in self.c.execute(_LOG_TIMES, {"after": after, "limit": limit})
+        ]
 
     def known_subjects(self, ids: Collection[str]) -> set[str]:
         return self._known(t.subjects.c.id, ids)

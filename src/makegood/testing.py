@@ -59,8 +59,9 @@ class FrozenClock:
         self._now += delta
 
 
-def counting_codes(prefix: str = "TEST") -> Any:
-    counter = itertools.count(1)
+def counting_codes(prefix: str = "TEST", start: int = 1) -> Any:
+    """Voucher codes as a counter: the same decisions draw the same codes."""
+    counter = itertools.count(start)
     return lambda: f"{prefix}-{next(counter):06d}"
 
 

@@ -45,7 +45,7 @@ from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import World
 from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
-from makegood.service_layer.resident import RESIDENT, Resident
+from makegood.service_layer.resident import RESIDENT, RESIDENT_MIB, Resident
 from makegood.service_layer.text import TextAnalyzer, analyze_events
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ class Engine:
         batch_size: int = 2000,
         observer: EngineObserver | None = None,
         resident: int = RESIDENT,
+        resident_mib: float = RESIDENT_MIB,
         flush_events: int = FLUSH_EVENTS,
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
@@ -163,6 +164,7 @@ class Engine:
         self.batch_size = batch_size
         self.observer: EngineObserver = observer or NoObserver()
         self.resident_limit = resident
+        self.resident_mib = resident_mib  # the kept state's budget of estimated size
         self._resident: Resident | None = None
         self._window: _Window | None = None  # decided, not yet written
         self.flush_events, self.flush_seconds = flush_events, flush_seconds
@@ -388,7 +390,7 @@ class Engine:
         resident = self._resident
         if resident is None:
             resident = self._resident = Resident(
-                session.partitions(), self.resident_limit, self.owned
+                session.partitions(), self.resident_limit, self.owned, self.resident_mib
             )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         world = resident.world
@@ -613,7 +615,7 @@ class Engine:
         resident = self._resident
         if resident is None:
             resident = self._resident = Resident(
-                session.partitions(), self.resident_limit, self.owned
+                session.partitions(), self.resident_limit, self.owned, self.resident_mib
             )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         new = [item.event for item in items]

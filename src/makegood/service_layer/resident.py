@@ -1,10 +1,11 @@
 """The state the engine keeps in memory between batches: a `World` of the customers it has
 seen, checked per partition against the versions it last wrote or read, the coldest forgotten
-beyond a limit."""
+beyond a budget of estimated size (and a count)."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections import OrderedDict
 from collections.abc import Collection
 from datetime import date
@@ -14,7 +15,21 @@ from makegood.domain.world import Snapshot, World
 from makegood.service_layer.ports import StoreSession
 from makegood.service_layer.timer_heap import TimerHeap
 
-RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
+RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches, at most
+RESIDENT_MIB = 512.0  # the estimated size of the kept state the engine evicts cold customers at
+# the estimated bytes of each kept object, with what it holds (its strings, dicts, datetimes):
+# a deep `sys.getsizeof` of a sample of each kind after 500k demo events (bench/resident.py)
+BYTES = {
+    "customers": 620,
+    "subjects": 1_350,
+    "cases": 900,
+    "failures": 1_900,
+    "compensations": 1_000,
+    "messages_per_day": 250,
+    "message_keys": 230,  # a customer's set of keys
+}
+KEY_BYTES = 110  # one message key in that set
+LOW_WATER = 0.8  # evicting, go down to this share of the budget: not an eviction every flush
 
 
 class Resident:
@@ -25,10 +40,17 @@ class Resident:
     (written behind); a batch or a flush that fails drops it all.
     """
 
-    def __init__(self, partitions: int, limit: int, owned: Collection[int] | None = None) -> None:
+    def __init__(
+        self,
+        partitions: int,
+        limit: int,
+        owned: Collection[int] | None = None,
+        budget_mib: float = RESIDENT_MIB,
+    ) -> None:
         self.world = World(Snapshot())
         self.partitions = partitions
         self.limit = limit
+        self.budget = budget_mib * 2**20  # bytes of estimated size
         self.versions: dict[int, int] = {}  # partition -> version this state matches
         self.customers: OrderedDict[str, None] = OrderedDict()  # least recently used first
         self.subjects: set[str] = set()  # subjects whose failures are all in memory
@@ -87,3 +109,31 @@ class Resident:
         extra = len(self.customers) - self.limit
         if extra > 0:
             self.evict(list(itertools.islice(self.customers, extra)))
+        self.bound()
+
+    def size(self) -> int:
+        """The estimated bytes of the kept state: its objects counted, each at its kind's
+        measured size (`BYTES`)."""
+        s = self.world.s
+        keys = sum(map(len, s.message_keys.values()))
+        return (
+            len(s.customers) * BYTES["customers"]
+            + len(s.subjects) * BYTES["subjects"]
+            + len(s.cases) * BYTES["cases"]
+            + len(s.failures) * BYTES["failures"]
+            + len(s.compensations) * BYTES["compensations"]
+            + len(s.messages_per_day) * BYTES["messages_per_day"]
+            + len(s.message_keys) * BYTES["message_keys"]
+            + keys * KEY_BYTES
+        )
+
+    def bound(self) -> None:
+        """Over the budget: the coldest customers forgotten until the estimate is under
+        `LOW_WATER` of it (each at the average size of a kept customer, measured again after
+        each round). Only with nothing pending: a forgotten customer is loaded whole again."""
+        size = self.size()
+        while size > self.budget and self.customers:
+            per = size / len(self.customers)
+            extra = min(len(self.customers), math.ceil((size - LOW_WATER * self.budget) / per))
+            self.evict(list(itertools.islice(self.customers, max(extra, 1))))
+            size = self.size()

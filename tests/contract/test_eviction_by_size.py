@@ -32,6 +32,7 @@ SURROGATE = {"timeline": {"id"}, "quarantine": {"id"}, "partitions": {"version"}
 UNBOUNDED = 1e9  # MiB: nothing is ever evicted
 NOTHING = 1e-9  # MiB: every flush evicts every customer
 FEW = 0.02  # MiB: a few customers' worth, so a flush evicts some and keeps some
+SOME = 0.06  # MiB: closed subjects shed at most flushes, a customer evicted at some
 
 
 @cache
@@ -111,3 +112,6 @@ def test_a_budget_that_evicts_on_every_flush_changes_no_table(behind: bool) -> N
         median = sorted(kept_few)[len(kept_few) // 2]
         assert 0 < median <= max(kept_all) // 4  # some kept, the rest evicted
         assert few == unbounded
+        some, kept_some = tables_after(events, Path(folder), SOME, behind)
+        assert sorted(kept_some)[len(kept_some) // 2] > median
+        assert some == unbounded

@@ -85,3 +85,21 @@ def test_a_trim_keeps_the_subject_index_whole() -> None:
     world.touch_subject("c2-new", "c2")
     world.evict(["c2"])
     assert {x.customer_id for x in world.s.subjects.values()} == {"c0", "c1", "c3"}
+
+
+def test_over_the_budget_closed_subjects_no_case_names_go_first() -> None:
+    resident = kept(10)
+    world = resident.world
+    for n in range(10):
+        for k in range(3):
+            world.s.subjects[f"c{n}-o{k}"].seen["order.delivered"] = T  # every order closed
+    world.touch_subject("c5-open", "c5")  # placed, not delivered: it stays
+    resident.subjects.add("c5-open")
+    resident.budget = resident.size() - 1
+    resident.bound()
+    assert len(resident.customers) == 10  # shedding was enough: no customer evicted
+    # the subjects cases name stay (a load brings them), the open one too
+    assert set(world.s.subjects) == {f"c{n}-o0" for n in range(10)} | {"c5-open"}
+    assert resident.subjects == set(world.s.subjects)  # the shed ones are loaded again
+    world.evict(["c5"])
+    assert "c5-open" not in world.s.subjects

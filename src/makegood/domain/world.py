@@ -262,6 +262,28 @@ class World:
             self._index_compensation(compensation)
         return forgotten
 
+    def shed(self, closing: Collection[str]) -> set[str]:
+        """Forget the subjects no case names that one of the `closing` event types closed (a
+        delivered or cancelled order): a store's `load` would not bring them, and an event
+        about one is rare, so what they hold is the kept state's cheapest to give up; answers
+        them (a batch touching one loads its customer again, as after `trim`). Only between
+        batches, with nothing pending."""
+        s = self.s
+        named = {c.subject_key for c in s.cases.values()}
+        gone = {
+            i
+            for i, x in s.subjects.items()
+            if i not in named and not x.seen.keys().isdisjoint(closing)
+        }
+        for subject_id in gone:
+            subject = s.subjects.pop(subject_id)
+            owned = self._subjects_by_customer.get(subject.customer_id)
+            if owned is not None:
+                owned.discard(subject_id)
+                if not owned:
+                    del self._subjects_by_customer[subject.customer_id]
+        return gone
+
     def merge(self, extra: Snapshot) -> None:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""
         s = self.s

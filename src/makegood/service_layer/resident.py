@@ -15,7 +15,9 @@ from makegood.domain.world import Snapshot, World
 from makegood.service_layer.ports import StoreSession
 from makegood.service_layer.timer_heap import TimerHeap
 
-RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches, at most
+# customers whose state the engine keeps in memory between batches, at most: a backstop, the
+# budget of estimated size below is the bound (100,000 made 2M demo events reload customers)
+RESIDENT = 1_000_000
 RESIDENT_MIB = 512.0  # the estimated size of the kept state the engine evicts cold customers at
 # the estimated bytes of each kept object, with what it holds (its strings, dicts, datetimes):
 # a deep `sys.getsizeof` of a sample of each kind after 500k demo events (bench/resident.py)
@@ -29,6 +31,8 @@ BYTES = {
     "message_keys": 230,  # a customer's set of keys
 }
 KEY_BYTES = 110  # one message key in that set
+# what closes a subject: over the budget, closed subjects no case names are forgotten first
+CLOSING = frozenset({"order.delivered", "order.cancelled"})
 LOW_WATER = 0.8  # evicting, go down to this share of the budget: not an eviction every flush
 
 
@@ -128,10 +132,14 @@ class Resident:
         )
 
     def bound(self) -> None:
-        """Over the budget: the coldest customers forgotten until the estimate is under
+        """Over the budget: the closed subjects no case names forgotten (`World.shed`); still
+        over it, the coldest customers forgotten until the estimate is under
         `LOW_WATER` of it (each at the average size of a kept customer, measured again after
         each round). Only with nothing pending: a forgotten customer is loaded whole again."""
         size = self.size()
+        if size > self.budget:
+            self.subjects -= self.world.shed(CLOSING)
+            size = self.size()
         while size > self.budget and self.customers:
             per = size / len(self.customers)
             extra = min(len(self.customers), math.ceil((size - LOW_WATER * self.budget) / per))

@@ -18,7 +18,9 @@ from makegood.service_layer.timer_heap import TimerHeap
 # customers whose state the engine keeps in memory between batches, at most: a backstop, the
 # budget of estimated size below is the bound (100,000 made 2M demo events reload customers)
 RESIDENT = 1_000_000
-RESIDENT_MIB = 512.0  # the estimated size of the kept state the engine evicts cold customers at
+# the estimated size of the kept state (timers included) the engine evicts cold customers at:
+# with SQLite's caches and the interpreter, a process of about 1 GiB at 2M demo events
+RESIDENT_MIB = 384.0
 # the estimated bytes of each kept object, with what it holds (its strings, dicts, datetimes):
 # a deep `sys.getsizeof` of a sample of each kind after 500k demo events (bench/resident.py)
 BYTES = {
@@ -29,6 +31,7 @@ BYTES = {
     "compensations": 1_000,
     "messages_per_day": 250,
     "message_keys": 230,  # a customer's set of keys
+    "timers": 950,  # armed, in the heap: never evicted, but they take from the budget
 }
 KEY_BYTES = 110  # one message key in that set
 # what closes a subject: over the budget, closed subjects no case names are forgotten first
@@ -118,6 +121,9 @@ class Resident:
     def size(self) -> int:
         """The estimated bytes of the kept state: its objects counted, each at its kind's
         measured size (`BYTES`)."""
+        return self._customers_size() + self._timers_size()
+
+    def _customers_size(self) -> int:
         s = self.world.s
         keys = sum(map(len, s.message_keys.values()))
         return (
@@ -131,17 +137,23 @@ class Resident:
             + keys * KEY_BYTES
         )
 
+    def _timers_size(self) -> int:
+        return len(self.timers.armed) * BYTES["timers"]
+
     def bound(self) -> None:
         """Over the budget: the closed subjects no case names forgotten (`World.shed`); still
-        over it, the coldest customers forgotten until the estimate is under
-        `LOW_WATER` of it (each at the average size of a kept customer, measured again after
-        each round). Only with nothing pending: a forgotten customer is loaded whole again."""
-        size = self.size()
-        if size > self.budget:
+        over it, the coldest customers forgotten until the estimate is under `LOW_WATER` of
+        it (each at the average size of a kept customer, measured again after each round).
+        The armed timers take from the budget but are never forgotten: the customers keep at
+        least a quarter of it, not an eviction of everyone at every flush. Only with nothing
+        pending: a forgotten customer is loaded whole again."""
+        room = max(self.budget - self._timers_size(), self.budget / 4)
+        size = self._customers_size()
+        if size > room:
             self.subjects -= self.world.shed(CLOSING)
-            size = self.size()
-        while size > self.budget and self.customers:
+            size = self._customers_size()
+        while size > room and self.customers:
             per = size / len(self.customers)
-            extra = min(len(self.customers), math.ceil((size - LOW_WATER * self.budget) / per))
+            extra = min(len(self.customers), math.ceil((size - LOW_WATER * room) / per))
             self.evict(list(itertools.islice(self.customers, max(extra, 1))))
-            size = self.size()
+            size = self._customers_size()

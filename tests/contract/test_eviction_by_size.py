@@ -31,8 +31,8 @@ T = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SURROGATE = {"timeline": {"id"}, "quarantine": {"id"}, "partitions": {"version"}}
 UNBOUNDED = 1e9  # MiB: nothing is ever evicted
 NOTHING = 1e-9  # MiB: every flush evicts every customer
-FEW = 0.02  # MiB: a few customers' worth, so a flush evicts some and keeps some
-SOME = 0.06  # MiB: closed subjects shed at most flushes, a customer evicted at some
+FEW = 0.05  # MiB: a few customers' worth, so a flush evicts some and keeps some
+SOME = 0.1  # MiB: closed subjects shed at most flushes, a customer evicted at some
 
 
 @cache

@@ -1,6 +1,6 @@
 """What the engine keeps in memory, and what a batch costs, as the volume grows.
 
-    python bench/resident.py --orders 200000 [--every 100000] [--profile FILE] [--budget-mib N]
+    python bench/resident.py --orders 200000 [--every 100000] [--profile FILE] [--resident-mib N]
 
 Streams the demo simulator's events (written to a file by a process of its own, as
 `bench/engine.py --volumes` does) through one engine on a fresh SQLite store and prints, every
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--profile", default=None)
-    parser.add_argument("--budget-mib", type=float, default=None)
+    parser.add_argument("--resident-mib", type=float, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "events.jsonl"
@@ -102,8 +102,8 @@ def main() -> None:
 
         with fresh_store(None, "resident", Path(folder)) as store:
             extra: dict[str, Any] = dict(FLUSH)
-            if args.budget_mib is not None:
-                extra["resident_mib"] = args.budget_mib
+            if args.resident_mib is not None:
+                extra["resident_mib"] = args.resident_mib
             engine = Engine(
                 store,
                 load_policy(),

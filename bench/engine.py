@@ -2,7 +2,8 @@
 deadline passing and its failure being recorded on the real clock.
 
     python bench/engine.py [--orders 20000] [--customers 3000] [--batch 2000] [--lag-orders 400]
-                           [--database-url postgresql+psycopg://...]
+                           [--database-url postgresql+psycopg://...] [--resident-mib 384]
+                           [--volumes 20000,200000,860000]
 
 Prints the figures; docs/PERFORMANCE.md keeps them with the machine they were taken on.
 """
@@ -84,7 +85,8 @@ def fresh_store(database_url: str | None, name: str, folder: Path) -> Iterator[S
         admin.dispose()
 
 
-FLUSH: dict[str, Any] = {}  # Engine's flush_events / flush_seconds, from the command line
+# Engine's flush_events / flush_seconds / resident_mib, from the command line
+FLUSH: dict[str, Any] = {}
 
 
 def throughput(store: SqlStore, events: Iterable[dict], batch: int, profile: bool) -> dict:
@@ -192,6 +194,12 @@ def main() -> None:
     parser.add_argument("--flush-events", type=int, default=None, help="Engine(flush_events=)")
     parser.add_argument("--flush-seconds", type=float, default=None, help="Engine(flush_seconds=)")
     parser.add_argument(
+        "--resident-mib",
+        type=float,
+        default=None,
+        help="Engine(resident_mib=): the budget of the state kept in memory",
+    )
+    parser.add_argument(
         "--volumes",
         default="",
         help="comma-separated order counts: the end-to-end run at each volume, with the "
@@ -208,6 +216,8 @@ def main() -> None:
         FLUSH["flush_events"] = args.flush_events
     if args.flush_seconds is not None:
         FLUSH["flush_seconds"] = args.flush_seconds
+    if args.resident_mib is not None:
+        FLUSH["resident_mib"] = args.resident_mib
     if args.one_volume:
         one_volume(args)
         return

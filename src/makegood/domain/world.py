@@ -156,6 +156,9 @@ class World:
         self._comps_by_case: dict[str, list[Compensation]] = defaultdict(list)
         for compensation in snapshot.compensations.values():
             self._index_compensation(compensation)
+        self._subjects_by_customer: dict[str, set[str]] = defaultdict(set)
+        for subject in snapshot.subjects.values():
+            self._subjects_by_customer[subject.customer_id].add(subject.id)
         self.new_failures = 0
         self.armed: list[Timer] = []  # every timer armed, in order: the engine schedules them
         self.outbox_mark = 0  # where this batch's messages start in `changes.outbox`
@@ -210,11 +213,14 @@ class World:
                 s.compensations.pop(compensation.id, None)
                 self._comp_by_key.pop(compensation.key, None)
                 _drop(self._comps_by_case, compensation.case_id, compensation)
-        subjects = {i for i, subject in s.subjects.items() if subject.customer_id in gone}
+        subjects: set[str] = set()
+        for customer_id in gone:  # an index, not a scan: a cold customer is evicted per flush
+            subjects |= self._subjects_by_customer.pop(customer_id, set())
         for subject_id in subjects:
-            del s.subjects[subject_id]
-        for customer_day in [k for k in s.messages_per_day if k[0] in gone]:
-            del s.messages_per_day[customer_day]
+            s.subjects.pop(subject_id, None)
+        if s.messages_per_day:
+            for customer_day in [k for k in s.messages_per_day if k[0] in gone]:
+                del s.messages_per_day[customer_day]
         for customer_id in gone:
             s.message_keys.pop(customer_id, None)
         return subjects
@@ -238,6 +244,9 @@ class World:
         named = {c.subject_key for c in s.cases.values()}
         forgotten |= {i for i in s.subjects if i not in named}
         s.subjects = {i: x for i, x in s.subjects.items() if i in named}
+        self._subjects_by_customer = defaultdict(set)
+        for subject in s.subjects.values():
+            self._subjects_by_customer[subject.customer_id].add(subject.id)
         day = since.date()
         s.messages_per_day = {k: n for k, n in s.messages_per_day.items() if k[1] >= day}
         self._failures_by_case = defaultdict(list)
@@ -253,17 +262,42 @@ class World:
             self._index_compensation(compensation)
         return forgotten
 
+    def shed(self, closing: Collection[str]) -> set[str]:
+        """Forget the subjects no case names that one of the `closing` event types closed (a
+        delivered or cancelled order): a store's `load` would not bring them, and an event
+        about one is rare, so what they hold is the kept state's cheapest to give up; answers
+        them (a batch touching one loads its customer again, as after `trim`). Only between
+        batches, with nothing pending."""
+        s = self.s
+        named = {c.subject_key for c in s.cases.values()}
+        gone = {
+            i
+            for i, x in s.subjects.items()
+            if i not in named and not x.seen.keys().isdisjoint(closing)
+        }
+        for subject_id in gone:
+            subject = s.subjects.pop(subject_id)
+            owned = self._subjects_by_customer.get(subject.customer_id)
+            if owned is not None:
+                owned.discard(subject_id)
+                if not owned:
+                    del self._subjects_by_customer[subject.customer_id]
+        return gone
+
     def merge(self, extra: Snapshot) -> None:
         """Add state loaded later in the batch; what is already here (maybe changed) wins."""
         s = self.s
         pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (
             (s.customers, extra.customers),
-            (s.subjects, extra.subjects),
             (s.incidents, extra.incidents),
         )
         for mine, theirs in pairs:
             for key, value in theirs.items():
                 mine.setdefault(key, value)
+        for subject in extra.subjects.values():
+            if subject.id not in s.subjects:
+                s.subjects[subject.id] = subject
+                self._subjects_by_customer[subject.customer_id].add(subject.id)
         for case in extra.cases.values():
             if case.id not in s.cases:
                 s.cases[case.id] = case
@@ -304,6 +338,7 @@ class World:
         found = self.s.subjects.get(subject_id)
         if found is None:
             found = self.s.subjects[subject_id] = Subject(subject_id, customer_id)
+            self._subjects_by_customer[customer_id].add(subject_id)
         self.changes.subjects.add(subject_id)
         return found
 

@@ -22,7 +22,6 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,15 +40,15 @@ from makegood.domain.incident import DECLARED, FANOUT, SYSTEM, Incidents, incide
 from makegood.domain.incident_route import Route
 from makegood.domain.message import OutboxMessage
 from makegood.domain.model import Timer
-from makegood.domain.partition import partition_of, partitions_of
+from makegood.domain.partition import partition_of
 from makegood.domain.recovery import Recovery
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.watermark import follow as follow_log
-from makegood.domain.world import Snapshot, World
+from makegood.domain.world import World
 from makegood.service_layer.observer import BatchFigures, EngineObserver, NoObserver, batch_figures
 from makegood.service_layer.ports import Clock, Store, StoreSession
+from makegood.service_layer.resident import RESIDENT, RESIDENT_MIB, Resident
 from makegood.service_layer.text import TextAnalyzer, analyze_events
-from makegood.service_layer.timer_heap import TimerHeap
 
 log = logging.getLogger(__name__)
 WATERMARK = "watermark"
@@ -63,7 +62,6 @@ ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "accepted", "duplicate", "conflict", "
 CONFLICT_REASON = "this id was already used by a different event; not acted on"
 Analyzer = TextAnalyzer  # what the engine needs of text analysis
 T = TypeVar("T")
-RESIDENT = 100_000  # customers whose state the engine keeps in memory between batches
 # changes are written behind: a flush when this many events or CPU-seconds of deciding gathered
 FLUSH_EVENTS = 20_000
 FLUSH_SECONDS = 1.0
@@ -93,78 +91,6 @@ class _Follow:
 
 class Moved(Exception):
     """Another engine acted on this part of the log first: read the place again."""
-
-
-class Resident:
-    """The state the engine keeps between batches: a `World` of the customers it has seen,
-    valid while the versions of their partitions are the ones it last wrote or read (another
-    writer, a person's action or another process, moves a version and the engine reloads that
-    partition's customers). What batches decided and no flush has written yet stays in it
-    (written behind); a batch or a flush that fails drops it all.
-    """
-
-    def __init__(self, partitions: int, limit: int, owned: Collection[int] | None = None) -> None:
-        self.world = World(Snapshot())
-        self.partitions = partitions
-        self.limit = limit
-        self.versions: dict[int, int] = {}  # partition -> version this state matches
-        self.customers: OrderedDict[str, None] = OrderedDict()  # least recently used first
-        self.subjects: set[str] = set()  # subjects whose failures are all in memory
-        self.locked: set[int] = set()  # partitions this batch decides for
-        self.seen: dict[int, int] = {}  # every partition's version, read as the batch began
-        self.timers = TimerHeap(partitions)  # every armed timer, in due order
-        self.owned = owned  # the partitions whose timers it holds (None: every one)
-        self.trimmed: date | None = None  # the day the kept history was last bounded
-
-    def begin(self, session: StoreSession) -> None:
-        """A batch starts: the versions of every partition, read before anything else. The
-        partitions claimed since the last flush stay claimed: their versions are checked when
-        the flush writes them."""
-        self.seen = session.lock_partitions(range(self.partitions))
-        owned = self.owned
-        held = self.seen if owned is None else {p: self.seen[p] for p in owned if p in self.seen}
-        self.timers.load(session, held, self.locked)
-
-    def claim(self, customer_ids: Collection[str]) -> None:
-        """The batch decides for these customers: forget what changed under us."""
-        wanted = partitions_of(customer_ids, self.partitions) - self.locked
-        if not wanted:
-            return
-        self.locked |= wanted
-        stale = {p for p in wanted if self.versions.get(p) != self.seen.get(p)}
-        if stale:
-            self.evict([c for c in self.customers if partition_of(c, self.partitions) in stale])
-        for p in wanted:
-            self.versions[p] = self.seen.get(p, -1)
-
-    def read_versions(self) -> dict[int, int]:
-        """The versions the batches since the last flush decided on, of the partitions they
-        decided for."""
-        return {p: self.versions[p] for p in self.locked}
-
-    def touch(self, customer_ids: Collection[str]) -> None:
-        """These customers were used last (least recently used evicted first)."""
-        for customer_id in sorted(customer_ids):  # sorted: the same evictions in every run
-            self.customers[customer_id] = None
-            self.customers.move_to_end(customer_id)
-
-    def evict(self, customer_ids: Collection[str]) -> None:
-        self.subjects -= self.world.evict(customer_ids)
-        for customer_id in customer_ids:
-            self.customers.pop(customer_id, None)
-
-    def settle(self, session: StoreSession, customer_ids: Collection[str]) -> None:
-        """After a flush's writes, in its transaction: the versions it now matches, the
-        customers it holds, the coldest forgotten beyond the limit (only now: a customer with
-        changes not yet written is never forgotten)."""
-        written = session.lock_partitions(self.locked)
-        self.versions.update(written)
-        self.timers.settle(written)
-        self.locked = set()
-        self.touch(customer_ids)
-        extra = len(self.customers) - self.limit
-        if extra > 0:
-            self.evict(list(itertools.islice(self.customers, extra)))
 
 
 @dataclass
@@ -242,6 +168,7 @@ class Engine:
         batch_size: int = 2000,
         observer: EngineObserver | None = None,
         resident: int = RESIDENT,
+        resident_mib: float = RESIDENT_MIB,
         flush_events: int = FLUSH_EVENTS,
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
@@ -254,6 +181,7 @@ class Engine:
         self.batch_size = batch_size
         self.observer: EngineObserver = observer or NoObserver()
         self.resident_limit = resident
+        self.resident_mib = resident_mib  # the kept state's budget of estimated size
         self._resident: Resident | None = None
         self._window: _Window | None = None  # decided, not yet written
         self.flush_events, self.flush_seconds = flush_events, flush_seconds
@@ -489,7 +417,7 @@ class Engine:
         resident = self._resident
         if resident is None:
             resident = self._resident = Resident(
-                session.partitions(), self.resident_limit, self.owned
+                session.partitions(), self.resident_limit, self.owned, self.resident_mib
             )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         world = resident.world
@@ -737,7 +665,7 @@ class Engine:
         resident = self._resident
         if resident is None:
             resident = self._resident = Resident(
-                session.partitions(), self.resident_limit, self.owned
+                session.partitions(), self.resident_limit, self.owned, self.resident_mib
             )
         resident.begin(session)  # the partitions' versions first: all read after is as new
         new = [item.event for item in items]

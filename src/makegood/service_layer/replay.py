@@ -33,14 +33,9 @@ from makegood.domain.partition import DEFAULT_PARTITIONS
 from makegood.domain.policy import Budgets
 from makegood.domain.rules import CompiledPolicy
 from makegood.domain.world import Changes, Snapshot, counts_toward_cap
-from makegood.service_layer.engine import (
-    FLUSH_EVENTS,
-    FLUSH_SECONDS,
-    RESIDENT,
-    Analyzer,
-    Engine,
-)
+from makegood.service_layer.engine import FLUSH_EVENTS, FLUSH_SECONDS, Analyzer, Engine
 from makegood.service_layer.ports import Store, StoreSession
+from makegood.service_layer.resident import RESIDENT, RESIDENT_MIB
 
 
 class Spent(RuntimeError):
@@ -415,6 +410,7 @@ def replay_engine(
         new_code=lambda: f"REPLAY-{next(codes):08d}",
         batch_size=batch_size,
         resident=sys.maxsize if keep_all else RESIDENT,
+        resident_mib=float("inf") if keep_all else RESIDENT_MIB,
         flush_events=sys.maxsize if keep_all else FLUSH_EVENTS,
         flush_seconds=float("inf") if keep_all else FLUSH_SECONDS,
     )

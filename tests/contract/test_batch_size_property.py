@@ -86,6 +86,22 @@ def migrated() -> Path:
     return path
 
 
+def stored_tables(store: SqlStore) -> dict[str, Any]:
+    """Every table's rows, as comparable text, surrogate keys left out."""
+    with store.engine.connect() as c:
+        return {
+            table.name: sorted(
+                tuple(
+                    (column, repr(value))
+                    for column, value in row._mapping.items()
+                    if column not in SURROGATE.get(table.name, ())
+                )
+                for row in c.execute(sa.select(table))
+            )
+            for table in t.metadata.sorted_tables
+        }
+
+
 def tables_after(
     events: list[dict[str, Any]],
     batch_size: int,
@@ -111,20 +127,7 @@ def tables_after(
             )
             for start in range(0, len(part), batch_size):  # as `ingest --batch-size` feeds it
                 engine.ingest(part[start : start + batch_size], source="stream")
-        with store.engine.connect() as c:
-            return {
-                table.name: sorted(
-                    (
-                        tuple(
-                            (column, repr(value))
-                            for column, value in row._mapping.items()
-                            if column not in SURROGATE.get(table.name, ())
-                        )
-                        for row in c.execute(sa.select(table))
-                    ),
-                )
-                for table in t.metadata.sorted_tables
-            }
+        return stored_tables(store)
     finally:
         store.dispose()
 

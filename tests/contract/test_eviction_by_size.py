@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from tests.contract.test_batch_size_property import stored_tables
 
 from makegood.adapters.policy_file import load_policy
-from makegood.adapters.sql import schema as t
 from makegood.adapters.sql.store import SqlStore
 from makegood.entrypoints.demo.simulator import SimulationSettings, Simulator
 from makegood.service_layer.engine import Engine
@@ -28,7 +27,6 @@ from makegood.service_layer.resident import Resident
 from makegood.testing import FrozenClock, counting_codes
 
 T = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-SURROGATE = {"timeline": {"id"}, "quarantine": {"id"}, "partitions": {"version"}}
 UNBOUNDED = 1e9  # MiB: nothing is ever evicted
 NOTHING = 1e-9  # MiB: every flush evicts every customer
 FEW = 0.05  # MiB: a few customers' worth, so a flush evicts some and keeps some
@@ -81,19 +79,7 @@ def tables_after(
             for start in range(0, len(events), batch):
                 engine.ingest(events[start : start + batch], source="stream", flush=not behind)
             engine.flush()
-        with store.engine.connect() as c:
-            tables = {
-                table.name: sorted(
-                    tuple(
-                        (column, repr(value))
-                        for column, value in row._mapping.items()
-                        if column not in SURROGATE.get(table.name, ())
-                    )
-                    for row in c.execute(sa.select(table))
-                )
-                for table in t.metadata.sorted_tables
-            }
-        return tables, kept
+        return stored_tables(store), kept
     finally:
         store.dispose()
 

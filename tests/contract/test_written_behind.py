@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from tests.contract.test_batch_size_property import (
     FOUND,
-    SURROGATE,
     T,
     migrated,
+    stored_tables,
     streams,
     tables_after,
 )
@@ -74,18 +74,7 @@ def behind(
             for start in range(cut, len(events), 2):
                 second.ingest(events[start : start + 2], source="stream", flush=False)
             second.drain()
-        with store.engine.connect() as c:
-            return {
-                table.name: sorted(
-                    tuple(
-                        (column, repr(value))
-                        for column, value in row._mapping.items()
-                        if column not in SURROGATE.get(table.name, ())
-                    )
-                    for row in c.execute(sa.select(table))
-                )
-                for table in t.metadata.sorted_tables
-            }
+        return stored_tables(store)
     finally:
         store.dispose()
 
